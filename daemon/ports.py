@@ -1,0 +1,92 @@
+"""The two I/O edges of the daemon as small ports (STYLE habit 6).
+
+`MailSource` is where complaints arrive (Maildir or IMAP); `Mailer` is how case mail leaves
+(Maildir or SMTP). The app talks only to these; tests run one contract against each adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Iterator, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """Where a message sits: unique per (mailbox, uidvalidity, uid).
+
+    For IMAP, uid is the UID as a decimal string; for Maildir, the file's unique key and
+    uidvalidity 0.
+    """
+
+    mailbox: str
+    uidvalidity: int
+    uid: str
+
+
+@dataclass(frozen=True)
+class Fetched:
+    key: SourceKey
+    raw: bytes
+    # When the message reached the mailbox (IMAP INTERNALDATE, Maildir file time), aware UTC;
+    # None when the source cannot tell, and the daemon then uses the time it saw it.
+    arrived_at: datetime | None = None
+
+
+class MailSource(Protocol):
+    """The complaints mailbox. Reading never changes it; only the two moves do."""
+
+    name: str  # stable identifier of the mailbox, e.g. "imap://user@host:993/INBOX"
+
+    def fetch_new(self) -> Iterator[Fetched]:
+        """Every message now in the inbox folder, oldest first, without marking it read."""
+        ...
+
+    def move_to_processed(self, key: SourceKey) -> None:
+        """Move a message whose outcome is committed to the Processed folder."""
+        ...
+
+    def move_to_quarantine(self, key: SourceKey) -> None:
+        """Move a message that could not be understood to the Quarantine folder."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived (True) or `timeout` seconds pass (False)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One rendered message ready for the wire."""
+
+    key: str  # the outbox row's unique key, for logs
+    envelope_from: str
+    recipients: tuple[str, ...]
+    message_id: str
+    data: bytes  # the full RFC 5322 message, CRLF or LF line ends
+
+
+class Outcome(str, Enum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # try again later (4xx, connection refused, timeout)
+    PERMANENT = "permanent"  # this recipient will never take it (5xx)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one OutgoingMail; `refused` holds recipients rejected permanently."""
+
+    key: str
+    outcome: Outcome
+    detail: str = ""
+    refused: tuple[str, ...] = ()
+
+
+class Mailer(Protocol):
+    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
+        """Send a batch over one connection; one result per mail, in order. Never raises for
+        a server problem: that is a TEMPORARY result."""
+        ...

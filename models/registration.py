@@ -1,0 +1,173 @@
+"""From a parsed complaint to what the register should hold: pure, no session, no clock.
+
+The shell (daemon/intake.py) passes `arrived_at` (when the mail reached the mailbox) and
+`now`; this module decides who received it, which outlet it concerns, when the clocks started
+and which clocks run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet
+from models.types import DeadlineKind
+from parsers.message import Address, ParsedMail
+
+# received_at trusts a forwarded original's send time only within this window before arrival:
+# older dates are clock errors or re-forwards of old mail (SPEC §3).
+RECEIVED_AT_WINDOW = timedelta(days=7)
+
+# The clocks that start when the receiving department gets the complaint (SPEC §3). The group,
+# higher-authority, progress, statement and ack clocks start later, from other events.
+INTAKE_CLOCKS = (
+    DeadlineKind.ASSESS,
+    DeadlineKind.ACCOUNT_MANAGER,
+    DeadlineKind.GENERAL_DEPT,
+    DeadlineKind.SOLUTION,
+    DeadlineKind.NORMAL_COMPLETION,
+)
+
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+@dataclass(frozen=True)
+class DeadlineDraft:
+    kind: DeadlineKind
+    due_at: datetime
+    met_at: datetime | None  # already met at registration (e.g. 综合部 received it itself)
+    late: bool  # already past when registered (迟报)
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """Everything a new case record holds except its id and bookkeeping times."""
+
+    receiving_dept: Department
+    receiver_email: str | None
+    forwarder_email: str | None
+    original_from: Address | None
+    original_sent_at: datetime | None
+    original_subject: str
+    received_at: datetime
+    media_outlet: str | None
+    account_manager: str | None
+    reporter_name: str | None
+    phone: str | None
+    customer_number: str | None
+    category: int | None
+    complaint_text: str
+    attachments: tuple[dict[str, object], ...]
+    deadlines: tuple[DeadlineDraft, ...]
+
+    @property
+    def late(self) -> bool:
+        return any(d.late for d in self.deadlines)
+
+    @property
+    def direct(self) -> bool:
+        """Mailed in by someone outside the directory (a journalist, a customer)."""
+        return self.forwarder_email is None
+
+
+def draft_case(
+    mail: ParsedMail, directory: Directory, deadlines: Deadlines, arrived_at: datetime, now: datetime
+) -> CaseDraft:
+    """Decide the registration record for a new complaint."""
+    forwarder = _staff_forwarder(mail, directory)
+    dept = directory.department_of(forwarder.email) if forwarder else None
+    receiving = dept or directory.general_dept
+    original_from, sent_at, subject = _original(mail, staff=forwarder is not None)
+    received_at = received_time(sent_at, arrived_at)
+    outlet = find_outlet(mail, original_from, directory)
+    return CaseDraft(
+        receiving_dept=receiving,
+        receiver_email=forwarder.email if forwarder else None,
+        forwarder_email=forwarder.email if forwarder else None,
+        original_from=original_from,
+        original_sent_at=sent_at,
+        original_subject=subject,
+        received_at=received_at,
+        media_outlet=outlet.name if outlet else mail.form.media_outlet,
+        account_manager=_account_manager(outlet),
+        reporter_name=mail.form.reporter_name or (original_from.name if original_from else None),
+        phone=mail.form.phone or _first_mobile(mail.text),
+        customer_number=mail.form.customer_number,
+        category=mail.form.category,
+        complaint_text=(mail.form.complaint_text or mail.text).strip(),
+        attachments=tuple(
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in mail.attachments
+        ),
+        deadlines=intake_deadlines(received_at, receiving, deadlines, now),
+    )
+
+
+def received_time(original_sent_at: datetime | None, arrived_at: datetime) -> datetime:
+    """SPEC §3: the original's send time, never later than arrival nor a week before it."""
+    if original_sent_at is None:
+        return arrived_at
+    return min(max(original_sent_at, arrived_at - RECEIVED_AT_WINDOW), arrived_at)
+
+
+def intake_deadlines(
+    received_at: datetime, receiving: Department, deadlines: Deadlines, now: datetime
+) -> tuple[DeadlineDraft, ...]:
+    """The clocks that run from receipt; those already past are marked late (迟报)."""
+    drafts = []
+    for kind in INTAKE_CLOCKS:
+        due = received_at + deadlines[kind]
+        # When 综合部 is the receiving department, "tell 综合部 within 1 h" is met on arrival.
+        at_gd = receiving.kind is DepartmentKind.GENERAL_DEPT
+        met = now if kind is DeadlineKind.GENERAL_DEPT and at_gd else None
+        drafts.append(DeadlineDraft(kind, due, met, late=met is None and due <= now))
+    return tuple(drafts)
+
+
+def find_outlet(
+    mail: ParsedMail, original_from: Address | None, directory: Directory
+) -> MediaOutlet | None:
+    """The media unit: by the writer's domain, then by a name or alias in the form or text."""
+    if original_from is not None:
+        by_domain = directory.outlet_by_domain(original_from.email)
+        if by_domain is not None:
+            return by_domain
+    for text in (mail.form.media_outlet or "", mail.original.subject if mail.original else "",
+                 mail.subject, mail.text):
+        by_name = directory.outlet_by_name(text)
+        if by_name is not None:
+            return by_name
+    return None
+
+
+def _staff_forwarder(mail: ParsedMail, directory: Directory) -> Address | None:
+    """The sender when the directory knows them; an outsider's mail is a direct complaint."""
+    if mail.sender is not None and directory.is_known(mail.sender.email):
+        return mail.sender
+    return None
+
+
+def _original(mail: ParsedMail, staff: bool) -> tuple[Address | None, datetime | None, str]:
+    """Who wrote the complaint, when, and under what subject.
+
+    A forward names its innermost original. A staff member writing directly (a typed form,
+    a phone call noted down) is not the complainant, so there is no original sender. A
+    direct mail from outside is its own original.
+    """
+    if mail.original is not None:
+        return mail.original.sender, mail.original.sent_at, mail.original.subject
+    if staff:
+        return None, None, mail.subject
+    return mail.sender, mail.sent_at, mail.subject
+
+
+def _account_manager(outlet: MediaOutlet | None) -> str | None:
+    if outlet is None or outlet.account_manager_a is None:
+        return None
+    return outlet.account_manager_a.mailbox
+
+
+def _first_mobile(text: str) -> str | None:
+    match = _MOBILE.search(text)
+    return match.group(0) if match else None

@@ -1,0 +1,154 @@
+"""The tables: cases (登记表), their clocks and event log (媒体投诉相关记录), inbound mail, outbox.
+
+Declarations only: nothing here opens a session or reads the clock.
+Every time column is UTCDateTime (aware UTC); unique constraints carry the exactly-once rules:
+- a message is recorded once per place it sat in: (mailbox, uidvalidity, uid);
+- a message becomes at most one case: Case.source_key (Message-ID, else a digest of the bytes);
+- a mail is decided once: Outbox.key (case, step, round, recipient).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+def _utc(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Case(SQLModel, table=True):
+    """A registration record (媒体投诉登记表), SPEC §5 field names."""
+
+    __tablename__ = "cases"
+
+    id: str = Field(primary_key=True)  # MT-YYYYMMDD-NNNN
+    status: str = Field(index=True)
+    category: int | None = None
+    received_at: datetime = _utc(nullable=False)
+    registered_at: datetime = _utc(nullable=False)
+    receiving_dept: str  # a department id; "general_dept" for 综合部
+    receiver_email: str | None = None  # who owns it first (首问负责)
+    forwarder_email: str | None = None  # who forwarded it to the mailbox
+    media_outlet: str | None = None
+    reporter_name: str | None = None
+    original_from_name: str | None = None
+    original_from_email: str | None = None
+    original_sent_at: datetime | None = _utc()
+    original_subject: str | None = None
+    phone: str | None = None
+    customer_number: str | None = None
+    complaint_text: str = ""
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    account_manager: str | None = None
+    solution: str | None = None
+    expected_completion_at: datetime | None = _utc()
+    statement: str | None = None
+    resolved_at: datetime | None = _utc()
+    result: str | None = None
+    late: bool = False  # 迟报: registered after a deadline had already passed
+    source_key: str = Field(unique=True)  # Message-ID of the mail it came from, else sha256
+    source_message_id: str | None = None  # for threading our mails to the forwarder's
+    updated_at: datetime = _utc(nullable=False)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last number handed out per local day, so ids read MT-20261127-0001, -0002, …"""
+
+    __tablename__ = "case_counters"
+
+    day: str = Field(primary_key=True)  # YYYYMMDD in the configured zone
+    last: int = 0
+
+
+class Deadline(SQLModel, table=True):
+    """One clock of one case. `round` numbers repeats (progress reports, ack windows)."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind", "round", name="uq_deadline_case_kind_round"),
+        # The deadline pass asks "what is open and due"; keep that an index range, not a scan.
+        Index("ix_deadline_open_due", "met_at", "breached_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="cases.id", index=True)
+    kind: str
+    round: int = 0
+    due_at: datetime = _utc(nullable=False)
+    met_at: datetime | None = _utc()
+    breached_at: datetime | None = _utc()
+    late: bool = False  # already past when it was created (迟报)
+
+
+class Event(SQLModel, table=True):
+    """One line of the event log (媒体投诉相关记录): mail in or out, state change, problem."""
+
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
+    at: datetime = _utc(nullable=False, index=True)
+    kind: str  # registered, mail_in, mail_out, duplicate, quarantined, send_failed, …
+    actor: str  # an address, or "complaintd"
+    message_id: str | None = Field(default=None, index=True)
+    subject: str | None = None
+    summary: str = ""
+
+
+class InboundMail(SQLModel, table=True):
+    """Every message seen in the mailbox, with its raw bytes as evidence."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_inbound_place"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str
+    uidvalidity: int
+    uid: str
+    message_id: str | None = Field(default=None, index=True)
+    digest: str = Field(index=True)  # sha256 of the raw bytes
+    kind: str  # parsers.Kind value, or "error" when processing failed
+    status: str  # InboundStatus value
+    case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
+    sender: str | None = None
+    subject: str | None = None
+    reason: str = ""
+    size: int = 0
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    seen_at: datetime = _utc(nullable=False)
+    moved_at: datetime | None = _utc()  # set once the message left the inbox folder
+
+
+class Outbox(SQLModel, table=True):
+    """A mail decided on, rendered to bytes in the same transaction, sent by the flush step.
+
+    One row per recipient, each with its own Message-ID, so that a reply can be traced to the
+    person it was sent to (the replies issue authenticates against it).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # "<case or subject>/<step>/<round>/<recipient>"
+    case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
+    step: str
+    round: int = 0
+    recipient: str
+    message_id: str = Field(unique=True)
+    subject: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending")
+    created_at: datetime = _utc(nullable=False)
+    next_attempt_at: datetime = _utc(nullable=False)
+    attempts: int = 0
+    sent_at: datetime | None = _utc()
+    last_error: str | None = None

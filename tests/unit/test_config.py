@@ -1,0 +1,152 @@
+"""config.toml validation: every problem named by key, at start-up (SPEC §8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon.config import load_settings, parse_duration
+from daemon.errors import ConfigError
+from models.types import DeadlineKind
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "config.toml"
+
+FIVE_MISTAKES = '''
+[daemon]
+timezone = "Asia/Shanghai"
+tick = "1 sec"
+
+[inbound]
+url = "maildir:var/in"
+procesed_folder = "Done"
+
+[outbound]
+url = "maildir:var/out"
+from = "媒体投诉处理 <complaints@corp.example.com>"
+
+[general_dept]
+members = ["zonghe@corp.example.com"]
+interface_a = { name = "刘洋", email = "liu.gd@corp.example.com" }
+
+[leaders]
+company = { name = "赵总", email = "zhao.ceo@corp.example.com" }
+
+[[departments]]
+id = "network"
+name = "网络部"
+members = ["sun@corp.example.com"]
+interface_a = { name = "张伟", email = "zhang.net(at)corp.example.com" }
+
+[[departments]]
+id = "network"
+name = "市场部"
+members = ["sun@corp.example.com"]
+'''
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), env={})
+    return caught.value.problems
+
+
+def test_shipped_config_is_valid_and_works_without_a_server() -> None:
+    """The config.toml in the repo loads, on Maildir and SQLite, with the SPEC's defaults."""
+    settings = load_settings(SHIPPED, env={})
+    assert settings.inbound.url.scheme == "maildir"
+    assert settings.outbound.url.scheme == "maildir"
+    assert settings.daemon.database.startswith("sqlite:///")
+    assert settings.deadlines[DeadlineKind.GENERAL_DEPT] == timedelta(hours=1)
+    assert settings.directory.department_of("sun@corp.example.com").name == "网络部"
+    assert settings.directory.department_of("anyone@net.corp.example.com").name == "网络部"
+
+
+def test_five_distinct_mistakes_are_five_problems_named_by_key(tmp_path: Path) -> None:
+    """A bad duration, an unknown key, a bad address, a missing A contact and a duplicate id
+    (which also claims an address twice) are all reported at once."""
+    found = problems(tmp_path, FIVE_MISTAKES)
+    keys = [p.split(":", 1)[0] for p in found]
+    assert "daemon.tick" in keys
+    assert "inbound.procesed_folder" in keys
+    assert "departments[0].interface_a.email" in keys
+    assert "departments[1].interface_a" in keys
+    assert "departments[1].id" in keys
+    assert "departments[1].members: sun@corp.example.com is also claimed by departments[0]" in found
+    assert len(found) == 6
+    assert "did you mean processed_folder?" in found[keys.index("inbound.procesed_folder")]
+
+
+def test_missing_company_leader_is_refused(tmp_path: Path) -> None:
+    """No 公司主管领导: the chain has no top, so the config is refused."""
+    text = FIVE_MISTAKES.split("[leaders]")[0].replace('tick = "1 sec"', "").replace(
+        "procesed_folder", "processed_folder")
+    found = problems(tmp_path, text)
+    assert found == ["leaders.company: missing: the company supervising leader (公司主管领导) is required"]
+
+
+def test_password_in_url_or_unset_env_is_a_problem(tmp_path: Path) -> None:
+    """Secrets live in the environment: a password in the URL or a missing variable is named."""
+    text = SHIPPED.read_text(encoding="utf-8").replace(
+        'url = "maildir:var/mail/complaints"', 'url = "imaps://box:hunter2@mail.corp.example.com/INBOX"')
+    found = problems(tmp_path, text)
+    assert any(p.startswith("inbound.url: holds a password") for p in found)
+    assert "inbound.password_env: the environment variable COMPLAINTD_IMAP_PASSWORD is not set" in found
+
+
+def test_imap_url_with_percent_encoded_user_and_env_password(tmp_path: Path) -> None:
+    """A user name holding @ is percent-encoded; the password comes from password_env."""
+    text = SHIPPED.read_text(encoding="utf-8").replace(
+        'url = "maildir:var/mail/complaints"',
+        'url = "imaps://complaints%40corp.example.com@mail.corp.example.com/投诉"')
+    settings = load_settings(write(tmp_path, text), env={"COMPLAINTD_IMAP_PASSWORD": "s3cret"})
+    url = settings.inbound.url
+    assert (url.scheme, url.host, url.port, url.username, url.folder) == (
+        "imaps", "mail.corp.example.com", 993, "complaints@corp.example.com", "投诉")
+    assert settings.inbound.password == "s3cret"
+
+
+def test_relative_paths_are_resolved_against_the_config_folder(tmp_path: Path) -> None:
+    """`var/…` means beside the config file, whatever the working directory."""
+    settings = load_settings(write(tmp_path, SHIPPED.read_text(encoding="utf-8")), env={})
+    assert settings.inbound.url.path == str(tmp_path / "var/mail/complaints")
+    assert settings.daemon.database == f"sqlite:///{tmp_path}/var/complaintd.sqlite3"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)), ("1h30m", timedelta(minutes=90)),
+    ("2d", timedelta(days=2)), ("1h", timedelta(hours=1)),
+    ("", None), ("0s", None), ("1 h", None), ("30", None), ("m30", None),
+])
+def test_durations(text: str, expected: timedelta | None) -> None:
+    """Durations are written like 90s, 30m, 1h30m; zero and other spellings are refused."""
+    assert parse_duration(text) == expected
+
+
+def test_check_command_exits_1_listing_every_problem(tmp_path: Path) -> None:
+    """`complaintd check` prints each problem on its own line and exits 1; no traceback."""
+    path = write(tmp_path, FIVE_MISTAKES)
+    done = subprocess.run([sys.executable, "-m", "daemon", "check", "-c", str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("  ")]
+    assert len(lines) == 6
+    assert "Traceback" not in done.stderr
+
+
+def test_check_command_accepts_the_shipped_config() -> None:
+    """`complaintd check` on the shipped file says OK and exits 0."""
+    done = subprocess.run([sys.executable, "-m", "daemon", "check", "-c", str(SHIPPED)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout
