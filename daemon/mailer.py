@@ -1,0 +1,267 @@
+"""How case mail leaves: the Mailer port's two adapters (STYLE habits 6, 7 and 8).
+
+    MaildirMailer   writes each message into a local Maildir (the embedded default)
+    SmtpMailer      sends over SMTP with aiosmtplib: the only async code in the daemon
+
+`send(mails)` never raises for a server problem; it returns one SendResult per mail, in order:
+
+* SENT: at least one recipient accepted it. `refused` lists recipients answered 5xx at RCPT.
+* PERMANENT: the server answered 5xx (every recipient refused, sender refused, or data refused).
+* TEMPORARY: try again later: a 4xx anywhere, a connection/TLS/login failure, a timeout, or an
+  insecure connection refused by policy. When any recipient gets a 4xx the mail is not sent to
+  anyone (RSET), so the retry reaches everyone once, with no duplicate for those who accepted.
+
+Plaintext refused: `smtp://` to a server that does not offer STARTTLS, without
+`allow_plaintext = true`, gives every mail of the batch a TEMPORARY result whose detail names
+`allow_plaintext` (and logs an error). TEMPORARY rather than PERMANENT, because the mail itself is
+fine: once the configuration or the server is fixed, the queued mail goes out, late but not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+
+import aiosmtplib
+
+from daemon.config import OutboundSettings
+from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
+from daemon.sources import ensure_maildir
+
+log = logging.getLogger(__name__)
+
+_TIMEOUT = 30.0  # seconds: connect, and each command's reply
+_CONNECTION_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
+
+
+def open_mailer(settings: OutboundSettings) -> Mailer:
+    """The Mailer for `[outbound]`; no network I/O happens here."""
+    scheme = settings.url.scheme
+    if scheme == "maildir":
+        return MaildirMailer(settings.url.path)
+    if scheme in ("smtp", "smtps"):
+        return SmtpMailer(settings)
+    raise ValueError(f"[outbound] url: unsupported scheme {scheme!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Maildir
+
+
+class MaildirMailer:
+    """Delivers into the Maildir at `path` (created if missing): write to tmp/, fsync, rename
+    into new/. Each file starts with `Return-Path: <envelope_from>` and `X-Envelope-To:` headers,
+    the envelope a mail server would have used."""
+
+    _counter = itertools.count()
+
+    def __init__(self, path: str) -> None:
+        self.root = os.path.abspath(path)
+        ensure_maildir(self.root)
+
+    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
+        return [self._deliver(mail) for mail in mails]
+
+    def _deliver(self, mail: OutgoingMail) -> SendResult:
+        name = self._unique_name()
+        tmp = os.path.join(self.root, "tmp", name)
+        try:
+            with open(tmp, "xb") as f:
+                f.write(_envelope_headers(mail) + mail.data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, os.path.join(self.root, "new", name))
+        except OSError as exc:
+            log.error("mail=%s message_id=%s cannot be written to %s: %s", mail.key, mail.message_id, self.root, exc)
+            return SendResult(mail.key, Outcome.TEMPORARY, f"cannot write to {self.root}: {exc}")
+        log.info("mail=%s message_id=%s written to %s/new/%s", mail.key, mail.message_id, self.root, name)
+        return SendResult(mail.key, Outcome.SENT, f"maildir {name}")
+
+    @classmethod
+    def _unique_name(cls) -> str:
+        now = time.time_ns()
+        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        return f"{now // 10**9}.M{now % 10**9 // 1000}P{os.getpid()}Q{next(cls._counter)}.{host}"
+
+
+def _envelope_headers(mail: OutgoingMail) -> bytes:
+    eol = b"\r\n" if b"\r\n" in mail.data.split(b"\n", 1)[0] + b"\n" else b"\n"
+    separator = ", " if sum(len(r) + 2 for r in mail.recipients) < 900 else ",\n "
+    recipients = separator.join(mail.recipients).encode("utf-8").replace(b"\n", eol)
+    return b"Return-Path: <" + mail.envelope_from.encode("utf-8") + b">" + eol + b"X-Envelope-To: " + recipients + eol
+
+
+# --------------------------------------------------------------------------------------------
+# SMTP
+
+
+class _ConnectionRefusedByPolicy(Exception):
+    """The server offers no STARTTLS and allow_plaintext is false."""
+
+
+class SmtpMailer:
+    """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
+    allow_plaintext), certificates verified; login when a username is set."""
+
+    def __init__(self, settings: OutboundSettings, *, timeout: float = _TIMEOUT) -> None:
+        url = settings.url
+        if url.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SmtpMailer needs an smtp:// or smtps:// url, not {url.scheme!r}")
+        self._settings = settings
+        self._tls = url.scheme == "smtps"
+        self._host = url.host
+        self._port = url.port or (465 if self._tls else 25)
+        self._timeout = timeout
+        self.name = f"{url.scheme}://{self._host}:{self._port}"
+
+    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
+        if not mails:
+            return []
+        return asyncio.run(self._send_batch(list(mails)))
+
+    async def _send_batch(self, mails: list[OutgoingMail]) -> list[SendResult]:
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            use_tls=self._tls,
+            start_tls=False,  # decided in _open, where allow_plaintext is enforced
+            tls_context=ssl.create_default_context(),
+            timeout=self._timeout,
+        )
+        try:
+            await self._open(smtp)
+        except _ConnectionRefusedByPolicy as exc:
+            smtp.close()
+            log.error("server=%s %s", self.name, exc)
+            return [SendResult(m.key, Outcome.TEMPORARY, str(exc)) for m in mails]
+        except _CONNECTION_ERRORS as exc:
+            smtp.close()
+            log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
+            return [SendResult(m.key, Outcome.TEMPORARY, f"{self.name}: {_describe(exc)}") for m in mails]
+        try:
+            return [await self._send_or_defer(smtp, mail) for mail in mails]
+        finally:
+            await _quit(smtp)
+
+    async def _open(self, smtp: aiosmtplib.SMTP) -> None:
+        await smtp.connect()
+        await _hello(smtp)
+        if not self._tls:
+            if smtp.supports_extension("starttls"):
+                await smtp.starttls()
+                await _hello(smtp)
+            elif not self._settings.allow_plaintext:
+                raise _ConnectionRefusedByPolicy(
+                    f"{self.name} does not offer STARTTLS, so the mail would travel in plaintext; "
+                    "use smtps://, or set allow_plaintext = true in [outbound] if this network is "
+                    "trusted (e.g. loopback)"
+                )
+            else:
+                log.warning("server=%s no STARTTLS offered; sending in plaintext (allow_plaintext)", self.name)
+        username = self._settings.url.username
+        if username:
+            await smtp.login(username, self._settings.password or "")
+
+    async def _send_or_defer(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
+        if not smtp.is_connected:
+            return SendResult(mail.key, Outcome.TEMPORARY, f"{self.name}: connection lost earlier in the batch")
+        try:
+            result = await self._send_one(smtp, mail)
+        except _CONNECTION_ERRORS as exc:
+            smtp.close()
+            result = SendResult(mail.key, Outcome.TEMPORARY, f"{self.name}: {_describe(exc)}")
+        level = logging.INFO if result.outcome is Outcome.SENT and not result.refused else logging.WARNING
+        log.log(
+            level, "mail=%s message_id=%s %s: %s refused=%s",
+            mail.key, mail.message_id, result.outcome.value, result.detail, ",".join(result.refused) or "-",
+        )
+        return result
+
+    async def _send_one(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
+        """One SMTP transaction; a 4xx/5xx reply becomes a result, a broken connection raises."""
+        if not mail.recipients:
+            return SendResult(mail.key, Outcome.PERMANENT, "no recipients")
+        addresses = (mail.envelope_from, *mail.recipients)
+        utf8 = not all(a.isascii() for a in addresses)
+        if utf8 and not smtp.supports_extension("smtputf8"):
+            return SendResult(mail.key, Outcome.PERMANENT, "non-ASCII address and the server lacks SMTPUTF8")
+        encoding = "utf-8" if utf8 else "ascii"
+        options = ["SMTPUTF8"] if utf8 else []
+        if not mail.data.isascii() and smtp.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+        try:
+            await smtp.mail(mail.envelope_from, options=options, encoding=encoding)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(smtp)
+            return SendResult(mail.key, _outcome(exc.code), f"MAIL FROM: {exc.code} {exc.message}")
+
+        accepted, refused, deferred = await _recipients(smtp, mail.recipients, encoding)
+        if deferred or not accepted:
+            await _reset(smtp)
+            problems = "; ".join(f"{r}: {code} {text}" for r, code, text in (*deferred, *refused))
+            outcome = Outcome.TEMPORARY if deferred else Outcome.PERMANENT
+            return SendResult(mail.key, outcome, f"RCPT: {problems}", tuple(r for r, _, _ in refused))
+        refused_addresses = tuple(r for r, _, _ in refused)
+        try:
+            await smtp.data(mail.data)
+        except aiosmtplib.SMTPResponseException as exc:
+            await _reset(smtp)
+            return SendResult(mail.key, _outcome(exc.code), f"DATA: {exc.code} {exc.message}", refused_addresses)
+        return SendResult(mail.key, Outcome.SENT, f"accepted by {len(accepted)} of {len(mail.recipients)}", refused_addresses)
+
+
+async def _recipients(
+    smtp: aiosmtplib.SMTP, recipients: Sequence[str], encoding: str
+) -> tuple[list[str], list[tuple[str, int, str]], list[tuple[str, int, str]]]:
+    """RCPT TO each: (accepted, refused with 5xx, deferred with 4xx)."""
+    accepted: list[str] = []
+    refused: list[tuple[str, int, str]] = []
+    deferred: list[tuple[str, int, str]] = []
+    for recipient in recipients:
+        try:
+            await smtp.rcpt(recipient, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            (refused if exc.code >= 500 else deferred).append((recipient, exc.code, exc.message))
+        else:
+            accepted.append(recipient)
+    return accepted, refused, deferred
+
+
+async def _hello(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        await smtp.helo()
+
+
+async def _reset(smtp: aiosmtplib.SMTP) -> None:
+    """End a failed transaction; a server that cannot even RSET is dropped."""
+    try:
+        await smtp.rset()
+    except _CONNECTION_ERRORS:
+        smtp.close()
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    if not smtp.is_connected:
+        return
+    try:
+        await smtp.quit()
+    except _CONNECTION_ERRORS:
+        pass
+    finally:
+        smtp.close()
+
+
+def _outcome(code: int) -> Outcome:
+    return Outcome.PERMANENT if 500 <= code < 600 else Outcome.TEMPORARY
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

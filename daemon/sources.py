@@ -1,0 +1,489 @@
+"""Where complaints arrive: the MailSource port's two adapters (STYLE habits 4 and 6).
+
+    MaildirSource   a local Maildir (the embedded default: works with no server)
+    ImapSource      an IMAP folder, read with imapclient by UID and BODY.PEEK[]
+
+Both follow the same contract (tests/integration/test_sources.py):
+
+* `fetch_new()` yields every message in the inbox folder, oldest first, as the exact bytes the
+  mailbox holds, and changes nothing: no \\Seen flag, no rename from new/ to cur/.
+* `move_to_processed()` / `move_to_quarantine()` are the only writes. A move is atomic (a
+  rename, or IMAP MOVE), creates its folder if missing, and is a no-op for a message that is
+  already gone, so repeating a move after a crash is harmless.
+* `wait(timeout)` returns as soon as new mail may have arrived, or after `timeout` seconds.
+
+An ImapSource connects lazily, on its first operation. A network or server failure raises
+SourceError and drops the connection; the next operation connects anew.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import os
+import ssl
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from imapclient import IMAPClient
+
+from daemon.config import InboundSettings
+from daemon.errors import SourceError
+from daemon.ports import Fetched, MailSource, SourceKey
+
+log = logging.getLogger(__name__)
+
+_POLL_STEP = 0.25  # seconds between looks at a Maildir, or between sleeps without IDLE
+
+
+def open_source(settings: InboundSettings) -> MailSource:
+    """The MailSource for `[inbound]`; no network I/O happens here."""
+    scheme = settings.url.scheme
+    if scheme == "maildir":
+        return MaildirSource(
+            settings.url.path,
+            processed_folder=settings.processed_folder,
+            quarantine_folder=settings.quarantine_folder,
+        )
+    if scheme in ("imap", "imaps"):
+        return ImapSource(settings)
+    raise ValueError(f"[inbound] url: unsupported scheme {scheme!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Maildir
+
+
+def ensure_maildir(path: str, *, subfolder: bool = False) -> str:
+    """Create a Maildir (new/, cur/, tmp/) at `path` if missing; return `path`.
+
+    A Maildir++ subfolder also gets the empty `maildirfolder` marker file.
+    """
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)
+    if subfolder:
+        marker = os.path.join(path, "maildirfolder")
+        if not os.path.exists(marker):
+            with open(marker, "ab"):
+                pass
+    return path
+
+
+def _maildir_folder_dir(root: str, folder: str) -> str:
+    """The directory of a Maildir++ subfolder: "Processed" → ROOT/.Processed,
+    "Archive/Processed" → ROOT/.Archive.Processed."""
+    name = folder.strip("./").replace("/", ".")
+    if not name:
+        raise ValueError(f"invalid Maildir folder name {folder!r}")
+    return os.path.join(root, "." + name)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: str  # the unique part of the file name, before ":"
+    path: str
+    mtime_ns: int
+
+
+class MaildirSource:
+    """The inbox is the Maildir at `path` (messages in new/ and cur/); Processed and
+    Quarantine are Maildir++ subfolders beside it. Everything is created if missing."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        processed_folder: str = "Processed",
+        quarantine_folder: str = "Quarantine",
+    ) -> None:
+        self.root = os.path.abspath(path)
+        self.name = f"maildir:{self.root}"
+        ensure_maildir(self.root)
+        self._folders = {
+            "processed": ensure_maildir(_maildir_folder_dir(self.root, processed_folder), subfolder=True),
+            "quarantine": ensure_maildir(_maildir_folder_dir(self.root, quarantine_folder), subfolder=True),
+        }
+        self._known: dict[str, str] = {}  # key → path as of the last fetch_new (wait, moves)
+
+    def fetch_new(self) -> Iterator[Fetched]:
+        entries = self._scan()
+        self._known = {entry.key: entry.path for entry in entries}
+        for entry in entries:
+            raw = self._read(entry)
+            if raw is None:
+                log.debug("maildir=%s key=%s vanished while reading", self.root, entry.key)
+                continue
+            yield Fetched(SourceKey(self.name, 0, entry.key), raw)
+
+    def move_to_processed(self, key: SourceKey) -> None:
+        self._move(key, "processed")
+
+    def move_to_quarantine(self, key: SourceKey) -> None:
+        self._move(key, "quarantine")
+
+    def wait(self, timeout: float) -> bool:
+        """Poll new/ and cur/: return True as soon as a message we have not yielded appears."""
+        deadline = time.monotonic() + timeout
+        stamp = self._dir_stamp()
+        if self._has_unknown():
+            return True
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(_POLL_STEP, remaining))
+            current = self._dir_stamp()
+            if current != stamp:
+                stamp = current
+                if self._has_unknown():
+                    return True
+        return False
+
+    def close(self) -> None:
+        pass
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _scan(self) -> list[_Entry]:
+        """Every message in new/ and cur/, oldest first (delivery time, then key)."""
+        entries = []
+        for sub in ("new", "cur"):
+            with os.scandir(os.path.join(self.root, sub)) as it:
+                for item in it:
+                    if item.name.startswith("."):
+                        continue
+                    try:
+                        stat = item.stat()
+                    except FileNotFoundError:
+                        continue  # moved away while we looked
+                    entries.append(_Entry(item.name.split(":", 1)[0], item.path, stat.st_mtime_ns))
+        entries.sort(key=lambda e: (e.mtime_ns, e.key))
+        return entries
+
+    def _read(self, entry: _Entry) -> bytes | None:
+        try:
+            with open(entry.path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            # A mail client may have renamed it new/ → cur/ or changed its flags meanwhile.
+            path = self._locate(entry.key)
+            if path is None:
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+
+    def _locate(self, key: str) -> str | None:
+        """The current path of the inbox message `key`, or None if it is gone."""
+        known = self._known.get(key)
+        if known is not None and os.path.exists(known):
+            return known
+        for sub in ("new", "cur"):
+            folder = os.path.join(self.root, sub)
+            exact = os.path.join(folder, key)
+            if os.path.exists(exact):
+                return exact
+            with os.scandir(folder) as it:
+                for item in it:
+                    if item.name.startswith(key + ":"):
+                        return item.path
+        return None
+
+    def _move(self, key: SourceKey, folder: str) -> None:
+        if key.mailbox != self.name:
+            raise ValueError(f"{key} does not belong to {self.name}")
+        src = self._locate(key.uid)
+        if src is None:
+            log.info("maildir=%s key=%s already gone; nothing to move", self.root, key.uid)
+            return
+        filename = os.path.basename(src)
+        if ":" not in filename:
+            filename += ":2,"  # a message in cur/ carries an info part (Maildir convention)
+        dst = os.path.join(self._folders[folder], "cur", filename)
+        try:
+            os.rename(src, dst)  # atomic on one filesystem: the message is never lost or doubled
+        except FileNotFoundError:
+            log.info("maildir=%s key=%s vanished before the move", self.root, key.uid)
+            return
+        log.info("maildir=%s key=%s moved to %s", self.root, key.uid, os.path.dirname(os.path.dirname(dst)))
+
+    def _dir_stamp(self) -> tuple[int, int]:
+        """Changes whenever a file enters or leaves new/ or cur/."""
+        new, cur = (os.stat(os.path.join(self.root, sub)).st_mtime_ns for sub in ("new", "cur"))
+        return new, cur
+
+    def _has_unknown(self) -> bool:
+        return any(entry.key not in self._known for entry in self._scan())
+
+
+# --------------------------------------------------------------------------------------------
+# IMAP
+
+_FETCH_MAX_MESSAGES = 100  # UIDs per UID FETCH BODY.PEEK[]
+_FETCH_MAX_BYTES = 32 * 1024 * 1024  # …and at most this much mail per FETCH (a bigger one goes alone)
+_SIZE_CHUNK = 500  # UIDs per UID FETCH RFC822.SIZE
+_IDLE_MAX = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes; we return before that
+_TIMEOUT = 60.0  # seconds for connect and for each socket read
+
+_NETWORK_ERRORS = (imaplib.IMAP4.error, OSError)  # imapclient's errors derive from IMAP4.error
+
+
+class ImapSource:
+    """An IMAP folder as the complaints inbox (imapclient, use_uid=True)."""
+
+    def __init__(self, settings: InboundSettings) -> None:
+        url = settings.url
+        if url.scheme not in ("imap", "imaps"):
+            raise ValueError(f"ImapSource needs an imap:// or imaps:// url, not {url.scheme!r}")
+        self._settings = settings
+        self._tls = url.scheme == "imaps"
+        self._host = url.host
+        self._port = url.port or (993 if self._tls else 143)
+        self._folder = url.folder or "INBOX"
+        user = quote(url.username, safe="") + "@" if url.username else ""
+        self.name = f"{url.scheme}://{user}{self._host}:{self._port}/{self._folder}"
+        self._client: IMAPClient | None = None
+        self._uidvalidity: int | None = None  # of the inbox folder as last selected
+        self._last_uid = 0  # the highest UID yielded by fetch_new, for wait()
+
+    # -- the port --------------------------------------------------------------------------
+
+    def fetch_new(self) -> Iterator[Fetched]:
+        with self._guard("list the inbox"):
+            client = self._select()
+            uids = sorted(client.search(["UNDELETED"]))
+            batches = self._plan_batches(client, uids)
+            uidvalidity = self._uidvalidity
+        assert uidvalidity is not None
+        for batch in batches:
+            with self._guard("fetch messages"):
+                # Between batches the caller may have moved messages: they are simply absent.
+                client = self._selected()
+                if self._uidvalidity != uidvalidity:
+                    return  # reconnected to a recreated folder: the next pass starts afresh
+                found = client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = found.get(uid)
+                if data is None or b"BODY[]" not in data:
+                    continue
+                self._last_uid = max(self._last_uid, uid)
+                yield Fetched(SourceKey(self.name, uidvalidity, str(uid)), data[b"BODY[]"])
+
+    def move_to_processed(self, key: SourceKey) -> None:
+        self._move(key, self._settings.processed_folder)
+
+    def move_to_quarantine(self, key: SourceKey) -> None:
+        self._move(key, self._settings.quarantine_folder)
+
+    def wait(self, timeout: float) -> bool:
+        """True when mail arrived (IDLE said so); False after the timeout. Without IDLE this
+        only sleeps: the daemon then polls on its poll_interval."""
+        with self._guard("wait for new mail"):
+            client = self._select()
+            if self._unseen_uids(client):
+                return True
+            if not client.has_capability("IDLE"):
+                self._sleep(timeout)
+                return False
+            return self._idle(client, min(timeout, _IDLE_MAX))
+
+    def close(self) -> None:
+        """Log out quietly; the next operation would connect again."""
+        client, self._client = self._client, None
+        self._uidvalidity = None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except _NETWORK_ERRORS as exc:  # the connection may already be dead
+            log.debug("mailbox=%s logout failed (%s); closing the socket", self.name, exc)
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                client.shutdown()
+
+    def connect(self) -> None:
+        """Connect, secure, log in and create the folders now (e.g. for `complaintd check`)."""
+        with self._guard("connect"):
+            self._connected()
+
+    # -- connection ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn any network or server failure into SourceError and drop the connection."""
+        try:
+            yield
+        except SourceError:
+            self._drop()
+            raise
+        except _NETWORK_ERRORS as exc:
+            self._drop()
+            raise SourceError(f"{self.name}: cannot {action}: {exc}") from exc
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        self._uidvalidity = None
+        if client is not None:
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                client.shutdown()
+
+    def _connected(self) -> IMAPClient:
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    def _open(self) -> IMAPClient:
+        context = ssl.create_default_context()
+        log.debug("mailbox=%s connecting", self.name)
+        client = IMAPClient(
+            self._host, port=self._port, use_uid=True, ssl=self._tls, ssl_context=context, timeout=_TIMEOUT
+        )
+        try:
+            self._secure(client, context)
+            settings = self._settings
+            if settings.url.username:
+                client.login(settings.url.username, settings.password or "")
+            for folder in (settings.processed_folder, settings.quarantine_folder):
+                self._ensure_folder(client, folder)
+        except BaseException:
+            with contextlib.suppress(*_NETWORK_ERRORS):
+                client.shutdown()
+            raise
+        log.info("mailbox=%s connected", self.name)
+        return client
+
+    def _secure(self, client: IMAPClient, context: ssl.SSLContext) -> None:
+        if self._tls:
+            return
+        if client.has_capability("STARTTLS"):
+            client.starttls(context)
+            return
+        if not self._settings.allow_plaintext:
+            raise SourceError(
+                f"{self.name}: the server does not offer STARTTLS, so the connection would be "
+                "plaintext; use imaps://, or set allow_plaintext = true in [inbound] if this "
+                "network is trusted (e.g. loopback)"
+            )
+        log.warning("mailbox=%s no STARTTLS offered; continuing in plaintext (allow_plaintext)", self.name)
+
+    def _ensure_folder(self, client: IMAPClient, folder: str) -> None:
+        if client.folder_exists(folder):
+            return
+        try:
+            client.create_folder(folder)
+        except imaplib.IMAP4.error:
+            if not client.folder_exists(folder):  # another replica may have just created it
+                raise
+        with contextlib.suppress(imaplib.IMAP4.error):
+            client.subscribe_folder(folder)  # so that mail clients show it
+        log.info("mailbox=%s created folder %s", self.name, folder)
+
+    def _select(self) -> IMAPClient:
+        """Select the inbox (afresh, to see new mail and its current UIDVALIDITY)."""
+        client = self._connected()
+        info = client.select_folder(self._folder)
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        if self._uidvalidity is not None and uidvalidity != self._uidvalidity:
+            log.warning(
+                "mailbox=%s UIDVALIDITY changed %s → %s; UIDs restart", self.name, self._uidvalidity, uidvalidity
+            )
+            self._last_uid = 0
+        self._uidvalidity = uidvalidity
+        return client
+
+    def _selected(self) -> IMAPClient:
+        """The inbox, selected: as it is, or anew after a reconnect."""
+        if self._client is not None and self._uidvalidity is not None:
+            return self._client
+        return self._select()
+
+    # -- fetching --------------------------------------------------------------------------
+
+    def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> list[list[int]]:
+        """Group UIDs (in order) into FETCHes of at most 100 messages and 32 MiB."""
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), _SIZE_CHUNK):
+            chunk = uids[start : start + _SIZE_CHUNK]
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items():
+                sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        batch_bytes = 0
+        for uid in uids:
+            if uid not in sizes:
+                continue  # expunged since the SEARCH
+            size = sizes[uid]
+            if batch and (len(batch) >= _FETCH_MAX_MESSAGES or batch_bytes + size > _FETCH_MAX_BYTES):
+                batches.append(batch)
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += size
+        if batch:
+            batches.append(batch)
+        return batches
+
+    # -- moving ----------------------------------------------------------------------------
+
+    def _move(self, key: SourceKey, folder: str) -> None:
+        if key.mailbox != self.name:
+            raise ValueError(f"{key} does not belong to {self.name}")
+        uid = int(key.uid)
+        with self._guard(f"move UID {uid} to {folder}"):
+            client = self._selected()
+            if key.uidvalidity != self._uidvalidity:
+                # The UID may now name a different message: never move on a stale key.
+                log.warning(
+                    "mailbox=%s uid=%s not moved: UIDVALIDITY is %s, the key has %s",
+                    self.name, uid, self._uidvalidity, key.uidvalidity,
+                )
+                return
+            if not client.search(["UID", str(uid)]):
+                log.info("mailbox=%s uid=%s already gone; nothing to move", self.name, uid)
+                return
+            if client.has_capability("MOVE"):
+                client.move([uid], folder)
+            else:
+                self._copy_delete(client, uid, folder)
+        log.info("mailbox=%s uid=%s moved to %s", self.name, uid, folder)
+
+    def _copy_delete(self, client: IMAPClient, uid: int, folder: str) -> None:
+        """MOVE without the MOVE extension: COPY, flag \\Deleted, UID EXPUNGE only that UID."""
+        client.copy([uid], folder)
+        client.add_flags([uid], [b"\\Deleted"], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge([uid])
+        else:
+            # A plain EXPUNGE would also remove what others flagged \Deleted: leave it flagged;
+            # fetch_new skips \Deleted messages.
+            log.warning("mailbox=%s uid=%s flagged \\Deleted but not expunged (no UIDPLUS)", self.name, uid)
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _unseen_uids(self, client: IMAPClient) -> list[int]:
+        """UIDs above the last one yielded (`N:*` always matches the last message, so filter)."""
+        found = client.search(["UID", f"{self._last_uid + 1}:*", "UNDELETED"])
+        return [uid for uid in found if uid > self._last_uid]
+
+    def _idle(self, client: IMAPClient, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        client.idle()
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                responses = client.idle_check(timeout=remaining)
+                # Only "* OK Still here" keepalives mean nothing happened; an empty list means
+                # the time is up or the connection closed (idle_done then reports it).
+                if any(not _is_keepalive(r) for r in responses):
+                    return True
+                if not responses:
+                    break
+        finally:
+            client.idle_done()
+        return False
+
+    @staticmethod
+    def _sleep(timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(1.0, remaining))
+
+
+def _is_keepalive(response: tuple) -> bool:
+    return bool(response) and response[0] == b"OK"

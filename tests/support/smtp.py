@@ -1,0 +1,152 @@
+"""A loopback SMTP server (aiosmtpd) that records what it accepts (STYLE habit 7).
+
+    server = SmtpServer(); server.start()
+    mailer = SmtpMailer(settings for server.url, allow_plaintext=True)
+    ...
+    server.wait_for(1)                  # poll; never sleep for a fixed time
+    server.messages[0].rcpt_tos
+
+`reject` holds recipient addresses answered `550 5.1.1 mailbox unavailable` at RCPT,
+`defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA.
+No STARTTLS is offered unless `tls=` (tests/support/tls.py) is given: then STARTTLS, or
+implicit TLS (smtps) with `implicit_tls=True`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.support.dovecot import free_port
+from tests.support.tls import TlsFiles
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes  # as received, after dot-unstuffing; CRLF line ends
+    message_id: str | None
+    peer: tuple[str, int]  # the client's address: equal peers mean one connection
+
+    def parsed(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.server.reject:
+            return "550 5.1.1 mailbox unavailable"
+        if address in self.server.defer:
+            return "450 4.2.1 mailbox busy, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.server.tempfail:
+            return "451 4.3.0 try again later"
+        raw = envelope.original_content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        self.server._record(
+            Received(envelope.mail_from, tuple(envelope.rcpt_tos), raw, message["Message-ID"], tuple(session.peer[:2]))
+        )
+        return "250 2.0.0 accepted"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1 at a free port; optional AUTH with (user, password)."""
+
+    def __init__(
+        self, *, credentials: tuple[str, str] | None = None, tls: TlsFiles | None = None, implicit_tls: bool = False
+    ) -> None:
+        self.tls = tls
+        self.implicit_tls = implicit_tls and tls is not None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.reject: set[str] = set()
+        self.defer: set[str] = set()
+        self.tempfail = False
+        self.credentials = credentials
+        self._messages: list[Received] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+    @property
+    def messages(self) -> list[Received]:
+        with self._lock:
+            return list(self._messages)
+
+    def start(self) -> None:
+        if self._controller is not None:
+            raise RuntimeError("SMTP server is already running")
+        self.port = free_port()  # Controller(port=0) would fail its own readiness probe
+        kwargs: dict[str, Any] = {}
+        if self.credentials is not None:
+            # AUTH over plaintext is what this loopback test server is for; aiosmtpd warns.
+            kwargs = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
+        if self.tls is not None:
+            kwargs["ssl_context" if self.implicit_tls else "tls_context"] = self.tls.server_context()
+        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
+        self._controller.start()
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    def clear(self) -> None:
+        """Forget recorded messages and reset reject/defer/tempfail (between tests)."""
+        with self._lock:
+            self._messages.clear()
+        self.reject = set()
+        self.defer = set()
+        self.tempfail = False
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
+        """Poll until at least `n` messages were accepted; fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.messages
+            if len(found) >= n:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"expected {n} message(s) within {timeout}s, got {len(found)}")
+            time.sleep(0.01)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _record(self, received: Received) -> None:
+        with self._lock:
+            self._messages.append(received)
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials is not None
+            and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        )
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends 235/535
