@@ -1,0 +1,202 @@
+"""Pure parsing: the raw bytes of one inbound mail → one `ParsedMail` value.
+
+``parse(raw, ctx)`` never raises. A mail that cannot be understood comes back as
+``Kind.UNUSABLE`` with a reason in words for the event log; a mail that can be understood
+despite damage comes back with ``problems``. The shell (daemon/) stores the raw bytes and decides
+what to do; nothing here touches a database, the network or the clock.
+
+Steps: MIME tree (``mime``) → headers (``headers``) → main text (``complaint``) → kind
+(``classify``) → forwarded original (``forwarded``, also re-entered for attached mails) →
+form fields (``complaint``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import Message
+
+from parsers import classify as classifier
+from parsers import complaint, forwarded, mime
+from parsers.headers import Envelope, read_envelope
+from parsers.message import (
+    Address,
+    Attachment,
+    FormFields,
+    Kind,
+    Original,
+    ParseContext,
+    ParsedMail,
+)
+
+__all__ = [
+    "Address",
+    "Attachment",
+    "FormFields",
+    "Kind",
+    "Original",
+    "ParseContext",
+    "ParsedMail",
+    "parse",
+    "SAFETY_NET_PREFIX",
+]
+
+SAFETY_NET_PREFIX = "internal parser error:"
+_QUOTING_KINDS = frozenset({Kind.REPLY, Kind.AUTOREPLY, Kind.BOUNCE, Kind.OWN})
+_MAX_ATTACHED_DEPTH = 5
+
+
+def parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
+    """Understand one inbound mail; never raises."""
+    try:
+        return _parse(raw, ctx)
+    except RecursionError:
+        return _unusable("MIME structure nested too deeply to read")
+    except Exception as exc:  # the last resort: a bug of ours must not stop the intake loop
+        return _unusable(f"{SAFETY_NET_PREFIX} {type(exc).__name__}: {exc}")
+
+
+def _unusable(reason: str, problems: tuple[str, ...] = ()) -> ParsedMail:
+    return ParsedMail(kind=Kind.UNUSABLE, reason=reason, problems=problems)
+
+
+def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
+    if not raw or raw.isspace():  # isspace(), unlike strip(), copies nothing of a 20 MB mail
+        return _unusable("empty message: no bytes to read")
+    if mime.is_ole_file(raw):
+        return _unusable("an Outlook .msg file, not an e-mail message; forward the mail itself instead")
+    view = _read(raw)
+    if not mime.has_mail_headers(view.headers):
+        return _unusable("not an e-mail message: no mail headers found", tuple(mime.defect_problems(view)))
+    envelope = read_envelope(view.headers, ctx.timezone)
+    body = complaint.main_body(view)
+    verdict = classifier.classify(envelope, view, body.text, ctx)
+    content = _content(view, envelope, body.text, verdict.kind, ctx)
+    files, file_problems = complaint.attachments(view)
+    files += content.attachments
+    problems = [*envelope.problems, *body.problems, *view.problems, *content.problems, *file_problems]
+    problems.extend(mime.defect_problems(view))  # after decoding: base64 damage shows up there
+    return ParsedMail(
+        kind=verdict.kind,
+        reason=_reason(verdict, content, envelope),
+        message_id=envelope.message_id,
+        in_reply_to=envelope.in_reply_to,
+        references=envelope.references,
+        subject=envelope.subject,
+        sender=envelope.sender,
+        to=envelope.to,
+        cc=envelope.cc,
+        sent_at=envelope.sent_at,
+        case_tag=verdict.case_tag,
+        forwarded=content.forwarded,
+        original=content.original,
+        form=content.form,
+        text=content.text,
+        note=content.note,
+        attachments=files,
+        failed_recipients=verdict.failed_recipients,
+        problems=tuple(dict.fromkeys(problems)),
+    )
+
+
+def _read(raw: bytes) -> mime.MailView:
+    view = mime.read(mime.load(raw))
+    if not mime.has_mail_headers(view.headers):
+        repaired = mime.repair_obsolete_headers(raw)
+        if repaired is not None:
+            view = mime.read(mime.load(repaired))
+            view.problems.append("obsolete header syntax (blank before the colon) repaired")
+    return view
+
+
+@dataclass
+class Content:
+    """What the mail says: the forwarded original if any, the complaint text, the form."""
+
+    forwarded: bool = False
+    original: Original | None = None
+    how: str = ""
+    text: str = ""
+    note: str = ""
+    form: FormFields = field(default_factory=FormFields)
+    attachments: tuple[Attachment, ...] = ()  # files of an attached original mail
+    problems: list[str] = field(default_factory=list)
+
+
+def _content(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx: ParseContext) -> Content:
+    content = _unwrap(view, envelope, text, kind, ctx, depth=0)
+    if kind is Kind.REPLY and content.forwarded:
+        # A reply's commands are in its own first lines, whatever it forwards or attaches.
+        content.text, content.note = _own_text(text), ""
+    own_words = content.note if content.forwarded else content.text
+    form, form_problems = complaint.extract_form(own_words)
+    if content.forwarded:
+        original_form, more = complaint.extract_form(content.text)
+        form, form_problems = complaint.merge_forms(form, original_form), form_problems + more
+    content.form = form
+    content.problems.extend(form_problems)
+    return content
+
+
+def _own_text(text: str) -> str:
+    """What the sender wrote: the body above any quoted history, without signature noise."""
+    return complaint.strip_signature(forwarded.strip_quoted(text))
+
+
+def _unwrap(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx: ParseContext, depth: int) -> Content:
+    """Forward as attachment first (the attached mail is the original), then inline blocks."""
+    if kind is Kind.BOUNCE:  # the returned message inside a bounce is no forward
+        return Content(text=complaint.strip_signature(text))
+    if view.embedded and depth < _MAX_ATTACHED_DEPTH:
+        return _unwrap_attached(view.embedded[0], text, ctx, depth)
+    # A mail that threads to another (In-Reply-To) without saying "Fw:" is a reply: its
+    # "original message" block is quoted history, not a forwarded complaint.
+    replying = bool(envelope.in_reply_to) and not forwarded.has_forward_prefix(envelope.subject)
+    quoting = kind in _QUOTING_KINDS or replying
+    result = forwarded.find_inline(text, envelope.subject, ctx.timezone, quoting)
+    if not result.forwarded:
+        return Content(text=_own_text(text))
+    how = "inline" if result.note or result.original and result.original.sender else "by subject"
+    return Content(
+        forwarded=True,
+        original=result.original,
+        how=how,
+        text=complaint.strip_signature(result.text),
+        note=complaint.strip_signature(result.note),
+        problems=result.problems,
+    )
+
+
+def _unwrap_attached(inner_message: Message, outer_text: str, ctx: ParseContext, depth: int) -> Content:
+    """The attached mail is the original — unless it is itself a forward, then go further in."""
+    inner_view = mime.read(inner_message)
+    inner_envelope = read_envelope(inner_view.headers, ctx.timezone)
+    inner_body = complaint.main_body(inner_view)
+    inner = _unwrap(inner_view, inner_envelope, inner_body.text, Kind.COMPLAINT, ctx, depth + 1)
+    inner_files, file_problems = complaint.attachments(inner_view)
+    problems = [*inner_envelope.problems, *inner_body.problems, *inner.problems, *file_problems]
+    if not inner.forwarded or inner.how == "by subject":
+        original = Original(inner_envelope.sender, inner_envelope.sent_at, inner_envelope.subject)
+        text = inner.text
+    else:
+        original, text = inner.original, inner.text
+    note = _own_text(outer_text)
+    return Content(
+        forwarded=True,
+        original=original,
+        how="as attachment",
+        text=text,
+        note=note,
+        attachments=inner_files + inner.attachments,
+        problems=problems,
+    )
+
+
+def _reason(verdict: classifier.Verdict, content: Content, envelope: Envelope) -> str:
+    if verdict.kind is not Kind.COMPLAINT:
+        return verdict.reason
+    who = envelope.sender.email if envelope.sender and envelope.sender.email else "an unknown sender"
+    if not content.forwarded:
+        return f"new complaint written directly by {who}"
+    origin = content.original.sender if content.original else None
+    source = f"; original from {origin.email or origin.name}" if origin else ""
+    return f"new complaint forwarded {content.how} by {who}{source}"

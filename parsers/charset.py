@@ -1,0 +1,259 @@
+"""Bytes → text for mail: charset aliases, fallbacks, RFC 2047 headers and RFC 2231 parameters.
+
+Why our own code rather than the stdlib's or mail-parser's decoders:
+
+* Chinese mail lies about its charset. A part labelled ``gb2312`` very often holds GBK-only
+  characters (镕, 喆, 堃 …); decoding it as GB2312 fails or, in mail-parser 4.8, silently loses
+  the whole body. Every GB label is therefore relabelled to ``gb18030``, a strict superset of
+  GB2312 and GBK, before anything decodes it.
+* ``email.header.decode_header`` raises on a badly padded base64 word and decodes each encoded
+  word on its own, so a GBK character split across two words (Outlook and Foxmail do this)
+  becomes two replacement characters. Here adjacent words in one charset are joined as bytes
+  first, then decoded once.
+* Raw 8-bit headers (no RFC 2047 at all, common from Chinese webmail) arrive from the stdlib
+  parser as surrogate escapes; mail-parser decodes them as UTF-8 with ``errors="ignore"`` and so
+  drops GBK names. Here the original bytes are recovered and tried as UTF-8, then GB18030.
+
+Every function here is total: it returns text, never raises, and reports a guess it had to make
+as a short English ``problem`` string for the event log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+
+# Labels that mean "some GB encoding": GB18030 decodes all of them, and more.
+_GB_LABELS = frozenset(
+    {
+        "gb2312", "gb_2312", "gb_2312-80", "gb2312-80", "csgb2312", "euc-cn", "euccn",
+        "x-euc-cn", "gbk", "x-gbk", "cp936", "ms936", "windows-936", "chinese", "gb18030",
+        "x-gb18030", "iso-ir-58", "csiso58gb231280",
+    }
+)
+# Big5 as written by Taiwan and Hong Kong clients; the HKSCS table is a superset of plain Big5
+# for the characters people actually type, and cp950 adds Microsoft's extensions.
+_BIG5_LABELS = frozenset({"big5", "big-5", "x-big5", "cn-big5", "csbig5", "big5-hkscs", "big5hkscs", "cp950"})
+# Labels Python does not know, or knows under a narrower meaning than mail clients do.
+_ALIASES = {
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unicode20utf8": "utf-8",
+    "utf8": "utf-8",
+    "x-sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "sjis": "cp932",
+    "windows-31j": "cp932",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-mac-roman": "mac_roman",
+}
+# Western labels: browsers and mail clients treat them as windows-1252, which only adds
+# printable characters where ISO-8859-1 has C1 controls.
+_WESTERN_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "cp819", "windows-1252", "cp1252"})
+_ASCII_LABELS = frozenset({"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "7bit", "8bit"})
+# What undeclared or wrongly declared text most probably is, in this company's mail.
+FALLBACK_ORDER = ("utf-8", "gb18030")
+
+
+def normalize_label(label: str | None) -> str | None:
+    """The Python codec name to use for a MIME charset label, or None when it is unusable."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    if name in _GB_LABELS:
+        return "gb18030"
+    if name in _BIG5_LABELS:
+        return "big5hkscs"
+    if name in _WESTERN_LABELS:
+        return "cp1252"
+    if name in _ASCII_LABELS:
+        return "ascii"
+    name = _ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _try_decode(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _decode_big5(data: bytes) -> str | None:
+    """Big5 with HKSCS first, then Microsoft's cp950 for its extension characters."""
+    return _try_decode(data, "big5hkscs") or _try_decode(data, "cp950")
+
+
+def _decode_declared(data: bytes, codec: str) -> str | None:
+    if codec == "big5hkscs":
+        return _decode_big5(data)
+    if codec == "cp1252":
+        return _try_decode(data, "cp1252") or data.decode("latin-1")
+    return _try_decode(data, codec)
+
+
+def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[str, str | None]:
+    """Decode `data` declared as `label`; return the text and a problem description or None.
+
+    Order: the declared charset (relabelled), then UTF-8, then GB18030, then the declared
+    charset or windows-1252 with replacement characters. Pure ASCII never needs a guess.
+    """
+    codec = normalize_label(label)
+    if data.isascii():
+        unknown = label and codec is None
+        return data.decode("ascii"), f"{what}: unknown charset {label!r}; the text is plain ASCII" if unknown else None
+    if codec is not None and codec != "ascii":
+        text = _decode_declared(data, codec)
+        if text is not None:
+            return text, None
+    for guess in FALLBACK_ORDER:
+        if guess == codec:
+            continue
+        text = _try_decode(data, guess)
+        if text is not None:
+            return text, _guess_problem(what, label, codec, guess)
+    last_resort = codec if codec not in (None, "ascii") else "cp1252"
+    text = data.decode(last_resort, errors="replace")
+    declared = label or "none"
+    return text, f"{what}: bytes fit no known charset (declared {declared!r}); decoded as {last_resort} with replacements"
+
+
+def _guess_problem(what: str, label: str | None, codec: str | None, guess: str) -> str:
+    if not label:
+        return f"{what}: 8-bit bytes without a declared charset; decoded as {guess}"
+    if codec is None:
+        return f"{what}: unknown charset {label!r}; decoded as {guess}"
+    return f"{what}: bytes are not valid {label!r}; decoded as {guess}"
+
+
+def recover_bytes(value: str) -> bytes:
+    """The original octets of a header or payload string produced by the stdlib bytes parser.
+
+    The parser maps each non-ASCII octet to a lone surrogate (surrogateescape); ASCII is itself.
+    """
+    return value.encode("utf-8", "surrogateescape")
+
+
+def decode_8bit(value: str, what: str = "header") -> tuple[str, str | None]:
+    """Turn a parser string that may hold raw 8-bit octets into real text."""
+    if value.isascii():
+        return value, None
+    try:
+        data = recover_bytes(value)
+    except UnicodeEncodeError:  # already real text (not from the bytes parser)
+        return value, None
+    return decode_bytes(data, None, what)
+
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_ONLY_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    try:
+        if encoding in "bB":
+            payload = payload.rstrip("=")
+            payload += "=" * (-len(payload) % 4)
+            return base64.b64decode(payload)
+        return binascii.a2b_qp(payload.encode("ascii"), header=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+
+
+def decode_header_text(value: str | None, what: str = "header") -> tuple[str, list[str]]:
+    """Decode a raw header value (RFC 2047 words and/or raw 8-bit) into one line of text."""
+    if not value:
+        return "", []
+    problems: list[str] = []
+    text, problem = decode_8bit(value, what)
+    if problem:
+        problems.append(problem)
+    if "=?" in text:
+        text = _decode_encoded_words(text, what, problems)
+    return _one_line(text), problems
+
+
+def _decode_encoded_words(text: str, what: str, problems: list[str]) -> str:
+    """RFC 2047: adjacent words in one charset are joined as bytes before decoding."""
+    out: list[str] = []
+    run_bytes = b""
+    run_label: str | None = None
+    position = 0
+
+    def flush() -> None:
+        nonlocal run_bytes, run_label
+        if run_label is not None:
+            decoded, problem = decode_bytes(run_bytes, run_label, what)
+            out.append(decoded)
+            if problem:
+                problems.append(problem)
+        run_bytes, run_label = b"", None
+
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[position:match.start()]
+        label = match.group(1).split("*", 1)[0]  # RFC 2231 adds "*language"
+        data = _word_bytes(match.group(2), match.group(3))
+        if data is None:
+            problems.append(f"{what}: broken encoded word {match.group(0)[:40]!r} kept as is")
+            flush()
+            out.append(gap + match.group(0))
+        else:
+            adjacent = run_label is not None and _ONLY_SPACE.fullmatch(gap) is not None
+            if adjacent and label.lower() == run_label.lower():
+                run_bytes += data
+            else:
+                flush()
+                if not adjacent:
+                    out.append(gap)
+                run_bytes, run_label = data, label
+        position = match.end()
+    flush()
+    out.append(text[position:])
+    return "".join(out)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FOLD = re.compile(r"\r?\n[ \t]*")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub("", _FOLD.sub(" ", text)).strip()
+
+
+def has_control_chars(text: str) -> bool:
+    """True when `text` holds C0 controls other than tab and line breaks (NUL included)."""
+    return _CONTROL.search(text) is not None
+
+
+def clean_text(text: str) -> str:
+    """Body text as one normal string: LF line ends, no NULs or other stray control characters."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def decode_param(value: object, what: str = "filename") -> tuple[str, list[str]]:
+    """Decode a MIME parameter as returned by ``Message.get_param`` (compat32).
+
+    RFC 2231 values arrive as ``(charset, language, text)`` with the percent-decoded octets
+    as Latin-1 characters; anything else is a string that may hold RFC 2047 words (Outlook and
+    Foxmail write ``filename="=?gb2312?B?…?="``) or raw 8-bit octets.
+    """
+    if isinstance(value, tuple):
+        charset, _language, raw = value
+        try:
+            data = str(raw).encode("latin-1", errors="surrogateescape")
+        except UnicodeEncodeError:  # not octets after all: keep the characters
+            data = str(raw).encode("utf-8", errors="surrogatepass")
+        text, problem = decode_bytes(data, charset or "utf-8", what)
+        return _one_line(text), [problem] if problem else []
+    if value is None:
+        return "", []
+    return decode_header_text(str(value).strip('"'), what)
