@@ -43,12 +43,13 @@ class MailSource(Protocol):
         """Every message now in the inbox folder, oldest first, without marking it read."""
         ...
 
-    def move_to_processed(self, key: SourceKey) -> None:
-        """Move a message whose outcome is committed to the Processed folder."""
+    def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
+        """Move messages whose outcome is committed to the Processed folder (one round trip
+        for the batch where the server allows); a message already gone is skipped."""
         ...
 
-    def move_to_quarantine(self, key: SourceKey) -> None:
-        """Move a message that could not be understood to the Quarantine folder."""
+    def move_to_quarantine(self, keys: Sequence[SourceKey]) -> None:
+        """Move messages that could not be understood to the Quarantine folder."""
         ...
 
     def wait(self, timeout: float) -> bool:

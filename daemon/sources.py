@@ -118,11 +118,13 @@ class MaildirSource:
                 continue
             yield Fetched(SourceKey(self.name, 0, entry.key), raw)
 
-    def move_to_processed(self, key: SourceKey) -> None:
-        self._move(key, "processed")
+    def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
+        for key in keys:
+            self._move(key, "processed")
 
-    def move_to_quarantine(self, key: SourceKey) -> None:
-        self._move(key, "quarantine")
+    def move_to_quarantine(self, keys: Sequence[SourceKey]) -> None:
+        for key in keys:
+            self._move(key, "quarantine")
 
     def wait(self, timeout: float) -> bool:
         """Poll new/ and cur/: return True as soon as a message we have not yielded appears."""
@@ -219,7 +221,8 @@ class MaildirSource:
 # IMAP
 
 _FETCH_MAX_MESSAGES = 100  # UIDs per UID FETCH BODY.PEEK[]
-_FETCH_MAX_BYTES = 32 * 1024 * 1024  # …and at most this much mail per FETCH (a bigger one goes alone)
+_FETCH_MAX_BYTES = 8 * 1024 * 1024  # per FETCH: bounds memory; a larger message comes alone
+_FETCH_PIECE = 1024 * 1024  # bytes per partial FETCH of a message larger than that
 _SIZE_CHUNK = 500  # UIDs per UID FETCH RFC822.SIZE
 _IDLE_MAX = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes; we return before that
 _TIMEOUT = 60.0  # seconds for connect and for each socket read
@@ -251,7 +254,7 @@ class ImapSource:
         with self._guard("list the inbox"):
             client = self._select()
             uids = sorted(client.search(["UNDELETED"]))
-            batches = self._plan_batches(client, uids)
+            batches, sizes = self._plan_batches(client, uids)
             uidvalidity = self._uidvalidity
         assert uidvalidity is not None
         for batch in batches:
@@ -260,19 +263,23 @@ class ImapSource:
                 client = self._selected()
                 if self._uidvalidity != uidvalidity:
                     return  # reconnected to a recreated folder: the next pass starts afresh
-                found = client.fetch(batch, ["BODY.PEEK[]"])
+                if len(batch) == 1 and sizes[batch[0]] > _FETCH_MAX_BYTES:
+                    found = {batch[0]: self._fetch_in_pieces(client, batch[0], sizes[batch[0]])}
+                else:
+                    found = {uid: data.get(b"BODY[]")
+                             for uid, data in client.fetch(batch, ["BODY.PEEK[]"]).items()}
             for uid in batch:
-                data = found.get(uid)
-                if data is None or b"BODY[]" not in data:
+                raw = found.get(uid)
+                if raw is None:
                     continue
                 self._last_uid = max(self._last_uid, uid)
-                yield Fetched(SourceKey(self.name, uidvalidity, str(uid)), data[b"BODY[]"])
+                yield Fetched(SourceKey(self.name, uidvalidity, str(uid)), raw)
 
-    def move_to_processed(self, key: SourceKey) -> None:
-        self._move(key, self._settings.processed_folder)
+    def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
+        self._move(keys, self._settings.processed_folder)
 
-    def move_to_quarantine(self, key: SourceKey) -> None:
-        self._move(key, self._settings.quarantine_folder)
+    def move_to_quarantine(self, keys: Sequence[SourceKey]) -> None:
+        self._move(keys, self._settings.quarantine_folder)
 
     def wait(self, timeout: float) -> bool:
         """True when mail arrived (IDLE said so); False after the timeout. Without IDLE this
@@ -397,8 +404,23 @@ class ImapSource:
 
     # -- fetching --------------------------------------------------------------------------
 
-    def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> list[list[int]]:
-        """Group UIDs (in order) into FETCHes of at most 100 messages and 32 MiB."""
+    def _fetch_in_pieces(self, client: IMAPClient, uid: int, size: int) -> bytes | None:
+        """A large message in partial FETCHes: imaplib holds about three copies of whatever
+        one response carries, so a 28 MB mail fetched whole costs some 90 MB at its peak."""
+        pieces = []
+        for start in range(0, size, _FETCH_PIECE):
+            item = f"BODY.PEEK[]<{start}.{_FETCH_PIECE}>"
+            data = client.fetch([uid], [item]).get(uid)
+            if data is None:
+                return None  # moved or expunged meanwhile
+            piece = data.get(f"BODY[]<{start}>".encode())
+            if not piece:
+                break
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> tuple[list[list[int]], dict[int, int]]:
+        """Group UIDs (in order) into FETCHes of at most 100 messages and 8 MiB; with sizes."""
         sizes: dict[int, int] = {}
         for start in range(0, len(uids), _SIZE_CHUNK):
             chunk = uids[start : start + _SIZE_CHUNK]
@@ -418,42 +440,48 @@ class ImapSource:
             batch_bytes += size
         if batch:
             batches.append(batch)
-        return batches
+        return batches, sizes
 
     # -- moving ----------------------------------------------------------------------------
 
-    def _move(self, key: SourceKey, folder: str) -> None:
-        if key.mailbox != self.name:
-            raise ValueError(f"{key} does not belong to {self.name}")
-        uid = int(key.uid)
-        with self._guard(f"move UID {uid} to {folder}"):
+    def _move(self, keys: Sequence[SourceKey], folder: str) -> None:
+        """One SEARCH and one MOVE for the whole batch: a round trip per message would cost
+        more than everything else intake does."""
+        if not keys:
+            return
+        for key in keys:
+            if key.mailbox != self.name:
+                raise ValueError(f"{key} does not belong to {self.name}")
+        with self._guard(f"move {len(keys)} message(s) to {folder}"):
             client = self._selected()
-            if key.uidvalidity != self._uidvalidity:
-                # The UID may now name a different message: never move on a stale key.
-                log.warning(
-                    "mailbox=%s uid=%s not moved: UIDVALIDITY is %s, the key has %s",
-                    self.name, uid, self._uidvalidity, key.uidvalidity,
-                )
-                return
-            if not client.search(["UID", str(uid)]):
-                log.info("mailbox=%s uid=%s already gone; nothing to move", self.name, uid)
+            current = [int(k.uid) for k in keys if k.uidvalidity == self._uidvalidity]
+            if len(current) < len(keys):
+                # A UID under another UIDVALIDITY may now name a different message: never move it.
+                log.warning("mailbox=%s %d message(s) not moved: UIDVALIDITY is now %s",
+                            self.name, len(keys) - len(current), self._uidvalidity)
+            present = sorted(client.search(["UID", _uid_set(current)])) if current else []
+            if len(present) < len(current):
+                log.info("mailbox=%s %d message(s) already gone; nothing to move",
+                         self.name, len(current) - len(present))
+            if not present:
                 return
             if client.has_capability("MOVE"):
-                client.move([uid], folder)
+                client.move(present, folder)
             else:
-                self._copy_delete(client, uid, folder)
-        log.info("mailbox=%s uid=%s moved to %s", self.name, uid, folder)
+                self._copy_delete(client, present, folder)
+        log.info("mailbox=%s uids=%s moved to %s", self.name, _uid_set(present), folder)
 
-    def _copy_delete(self, client: IMAPClient, uid: int, folder: str) -> None:
-        """MOVE without the MOVE extension: COPY, flag \\Deleted, UID EXPUNGE only that UID."""
-        client.copy([uid], folder)
-        client.add_flags([uid], [b"\\Deleted"], silent=True)
+    def _copy_delete(self, client: IMAPClient, uids: list[int], folder: str) -> None:
+        """MOVE without the MOVE extension: COPY, flag \\Deleted, UID EXPUNGE only those UIDs."""
+        client.copy(uids, folder)
+        client.add_flags(uids, [b"\\Deleted"], silent=True)
         if client.has_capability("UIDPLUS"):
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:
             # A plain EXPUNGE would also remove what others flagged \Deleted: leave it flagged;
             # fetch_new skips \Deleted messages.
-            log.warning("mailbox=%s uid=%s flagged \\Deleted but not expunged (no UIDPLUS)", self.name, uid)
+            log.warning("mailbox=%s uids=%s flagged \\Deleted but not expunged (no UIDPLUS)",
+                        self.name, _uid_set(uids))
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -483,6 +511,17 @@ class ImapSource:
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             time.sleep(min(1.0, remaining))
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    """[3, 4, 5, 9] → "3:5,9": an IMAP sequence set that stays short for long runs."""
+    ranges: list[str] = []
+    for uid in sorted(set(uids)):
+        if ranges and ranges[-1].rpartition(":")[2] == str(uid - 1):
+            ranges[-1] = ranges[-1].partition(":")[0] + f":{uid}"
+        else:
+            ranges.append(str(uid))
+    return ",".join(ranges)
 
 
 def _is_keepalive(response: tuple) -> bool:

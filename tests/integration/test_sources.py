@@ -217,7 +217,7 @@ class SourceContract:
         seen = []
         for f in source.fetch_new():
             seen.append(f.raw)
-            source.move_to_processed(f.key)
+            source.move_to_processed([f.key])
         assert seen == messages
         assert mailbox.folder("Processed") == messages
         assert list(source.fetch_new()) == []
@@ -253,9 +253,9 @@ class SourceContract:
 
 def move(source: MailSource, target: str, fetched: Fetched) -> None:
     if target == "Processed":
-        source.move_to_processed(fetched.key)
+        source.move_to_processed([fetched.key])
     else:
-        source.move_to_quarantine(fetched.key)
+        source.move_to_quarantine([fetched.key])
 
 
 # -- Maildir --------------------------------------------------------------------------------
@@ -288,14 +288,14 @@ class TestMaildirSource(SourceContract):
         (mailbox.root / "cur" / "1700000000.M1P1.host:2,S").write_bytes(small_message(1))
         (fetched,) = source.fetch_new()
         assert fetched.key.uid == "1700000000.M1P1.host"
-        source.move_to_processed(fetched.key)
+        source.move_to_processed([fetched.key])
         assert [p.name for p in (mailbox.root / ".Processed" / "cur").iterdir()] == ["1700000000.M1P1.host:2,S"]
 
     def test_a_message_moved_from_new_lands_in_cur_with_an_info_suffix(self, mailbox: MaildirMailbox, source: MailSource) -> None:
         """A move is one rename into the folder's cur/, as KEY:2, (Maildir convention)."""
         mailbox.deliver(small_message(1))
         (fetched,) = source.fetch_new()
-        source.move_to_quarantine(fetched.key)
+        source.move_to_quarantine([fetched.key])
         assert [p.name for p in (mailbox.root / ".Quarantine" / "cur").iterdir()] == [fetched.key.uid + ":2,"]
         assert list((mailbox.root / ".Quarantine" / "new").iterdir()) == []
 
@@ -375,8 +375,8 @@ class TestImapSource(SourceContract):
         (fetched,) = source.fetch_new()  # the \Deleted one is not offered
         real = IMAPClient.has_capability
         monkeypatch.setattr(IMAPClient, "has_capability", lambda self, cap: cap.upper() != "MOVE" and real(self, cap))
-        source.move_to_processed(fetched.key)
-        source.move_to_processed(fetched.key)
+        source.move_to_processed([fetched.key])
+        source.move_to_processed([fetched.key])
         assert imap.messages("Processed") == [small_message(1)]
         assert imap.messages("INBOX") == [small_message(2)]
 
@@ -393,7 +393,7 @@ class TestImapSource(SourceContract):
         source = ImapSource(imap_settings(imap, folder="Intake"))
         (new,) = source.fetch_new()
         assert new.key.uid == old.key.uid and new.key.uidvalidity != old.key.uidvalidity
-        source.move_to_processed(old.key)
+        source.move_to_processed([old.key])
         assert imap.messages("Intake") == [small_message(2)]
         assert imap.messages("Processed") == []
         source.close()
