@@ -1,0 +1,160 @@
+"""`complaintd` / `python -m daemon`: the command line of SPEC §6.
+
+This is the only module that configures logging, installs signal handlers or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from daemon.app import App
+from daemon.clock import SystemClock
+from daemon.config import Settings, config_path, load_settings
+from daemon.errors import ComplaintdError, ConfigError
+from daemon.file_source import FileSource
+from daemon.mailer import open_mailer
+from daemon.sources import open_source
+from daemon.store import STATUS_FILTERS, list_cases, load_case, open_engine
+from daemon.views import case_json, case_summary_json, case_text, cases_table
+
+log = logging.getLogger("daemon")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _logging(args.command, args.verbose)
+    try:
+        settings = load_settings(config_path(args.config))
+        if args.command == "check":
+            return _check(settings)
+        return int(COMMANDS[args.command](settings, args) or 0)
+    except ConfigError as exc:
+        print(f"complaintd: {config_path(args.config)} is not valid ({len(exc.problems)} "
+              f"problem{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except ComplaintdError as exc:
+        print(f"complaintd: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", help="config file (default: $COMPLAINTD_CONFIG or ./config.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser = argparse.ArgumentParser(prog="complaintd", parents=[common],
+                                     description="Media complaint (媒体投诉) intake and escalation daemon.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", parents=[common], help="run the daemon")
+    run.add_argument("--once", action="store_true", help="one poll and one outbox flush, then exit")
+    sub.add_parser("check", parents=[common], help="validate the config; exit 1 listing every problem")
+    ingest = sub.add_parser("ingest", parents=[common], help="register .eml files through the intake pipeline")
+    ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.eml")
+    cases = sub.add_parser("cases", parents=[common], help="list the register")
+    cases.add_argument("--status", choices=STATUS_FILTERS, default="open")
+    cases.add_argument("--json", action="store_true")
+    show = sub.add_parser("show", parents=[common], help="one case's registration record")
+    show.add_argument("case_id", metavar="ID")
+    show.add_argument("--json", action="store_true")
+    return parser
+
+
+def _logging(command: str, verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO if command == "run" else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # mail-parser reports every part it does not handle at WARNING; that is not news to us.
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+
+def _check(settings: Settings) -> int:
+    d = settings.directory
+    print(f"{settings.path}: OK — {len(d.departments)} departments, {len(d.outlets)} media outlets, "
+          f"inbound {settings.inbound.url.scheme}, outbound {settings.outbound.url.scheme}")
+    return 0
+
+
+def _app(settings: Settings) -> App:
+    return App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+               open_mailer(settings.outbound), SystemClock())
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    app = _app(settings)
+    if args.once:
+        try:
+            app.tick()
+        finally:
+            app.close()
+        return 0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.stop())
+    app.run()
+    return 0
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise ComplaintdError("no such file: " + ", ".join(missing))
+    app = _app(settings)
+    now = app.clock.now()
+    source = FileSource(args.files)
+    for item, path in zip(source.fetch_new(), args.files):
+        outcome = app.intake.handle(source, item, now)
+        if outcome is None:
+            print(f"{path}: not recorded (database unavailable; see the log)")
+            continue
+        said = outcome.status.value + (f" {outcome.case_id}" if outcome.case_id else "")
+        if outcome.earlier:
+            said = f"already recorded ({said})"
+        elif outcome.reason and not outcome.case_id:
+            said += f" — {outcome.reason}"
+        print(f"{path}: {said}")
+    app.guarded("outbox", lambda: app.flush_pass(app.clock.now()))
+    app.close()
+    return 0
+
+
+def _cases(settings: Settings, args: argparse.Namespace) -> int:
+    engine = open_engine(settings.daemon.database)
+    now = SystemClock().now()
+    rows = list_cases(engine, args.status, now)
+    tz = settings.daemon.timezone
+    if args.json:
+        _print_json([case_summary_json(case, tz) for case, _ in rows])
+    else:
+        print(cases_table(rows, tz, now, settings.directory))
+    return 0
+
+
+def _show(settings: Settings, args: argparse.Namespace) -> int:
+    record = load_case(open_engine(settings.daemon.database), args.case_id)
+    if record is None:
+        print(f"complaintd: no case {args.case_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(case_json(record, settings.daemon.timezone))
+    else:
+        print(case_text(record, settings.daemon.timezone, settings.directory))
+    return 0
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+COMMANDS = {"run": _run, "ingest": _ingest, "cases": _cases, "show": _show}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The daemon's loop: intake → (deadlines, next issue) → outbox, each step guarded.
+
+The clock is read once per pass and handed down. `schedule` is only the metronome: it holds
+no state worth keeping, and every step catches its own exceptions so one failure never stops
+the loop. Signal handlers only set a flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Callable, TypeVar
+
+import schedule
+from sqlalchemy.engine import Engine
+
+from daemon.clock import Clock, SystemClock
+from daemon.config import Settings
+from daemon.intake import Intake, Outcome
+from daemon.outbox import flush
+from daemon.ports import Mailer, MailSource
+from daemon.rendering import Renderer
+from models.directory import Person
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        open_source: Callable[[], MailSource],
+        mailer: Mailer,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.open_source = open_source
+        self.mailer = mailer
+        self.clock = clock or SystemClock()
+        self.renderer = Renderer(settings.daemon.timezone,
+                                 Person(settings.outbound.from_name, settings.outbound.from_email))
+        self.intake = Intake(settings, engine, self.renderer)
+        self.source: MailSource | None = None
+        self.stopping = threading.Event()
+
+    # -- the steps ------------------------------------------------------------------------
+
+    def intake_pass(self, now: datetime) -> list[Outcome]:
+        """Register what is in the inbox; a mailbox failure drops the connection for a retry."""
+        if self.source is None:
+            self.source = self.open_source()
+        try:
+            return self.intake.drain(self.source, now)
+        except Exception:
+            self.close_source()
+            raise
+
+    def flush_pass(self, now: datetime) -> int:
+        return flush(self.engine, self.mailer, self.settings.outbound.from_email, now)
+
+    def tick(self) -> None:
+        """One poll, one deadline pass, one outbox flush (`run --once`)."""
+        now = self.clock.now()
+        self.guarded("intake", lambda: self.intake_pass(now))
+        self.guarded("outbox", lambda: self.flush_pass(self.clock.now()))
+
+    def guarded(self, name: str, step: Callable[[], T]) -> T | None:
+        try:
+            return step()
+        except Exception:
+            log.exception("%s step failed; the daemon goes on", name)
+            return None
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until stop(): intake every poll interval (at once when IDLE wakes us), outbox every tick."""
+        tick = self.settings.daemon.tick.total_seconds()
+        poll = self.settings.daemon.poll_interval.total_seconds()
+        metronome = schedule.Scheduler()
+        metronome.every(poll).seconds.do(lambda: self.guarded("intake", lambda: self.intake_pass(self.clock.now())))
+        metronome.every(tick).seconds.do(lambda: self.guarded("outbox", lambda: self.flush_pass(self.clock.now())))
+        log.info("complaintd running: inbound %s, database %s", self.settings.inbound.url.scheme,
+                 self.engine.url.render_as_string(hide_password=True))
+        metronome.run_all()
+        while not self.stopping.is_set():
+            metronome.run_pending()
+            self.idle(min(metronome.idle_seconds or tick, tick))
+        self.close()
+        log.info("complaintd stopped")
+
+    def idle(self, seconds: float) -> None:
+        """Wait for the next job; new mail (IMAP IDLE, a file in the Maildir) cuts the wait
+        short and is registered at once."""
+        seconds = max(seconds, 0.05)
+        if self.source is None:
+            self.stopping.wait(seconds)
+        elif self.guarded("wait", lambda: self._wait_source(seconds)):
+            self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
+
+    def _wait_source(self, seconds: float) -> bool:
+        assert self.source is not None
+        try:
+            return bool(self.source.wait(seconds))
+        except Exception:
+            self.close_source()
+            raise
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Log out of the mailbox and let go of the database."""
+        self.close_source()
+        self.engine.dispose()
+
+    def close_source(self) -> None:
+        if self.source is not None:
+            source, self.source = self.source, None
+            try:
+                source.close()
+            except Exception:
+                log.warning("closing the mailbox failed", exc_info=True)

@@ -1,0 +1,112 @@
+"""The database: engine from the configured URL, sessions, and the register's read queries.
+
+SQLite is the single-process default; PostgreSQL (postgresql+psycopg://…) runs the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from models.tables import Case, Deadline, Event
+from models.types import CLOSED_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine with the schema in place; for SQLite, the folder is created and WAL used."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets `complaintd cases` read while the daemon writes; foreign keys are off by default.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit (we hand snapshots to the CLI)."""
+    return Session(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """One case with its clocks and its event log, detached from the session."""
+
+    case: Case
+    deadlines: tuple[Deadline, ...]
+    events: tuple[Event, ...]
+
+
+STATUS_FILTERS = ("open", "overdue", "closed", "all")
+
+
+def list_cases(engine: Engine, status: str, now: datetime) -> list[tuple[Case, Deadline | None]]:
+    """Cases for `complaintd cases`, newest first, each with its next open deadline."""
+    closed = [s.value for s in CLOSED_STATUSES]
+    with session(engine) as db:
+        query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
+        if status in ("open", "overdue"):
+            query = query.where(Case.status.not_in(closed))  # type: ignore[attr-defined]
+        elif status == "closed":
+            query = query.where(Case.status.in_(closed))  # type: ignore[attr-defined]
+        cases = list(db.exec(query))
+        nexts = _next_deadlines(db, [c.id for c in cases])
+    rows = [(c, nexts.get(c.id)) for c in cases]
+    if status == "overdue":
+        rows = [(c, d) for c, d in rows if d is not None and d.due_at <= now]
+    return rows
+
+
+def _next_deadlines(db: Session, case_ids: Sequence[str]) -> dict[str, Deadline]:
+    found: dict[str, Deadline] = {}
+    if not case_ids:
+        return found
+    query = (
+        select(Deadline)
+        .where(Deadline.case_id.in_(case_ids))  # type: ignore[attr-defined]
+        .where(Deadline.met_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Deadline.due_at)  # type: ignore[arg-type]
+    )
+    for deadline in db.exec(query):
+        found.setdefault(deadline.case_id, deadline)
+    return found
+
+
+def load_case(engine: Engine, case_id: str) -> CaseRecord | None:
+    with session(engine) as db:
+        case = db.get(Case, case_id)
+        if case is None:
+            return None
+        deadlines = db.exec(
+            select(Deadline).where(Deadline.case_id == case_id)
+            .order_by(Deadline.due_at, Deadline.id)  # type: ignore[arg-type]
+        ).all()
+        events = db.exec(
+            select(Event).where(Event.case_id == case_id).order_by(Event.at, Event.id)  # type: ignore[arg-type]
+        ).all()
+    return CaseRecord(case, tuple(deadlines), tuple(events))
+
+
+def iter_case_ids(engine: Engine) -> Iterator[str]:
+    with session(engine) as db:
+        yield from db.exec(select(Case.id).order_by(Case.id))

@@ -1,0 +1,186 @@
+"""How a case looks to people: template context, --json, and the terminal tables."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, STATUS_LABELS
+from daemon.store import CaseRecord
+from models.directory import Directory
+from models.tables import Case, Deadline, Event
+from models.types import DeadlineKind
+
+EXCERPT_CHARS = 1500  # the ack mail quotes the complaint; the full text is in the register
+
+CASE_FIELDS = (
+    "id", "status", "category", "received_at", "registered_at", "receiving_dept",
+    "receiver_email", "forwarder_email", "media_outlet", "reporter_name", "original_from_name",
+    "original_from_email", "original_sent_at", "original_subject", "phone", "customer_number",
+    "complaint_text", "attachments", "account_manager", "solution", "expected_completion_at",
+    "statement", "resolved_at", "result", "late",
+)
+
+
+def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """ISO 8601 with the configured zone's offset (SPEC §6)."""
+    return value.astimezone(tz).isoformat() if value is not None else None
+
+
+def case_json(record: CaseRecord, tz: ZoneInfo) -> dict[str, Any]:
+    """The §5 record with its deadlines and event log."""
+    out = case_summary_json(record.case, tz)
+    out["deadlines"] = [deadline_json(d, tz) for d in record.deadlines]
+    out["events"] = [event_json(e, tz) for e in record.events]
+    return out
+
+
+def case_summary_json(case: Case, tz: ZoneInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in CASE_FIELDS:
+        value = getattr(case, name)
+        out[name] = iso(value, tz) if isinstance(value, datetime) else value
+    return out
+
+
+def deadline_json(d: Deadline, tz: ZoneInfo) -> dict[str, Any]:
+    return {"kind": d.kind, "round": d.round, "due": iso(d.due_at, tz), "met": iso(d.met_at, tz),
+            "breached": iso(d.breached_at, tz), "late": d.late}
+
+
+def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
+    return {"at": iso(e.at, tz), "kind": e.kind, "actor": e.actor, "message_id": e.message_id,
+            "subject": e.subject, "summary": e.summary}
+
+
+def mail_context(case: Case, deadlines: Sequence[Deadline], directory: Directory) -> dict[str, Any]:
+    """What the case templates see: display strings, never template source."""
+    dept = directory.department(case.receiving_dept)
+    receiver = directory.person(case.receiver_email) if case.receiver_email else None
+    reporter = case.reporter_name or ""
+    if case.original_from_email:
+        reporter = f"{reporter} <{case.original_from_email}>".strip()
+    clocks = [clock_context(d) for d in deadlines]
+    return {
+        "case": {
+            "id": case.id,
+            "direct": case.forwarder_email is None,
+            "late": case.late,
+            "media_outlet": case.media_outlet,
+            "reporter": reporter,
+            "phone": case.phone,
+            "customer_number": case.customer_number,
+            "category_label": category_label(case.category),
+            "original_subject": case.original_subject,
+            "original_sent_at": case.original_sent_at,
+            "received_at": case.received_at,
+            "receiving_dept": dept.name if dept else case.receiving_dept,
+            "receiver": (receiver.mailbox if receiver else case.receiver_email) or "",
+            "account_manager": case.account_manager,
+            "attachments": "、".join(a.get("filename", "") for a in case.attachments),
+            "complaint_excerpt": excerpt(case.complaint_text),
+        },
+        "clocks": clocks,
+        "first_open": next((c for c in clocks if not c["met"]), None),
+    }
+
+
+def clock_context(d: Deadline) -> dict[str, Any]:
+    return {"kind": d.kind, "label": clock_label(d.kind), "due_at": d.due_at,
+            "met": d.met_at is not None, "late": d.late}
+
+
+def clock_label(kind: str) -> str:
+    try:
+        return CLOCK_LABELS[DeadlineKind(kind)]
+    except ValueError:
+        return kind
+
+
+def category_label(category: int | None) -> str:
+    if category is None:
+        return "待定（请回复“类别：1-5”）"
+    return f"{category}. {CATEGORY_LABELS.get(category, '')}"
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "……（全文见登记记录）"
+
+
+# -- terminal ---------------------------------------------------------------------------------
+
+def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now: datetime,
+                directory: Directory) -> str:
+    """`complaintd cases`: one aligned line per case, the next clock and the time left."""
+    header = ("编号", "状态", "接收时间", "接收部门", "媒体单位", "下一时限", "剩余")
+    lines = [header]
+    for case, nxt in rows:
+        dept = directory.department(case.receiving_dept)
+        lines.append((
+            case.id,
+            STATUS_LABELS.get(case.status, case.status),
+            case.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            dept.name if dept else case.receiving_dept,
+            case.media_outlet or "—",
+            f"{nxt.due_at.astimezone(tz):%m-%d %H:%M} {clock_label(nxt.kind)}" if nxt else "—",
+            time_left(nxt.due_at - now) if nxt else "",
+        ))
+    if len(lines) == 1:
+        return "没有符合条件的案件。"
+    return "\n".join(align(lines))
+
+
+def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
+    """`complaintd show ID`: the record, its clocks and its timeline."""
+    c = record.case
+    dept = directory.department(c.receiving_dept)
+
+    def t(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+    fields = [
+        ("编号", c.id), ("状态", STATUS_LABELS.get(c.status, c.status) + ("（迟报）" if c.late else "")),
+        ("投诉类别", category_label(c.category)), ("接收时间", t(c.received_at)),
+        ("登记时间", t(c.registered_at)), ("接收部门", dept.name if dept else c.receiving_dept),
+        ("接收人员", c.receiver_email or "—"), ("转发人", c.forwarder_email or "—"),
+        ("媒体单位", c.media_outlet or "—"), ("记者/联系人", c.reporter_name or "—"),
+        ("原发件人", c.original_from_email or "—"), ("原邮件时间", t(c.original_sent_at)),
+        ("原邮件主题", c.original_subject or "—"), ("联系电话", c.phone or "—"),
+        ("客户号码", c.customer_number or "—"), ("客户经理", c.account_manager or "—"),
+        ("处理方案", c.solution or "—"), ("预计完成", t(c.expected_completion_at)),
+        ("对外口径", c.statement or "—"), ("办结时间", t(c.resolved_at)), ("处理结果", c.result or "—"),
+        ("附件", "、".join(a.get("filename", "") for a in c.attachments) or "无"),
+    ]
+    out = [f"{label}：{value}" for label, value in fields]
+    out += ["", "投诉内容：", c.complaint_text or "—", "", "时限："]
+    out += align([("时限", "到期", "完成", "超时")] + [
+        (clock_label(d.kind) + (f" #{d.round}" if d.round else ""), t(d.due_at), t(d.met_at),
+         t(d.breached_at) + ("（迟报）" if d.late else ""))
+        for d in record.deadlines
+    ])
+    out += ["", "记录："]
+    out += [f"{t(e.at)}  {e.kind:<12} {e.actor}  {e.summary}" + (f"  {e.message_id}" if e.message_id else "")
+            for e in record.events]
+    return "\n".join(out)
+
+
+def time_left(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "超时 " if seconds < 0 else ""
+    seconds = abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
+
+
+def align(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Pad columns by display width: a Chinese character takes two cells in a terminal."""
+    widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths)).rstrip()
+            for r in rows]
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -1,0 +1,113 @@
+"""The README's path for a newcomer, as real processes on the embedded default (Maildir, SQLite)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.mail import FORWARDERS, ROOT, outlook_forward
+
+pytestmark = pytest.mark.integration
+
+
+def complaintd(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "daemon", *args], cwd=workdir, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if check:
+        assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A folder holding only the shipped config.toml, as after a fresh clone."""
+    shutil.copy(ROOT / "config.toml", tmp_path / "config.toml")
+    return tmp_path
+
+
+def test_dropping_an_example_into_the_inbox_registers_and_acknowledges_it(workdir: Path) -> None:
+    """cp examples/…eml var/mail/complaints/new/ → run --once → cases, show, ack in var/mail/sent."""
+    complaintd(workdir, "run", "--once")  # a first start creates the folders
+    inbox = workdir / "var/mail/complaints"
+    shutil.copy(ROOT / "examples/outlook-forward.eml", inbox / "new" / "outlook-forward.eml")
+    complaintd(workdir, "run", "--once")
+
+    table = complaintd(workdir, "cases").stdout
+    case_id = next(word for word in table.split() if word.startswith("MT-"))
+    assert "江城晚报" in table and "网络部" in table
+    record = json.loads(complaintd(workdir, "show", case_id, "--json").stdout)
+    assert record["media_outlet"] == "江城晚报"
+    assert record["forwarder_email"] == "sun@corp.example.com"
+    assert "时限" in complaintd(workdir, "show", case_id).stdout
+
+    sent = sorted((workdir / "var/mail/sent/new").iterdir())
+    subjects = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"] for p in sent]
+    assert subjects and all(s.startswith(f"[{case_id}]") for s in subjects)
+    assert not list((inbox / "new").iterdir()) and not list((inbox / "cur").iterdir())
+    assert len(list((inbox / ".Processed/cur").iterdir())) == 1
+
+
+def test_ingest_registers_files_once(workdir: Path) -> None:
+    """`complaintd ingest` runs the same pipeline; ingesting the same file again adds nothing."""
+    examples = sorted((ROOT / "examples").glob("*.eml"))
+    first = complaintd(workdir, "ingest", *map(str, examples)).stdout
+    assert first.count("registered MT-") == len(examples)
+    again = complaintd(workdir, "ingest", *map(str, examples)).stdout
+    assert again.count("already recorded (registered MT-") == len(examples)
+    listing = json.loads(complaintd(workdir, "cases", "--status", "all", "--json").stdout)
+    assert len(listing) == len(examples)
+
+
+def test_run_refuses_an_invalid_config_naming_the_problems(workdir: Path) -> None:
+    """`run` on a broken config exits 1 with the problems by key, like `check`."""
+    path = workdir / "config.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('tick = "1s"', 'tick = "soon"'), encoding="utf-8")
+    done = complaintd(workdir, "run", "--once", check=False)
+    assert done.returncode == 1
+    assert 'daemon.tick: \'soon\' is not a duration' in done.stderr
+
+
+def test_sigkill_at_random_moments_never_duplicates_a_case(workdir: Path) -> None:
+    """The daemon SIGKILLed five times while 40 complaints arrive: afterwards exactly 40 cases,
+    every message out of the inbox, and each forwarder acknowledged for each case."""
+    path = workdir / "config.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('poll_interval = "30s"', 'poll_interval = "1s"'),
+                    encoding="utf-8")
+    complaintd(workdir, "run", "--once")
+    inbox = workdir / "var/mail/complaints"
+    for n in range(40):
+        tmp = inbox / "tmp" / f"{n}.eml"
+        tmp.write_bytes(outlook_forward(n))
+        tmp.rename(inbox / "new" / f"{n}.eml")
+    rng = random.Random(20261127)
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=workdir,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        time.sleep(rng.uniform(0.3, 1.5))  # when to pull the plug, not a deadline
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    complaintd(workdir, "run", "--once")
+
+    listing = json.loads(complaintd(workdir, "cases", "--status", "all", "--json").stdout)
+    assert len(listing) == 40
+    assert len({c["original_subject"] for c in listing}) == 40
+    assert not list((inbox / "new").iterdir()) and not list((inbox / "cur").iterdir())
+    sent = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in (workdir / "var/mail/sent/new").iterdir()]
+    to_forwarders = {(m["X-Complaintd-Case"], m["Message-ID"].strip()) for m in sent
+                     if m["X-Envelope-To"].strip() in FORWARDERS}
+    assert len({case for case, _ in to_forwarders}) == 40
+    assert len(to_forwarders) == 40  # one Message-ID per case and forwarder, however often written

@@ -1,0 +1,132 @@
+"""The store's contract, run on SQLite and on the real PostgreSQL server alike."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from daemon.config import load_settings
+from daemon.file_source import FileSource
+from daemon.intake import Intake
+from daemon.rendering import Renderer
+from daemon.store import list_cases, load_case, open_engine, session
+from models.directory import Person
+from models.tables import Case, Event, InboundMail, Outbox
+from models.types import InboundStatus
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = load_settings(ROOT / "config.toml", env={})
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.sqlite3"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = open_engine(url)
+    yield engine
+    if request.param == "postgresql":
+        from sqlmodel import SQLModel
+        SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
+def complaint(tmp_path: Path, n: int, message_id: str | None = None) -> Path:
+    msg = EmailMessage()
+    msg["From"] = "孙明 <sun@corp.example.com>"
+    msg["To"] = "complaints@corp.example.com"
+    msg["Subject"] = f"转发：江城晚报记者投诉 {n}"
+    msg["Date"] = "Fri, 27 Nov 2026 10:20:00 +0800"
+    if message_id:
+        msg["Message-ID"] = message_id
+    msg.set_content(f"江城晚报记者来电，第{n}号小区手机没有信号，联系电话13912345678。")
+    path = tmp_path / f"c{n}.eml"
+    path.write_bytes(msg.as_bytes())
+    return path
+
+
+def intake(engine: Engine) -> Intake:
+    return Intake(SETTINGS, engine, Renderer(ZoneInfo("Asia/Shanghai"), Person("媒体投诉处理", "complaints@corp.example.com")))
+
+
+def test_times_come_back_aware_utc(engine: Engine, tmp_path: Path) -> None:
+    """What goes in as 10:15 Shanghai comes out as the same instant, aware, in UTC."""
+    source = FileSource([complaint(tmp_path, 1, "<a1@corp.example.com>")])
+    item = next(source.fetch_new())
+    outcome = intake(engine).handle(source, item, T0)
+    assert outcome is not None and outcome.case_id
+    record = load_case(engine, outcome.case_id)
+    assert record is not None
+    assert record.case.registered_at == T0 and record.case.registered_at.tzinfo == timezone.utc
+    assert record.case.received_at == T0  # a staff note, not a forward: its arrival
+    assert record.case.received_at.tzinfo == timezone.utc
+    assert all(d.due_at.tzinfo == timezone.utc for d in record.deadlines)
+
+
+def test_case_ids_count_per_local_day(engine: Engine, tmp_path: Path) -> None:
+    """MT-YYYYMMDD-NNNN numbers restart with each day in Asia/Shanghai, not UTC."""
+    job = intake(engine)
+    ids = []
+    for n, now in enumerate([T0, T0 + timedelta(minutes=1), datetime(2026, 11, 27, 16, 5, tzinfo=timezone.utc)]):
+        source = FileSource([complaint(tmp_path, n, f"<d{n}@corp.example.com>")])
+        outcome = job.handle(source, next(source.fetch_new()), now)
+        assert outcome is not None
+        ids.append(outcome.case_id)
+    assert ids == ["MT-20261127-0001", "MT-20261127-0002", "MT-20261128-0001"]
+
+
+def test_one_message_id_is_one_case_and_a_second_sighting_is_an_event(engine: Engine, tmp_path: Path) -> None:
+    """The same Message-ID seen at two places makes one case and a `duplicate` event."""
+    job = intake(engine)
+    first = FileSource([complaint(tmp_path, 1, "<same@corp.example.com>")])
+    second = FileSource([complaint(tmp_path, 2, "<same@corp.example.com>")])
+    a = job.handle(first, next(first.fetch_new()), T0)
+    b = job.handle(second, next(second.fetch_new()), T0)
+    assert a is not None and b is not None
+    assert b.status is InboundStatus.DUPLICATE and b.case_id == a.case_id
+    with session(engine) as db:
+        assert len(db.exec(select(Case)).all()) == 1
+        kinds = [e.kind for e in db.exec(select(Event).where(Event.case_id == a.case_id))]
+    assert "duplicate" in kinds
+
+
+def test_unique_keys_hold_in_the_database_itself(engine: Engine, tmp_path: Path) -> None:
+    """Even code that skips the checks cannot record a place or an outbox key twice."""
+    source = FileSource([complaint(tmp_path, 1, "<u1@corp.example.com>")])
+    intake(engine).handle(source, next(source.fetch_new()), T0)
+    with session(engine) as db:
+        inbound = db.exec(select(InboundMail)).one()
+        twin = InboundMail(**{k: v for k, v in inbound.model_dump().items() if k != "id"})
+        db.add(twin)
+        with pytest.raises(IntegrityError):
+            db.commit()
+    with session(engine) as db:
+        row = db.exec(select(Outbox)).first()
+        assert row is not None
+        copy = Outbox(**{k: v for k, v in row.model_dump().items() if k not in ("id", "message_id")},
+                      message_id="<other@x>")
+        db.add(copy)
+        with pytest.raises(IntegrityError):
+            db.commit()
+
+
+def test_register_filters_open_and_overdue(engine: Engine, tmp_path: Path) -> None:
+    """`cases --status overdue` lists a case whose next clock has passed; `open` lists all open."""
+    source = FileSource([complaint(tmp_path, 1, "<o1@corp.example.com>")])
+    intake(engine).handle(source, next(source.fetch_new()), T0)
+    assert len(list_cases(engine, "open", T0)) == 1
+    assert list_cases(engine, "overdue", T0) == []
+    assert len(list_cases(engine, "overdue", T0 + timedelta(minutes=16))) == 1
+    assert list_cases(engine, "closed", T0) == []
