@@ -40,44 +40,60 @@ class Thread:
     references: tuple[str, ...] = ()
 
 
-def enqueue(
-    db: Session,
-    renderer: Renderer,
-    directory: Directory,
-    *,
-    case_id: str | None,
-    step: str,
-    template: str,
-    context: dict[str, Any],
-    to: Sequence[Person],
-    cc: Sequence[Person] = (),
-    now: datetime,
-    round: int = 0,
-    thread: Thread = Thread(),
-    message_id_domain: str,
-) -> list[Outbox]:
-    """Queue one copy per recipient; a recipient already queued for this step is skipped."""
-    to = _directory_only(directory, _unique(to), case_id, step)
-    cc = [p for p in _directory_only(directory, _unique(cc), case_id, step)
-          if p.email not in {t.email for t in to}]
-    local = f"{case_id or step}.{step}.{round}"
+@dataclass(frozen=True)
+class Mail:
+    """A decision to mail people: which step of which case, what it says, to whom."""
+
+    case_id: str | None
+    step: str
+    template: str
+    context: dict[str, Any]
+    to: Sequence[Person]
+    cc: Sequence[Person] = ()
+    round: int = 0
+    thread: Thread = Thread()
+
+
+def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datetime,
+                message_id_domain: str) -> list[dict[str, Any]]:
+    """One row per recipient, each with its own Message-ID and the finished bytes.
+
+    The mail is rendered and composed once; the copies differ only in the Message-ID.
+    """
+    to = _directory_only(directory, _unique(mail.to), mail)
+    to_emails = {p.email for p in to}
+    cc = [p for p in _directory_only(directory, _unique(mail.cc), mail) if p.email not in to_emails]
+    local = f"{mail.case_id or mail.step}.{mail.step}.{mail.round}"
     placeholder = new_message_id(local, message_id_domain, token=_PLACEHOLDER)
-    parts = renderer.parts(template, context, case_id)
+    parts = renderer.parts(mail.template, mail.context, mail.case_id)
     data = renderer.compose(parts, to=to, cc=cc, message_id=placeholder, date=now,
-                            in_reply_to=thread.in_reply_to, references=thread.references)
-    queued = []
+                            in_reply_to=mail.thread.in_reply_to, references=mail.thread.references)
+    rows = []
     for person in [*to, *cc]:
-        key = f"{case_id or '-'}/{step}/{round}/{person.email}"
-        if db.exec(select(Outbox.id).where(Outbox.key == key)).first() is not None:
-            continue
         message_id = new_message_id(local, message_id_domain)
-        row = Outbox(key=key, case_id=case_id, step=step, round=round, recipient=person.email,
-                     message_id=message_id, subject=parts.subject,
-                     data=with_message_id(data, placeholder, message_id),
-                     status=OutboxStatus.PENDING.value, created_at=now, next_attempt_at=now)
-        db.add(row)
-        queued.append(row)
-    return queued
+        rows.append(dict(
+            key=f"{mail.case_id or '-'}/{mail.step}/{mail.round}/{person.email}",
+            case_id=mail.case_id, step=mail.step, round=mail.round, recipient=person.email,
+            message_id=message_id, subject=parts.subject,
+            data=with_message_id(data, placeholder, message_id),
+            status=OutboxStatus.PENDING.value, created_at=now, next_attempt_at=now, attempts=0,
+        ))
+    return rows
+
+
+def enqueue(db: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows whose key is not queued yet; returns how many were new.
+
+    The unique key is the guarantee; the look-up only spares a doomed INSERT.
+    """
+    if not rows:
+        return 0
+    keys = [r["key"] for r in rows]
+    done = set(db.exec(select(Outbox.key).where(Outbox.key.in_(keys))))  # type: ignore[attr-defined]
+    new = [r for r in rows if r["key"] not in done]
+    if new:
+        db.execute(Outbox.__table__.insert(), new)  # type: ignore[attr-defined]
+    return len(new)
 
 
 def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime,
@@ -140,14 +156,13 @@ def _event(db: Session, row: Outbox, now: datetime, kind: str, summary: str) -> 
                  message_id=row.message_id, subject=row.subject, summary=summary))
 
 
-def _directory_only(directory: Directory, people: Sequence[Person], case_id: str | None,
-                    step: str) -> list[Person]:
+def _directory_only(directory: Directory, people: Sequence[Person], mail: Mail) -> list[Person]:
     """complaintd mails only people in the directory, never a journalist or a customer."""
     allowed = [p for p in people if directory.is_known(p.email)]
     for p in people:
         if p not in allowed:
             log.error("refusing to mail an address outside the directory case=%s step=%s to=%s",
-                      case_id, step, p.email)
+                      mail.case_id, mail.step, p.email)
     return allowed
 
 

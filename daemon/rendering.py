@@ -120,7 +120,10 @@ class Renderer:
         Built with the compat32 MIME classes: five times faster than EmailMessage's header
         folding, which otherwise dominates intake. Every header value passes one_line().
         """
-        msg = MIMEMultipart("alternative")
+        # A fixed boundary: left unset, the generator compiles a fresh regex per message to
+        # prove a random one unused. Both bodies are base64, which never holds "=_", so no
+        # line of them can look like this boundary.
+        msg = MIMEMultipart("alternative", boundary="=_complaintd_alternative")
         msg["From"] = _mailbox(self.sender)
         msg["To"] = ", ".join(_mailbox(p) for p in to)
         if cc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, STATUS_LABELS
@@ -55,7 +55,20 @@ def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
             "subject": e.subject, "summary": e.summary}
 
 
-def mail_context(case: Case, deadlines: Sequence[Deadline], directory: Directory) -> dict[str, Any]:
+class Clock(Protocol):
+    """A deadline as the mails show it: a stored Deadline, or one just drafted."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def met_at(self) -> datetime | None: ...
+    @property
+    def late(self) -> bool: ...
+
+
+def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
     receiver = directory.person(case.receiver_email) if case.receiver_email else None
@@ -87,8 +100,9 @@ def mail_context(case: Case, deadlines: Sequence[Deadline], directory: Directory
     }
 
 
-def clock_context(d: Deadline) -> dict[str, Any]:
-    return {"kind": d.kind, "label": clock_label(d.kind), "due_at": d.due_at,
+def clock_context(d: Clock) -> dict[str, Any]:
+    kind = getattr(d.kind, "value", d.kind)  # a DeadlineKind, or its stored text
+    return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at,
             "met": d.met_at is not None, "late": d.late}
 
 

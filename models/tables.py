@@ -124,7 +124,6 @@ class InboundMail(SQLModel, table=True):
     size: int = 0
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     seen_at: datetime = _utc(nullable=False)
-    moved_at: datetime | None = _utc()  # set once the message left the inbox folder
 
 
 class Outbox(SQLModel, table=True):

@@ -1,0 +1,174 @@
+"""Intake throughput: real-corpus mail through a real Dovecot, against parse-only.
+
+    .venv/bin/python bench/ingest.py [-n 2000] [--corpus ../shared/corpus]
+
+Loads N messages (the corpus cycled, each copy given its own Message-ID, plus one complaint
+carrying a 20 MB attachment) into a private Dovecot INBOX, then measures in child processes:
+- end to end: one intake pass (IMAP fetch → parse → commit → acknowledgment queued → moved
+  to Processed) on SQLite, in mails/s, with the child's peak RSS;
+- parse-only: parsers.parse over the same N messages, in mails/s.
+Prints both, and their ratio last. Needs root (Dovecot runs as the mail user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.dovecot import Dovecot  # noqa: E402
+from tests.support.mail import outlook_forward, server_config  # noqa: E402
+
+HUGE = 20 * 1024 * 1024
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n")
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    skip = {".md", ".tsv", ".py"}
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and p.suffix not in skip)
+
+
+def unique_copy(raw: bytes, n: int) -> bytes:
+    """The same message under a Message-ID of its own, so each copy is a new arrival."""
+    return f"Message-ID: <bench-{n}@bench.example>\r\n".encode() + _MESSAGE_ID.sub(b"", raw, count=1)
+
+
+def with_huge_attachment() -> bytes:
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(outlook_forward(999_999), policy=email.policy.default)
+    msg.make_mixed()
+    msg.add_attachment(b"\x89PNG" + bytes(HUGE), maintype="image", subtype="png", filename="现场照片.png")
+    return msg.as_bytes()
+
+
+def spool(messages: list[bytes], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(messages):
+        (folder / f"{i:06d}.eml").write_bytes(raw)
+
+
+def child(mode: str, arg: str) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter; it prints JSON on its last line."""
+    done = subprocess.run([sys.executable, __file__, "--child", mode, arg], capture_output=True,
+                          text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"{mode} child failed:\n{done.stderr[-3000:]}")
+    if os.environ.get("BENCH_PROFILE"):
+        print(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_parse(spool_dir: str) -> dict[str, float]:
+    from zoneinfo import ZoneInfo
+
+    from parsers import parse
+    from parsers.message import ParseContext
+
+    raws = [p.read_bytes() for p in sorted(Path(spool_dir).iterdir())]
+    ctx = ParseContext(ZoneInfo("Asia/Shanghai"), "MT", frozenset({"complaints@corp.example.com"}),
+                       "complaintd.corp.example.com")
+    started = time.perf_counter()
+    kinds: dict[str, int] = {}
+    for raw in raws:
+        kind = parse(raw, ctx).kind.value
+        kinds[kind] = kinds.get(kind, 0) + 1
+    seconds = time.perf_counter() - started
+    return {"n": len(raws), "seconds": seconds, "rate": len(raws) / seconds, **kinds}
+
+
+def measure_intake(config: str) -> dict[str, float]:
+    import logging
+
+    from daemon.app import App
+    from daemon.config import load_settings
+    from daemon.mailer import open_mailer
+    from daemon.sources import open_source
+    from daemon.store import open_engine
+
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("mailparser").setLevel(logging.CRITICAL)
+    settings = load_settings(Path(config))
+    app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+              open_mailer(settings.outbound))
+    rss_before = peak_rss_mb()
+    started = time.perf_counter()
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+        profile = cProfile.Profile()
+        outcomes = profile.runcall(app.intake_pass, app.clock.now())
+        pstats.Stats(profile, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE", "cumulative")).print_stats(45)
+    else:
+        outcomes = app.intake_pass(app.clock.now())
+    seconds = time.perf_counter() - started
+    app.close()
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        statuses[o.status.value] = statuses.get(o.status.value, 0) + 1
+    return {"n": len(outcomes), "seconds": seconds, "rate": len(outcomes) / seconds,
+            "rss_start_mb": rss_before,
+            "peak_rss_mb": peak_rss_mb(), **statuses}
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water mark (getrusage would include the parent's, kept across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=2000, help="messages (default 2000)")
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, arg = args.child
+        result = measure_parse(arg) if mode == "parse" else measure_intake(arg)
+        print(json.dumps(result))
+        return
+
+    files = corpus_files(args.corpus)
+    raws = [unique_copy(files[i % len(files)].read_bytes(), i) for i in range(args.n - 1)]
+    raws.insert(len(raws) // 2, with_huge_attachment())
+    size = sum(map(len, raws)) / 1e6
+    print(f"messages: {len(raws)} from {len(files)} corpus files, {size:.1f} MB, one {HUGE >> 20} MB attachment")
+
+    with tempfile.TemporaryDirectory() as tmp, Dovecot() as dovecot:
+        spool(raws, Path(tmp) / "spool")
+        started = time.perf_counter()
+        with dovecot.client() as client:
+            for raw in raws:
+                client.append("INBOX", raw)
+        print(f"loaded into Dovecot INBOX in {time.perf_counter() - started:.1f} s")
+        config = server_config(Path(tmp), inbound=dovecot.url(), outbound=f"maildir:{tmp}/sent")
+        os.environ["COMPLAINTD_IMAP_PASSWORD"] = dovecot.password
+
+        e2e = child("intake", str(config))
+        left = dovecot.count("INBOX")
+        parse_only = child("parse", str(Path(tmp) / "spool"))
+
+    print(f"end to end: {e2e['n']:.0f} mails in {e2e['seconds']:.2f} s = {e2e['rate']:.0f} mails/s "
+          f"({', '.join(f'{k} {v:.0f}' for k, v in e2e.items() if k not in ('n', 'seconds', 'rate', 'rss_start_mb', 'peak_rss_mb'))}); "
+          f"left in INBOX: {left}")
+    print(f"intake memory: {e2e['rss_start_mb']:.0f} MB after start-up, peak {e2e['peak_rss_mb']:.0f} MB")
+    print(f"parse-only: {parse_only['n']:.0f} mails in {parse_only['seconds']:.2f} s = {parse_only['rate']:.0f} mails/s")
+    print(f"end-to-end / parse-only: {e2e['rate']:.0f} / {parse_only['rate']:.0f} mails/s = "
+          f"{100 * e2e['rate'] / parse_only['rate']:.0f}%")
+
+
+if __name__ == "__main__":
+    main()
