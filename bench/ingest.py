@@ -97,7 +97,6 @@ def measure_intake(config: str) -> dict[str, float]:
     from daemon.store import open_engine
 
     logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     settings = load_settings(Path(config))
     app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
               open_mailer(settings.outbound))

@@ -72,8 +72,6 @@ def _logging(command: str, verbose: bool) -> None:
     level = logging.DEBUG if verbose else logging.INFO if command == "run" else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # mail-parser reports every part it does not handle at WARNING; that is not news to us.
-    logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
 def _check(settings: Settings) -> int:

@@ -62,7 +62,10 @@ CATEGORY_LABELS = {
 }
 
 _WHITESPACE = re.compile(r"\s+")
-SMTP_COMPAT = compat32.clone(linesep="\r\n")  # what goes on the wire: CRLF line ends
+# On the wire: CRLF line ends, and no folding of our own headers below RFC 5322's 998 (a
+# folded Message-ID, moved whole onto a continuation line, trips some clients' threading).
+# Encoded words (Subject, names) still fold at 76 by themselves.
+SMTP_COMPAT = compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 @dataclass(frozen=True)

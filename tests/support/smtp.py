@@ -96,7 +96,9 @@ class SmtpServer:
     def start(self) -> None:
         if self._controller is not None:
             raise RuntimeError("SMTP server is already running")
-        self.port = free_port()  # Controller(port=0) would fail its own readiness probe
+        # A port picked beforehand (Controller(port=0) fails its own readiness probe), and kept
+        # across stop()/start(), so a test can take the server down and bring it back.
+        self.port = self.port or free_port()
         kwargs: dict[str, Any] = {}
         if self.credentials is not None:
             # AUTH over plaintext is what this loopback test server is for; aiosmtpd warns.

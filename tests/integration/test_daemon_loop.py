@@ -1,0 +1,53 @@
+"""The running daemon: new mail is registered as it arrives (IMAP IDLE), not at the next poll."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon.app import App
+from daemon.config import load_settings
+from daemon.mailer import open_mailer
+from daemon.sources import open_source
+from daemon.store import list_cases, open_engine
+from tests.support.dovecot import Dovecot
+from tests.support.mail import T0, outlook_forward, server_config
+from tests.support.smtp import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll for an outcome; the timeout only bounds a failing test."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_mail_arriving_while_idle_is_registered_and_acknowledged_without_waiting_for_the_poll(
+        tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """poll_interval is 30 s, yet a forward appended while the daemon idles becomes a case and
+    an acknowledgment at once; stop() ends the loop cleanly."""
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    settings = load_settings(server_config(tmp_path, inbound=imap.url(), outbound=smtp.url))
+    assert settings.daemon.poll_interval.total_seconds() == 30
+    app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+              open_mailer(settings.outbound))
+    loop = threading.Thread(target=app.run)
+    loop.start()
+    try:
+        assert wait_until(lambda: app.source is not None)  # the first poll has connected
+        imap.append(outlook_forward(5))
+        assert wait_until(lambda: len(list_cases(app.engine, "all", T0)) == 1)
+        assert smtp.wait_for(4)
+        assert imap.count("Processed") == 1
+    finally:
+        app.stop()
+        loop.join(timeout=10)
+    assert not loop.is_alive()

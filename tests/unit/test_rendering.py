@@ -1,0 +1,130 @@
+"""Case mail as people receive it: Chinese, threaded, marked automatic, and never code."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from daemon.config import load_settings
+from daemon.outbox import Mail, Thread, outbox_rows
+from daemon.rendering import Renderer
+from daemon.views import mail_context
+from models.directory import Person
+from models.registration import intake_deadlines
+from models.tables import Case
+
+SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
+DIRECTORY = SETTINGS.directory
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)
+RENDERER = Renderer(SETTINGS.daemon.timezone, Person("媒体投诉处理", "complaints@corp.example.com"))
+SUN = Person("孙明", "sun@corp.example.com")
+
+
+def case(**fields: object) -> Case:
+    values: dict[str, object] = dict(
+        id="MT-20261127-0001", status="registered", received_at=T0, registered_at=T0 + timedelta(minutes=6),
+        receiving_dept="network", receiver_email="sun@corp.example.com", forwarder_email="sun@corp.example.com",
+        source_key="<x@y>", updated_at=T0, complaint_text="小区没有信号。",
+    )
+    values.update(fields)
+    return Case(**values)
+
+
+def full_case() -> Case:
+    return case(category=2, media_outlet="江城晚报", reporter_name="李记者", original_from_name="李记者",
+                original_from_email="li.reporter@jcwb.example.cn", original_sent_at=T0,
+                original_subject="小区没信号", phone="13912345678", customer_number="02788886666",
+                attachments=[{"filename": "现场照片.jpg", "content_type": "image/jpeg", "size": 1}],
+                account_manager="陈静 <chen.am@corp.example.com>")
+
+
+def ack(c: Case, to: list[Person], cc: list[Person], now: datetime = T0 + timedelta(minutes=6)) -> list[email.message.EmailMessage]:
+    deadlines = intake_deadlines(c.received_at, DIRECTORY.general_dept if c.forwarder_email is None
+                                 else DIRECTORY.department("network"), SETTINGS.deadlines, now)
+    context = mail_context(c, deadlines, DIRECTORY)
+    context["greeting"] = "孙明"
+    rows = outbox_rows(RENDERER, DIRECTORY, Mail(c.id, "ack", "ack", context, to, cc,
+                                                 thread=Thread("<fwd@corp.example.com>", ("<fwd@corp.example.com>",))),
+                       now, SETTINGS.message_id_domain)
+    return [email.message_from_bytes(r["data"], policy=email.policy.default) for r in rows]  # type: ignore[misc]
+
+
+def text_of(msg: email.message.EmailMessage, kind: str = "plain") -> str:
+    return msg.get_body((kind,)).get_content()  # type: ignore[union-attr]
+
+
+def test_acknowledgment_reads_like_a_colleague_wrote_it() -> None:
+    """Chinese subject with the case tag and the first deadline; the record and clocks in the body."""
+    msgs = ack(full_case(), [SUN], list(DIRECTORY.mailboxes(DIRECTORY.general_dept)))
+    msg = msgs[0]
+    assert msg["Subject"] == "[MT-20261127-0001] 媒体投诉已登记：江城晚报 — 请于 11-27 10:30 前评估答复（可处理/无法处理）"
+    body = text_of(msg)
+    for words in ("孙明：", "您转来的媒体投诉已登记，编号 MT-20261127-0001", "媒体单位：江城晚报",
+                  "记者/联系人：李记者 <li.reporter@jcwb.example.cn>", "联系电话：13912345678",
+                  "接收时间：2026-11-27 10:15", "11-27 11:15  上报综合部（附登记表）", "附件：现场照片.jpg",
+                  "无法处理", "抄送综合部"):
+        assert words in body
+    assert "<td>江城晚报</td>" in text_of(msg, "html")
+
+
+def test_every_copy_is_threaded_automatic_and_has_its_own_message_id() -> None:
+    """One copy per recipient; each threads under the forward and asks robots to stay quiet."""
+    msgs = ack(full_case(), [SUN], list(DIRECTORY.mailboxes(DIRECTORY.general_dept)))
+    assert len({m["Message-ID"] for m in msgs}) == len(msgs) == 4
+    for msg in msgs:
+        assert msg["Message-ID"].endswith("@complaintd.corp.example.com>")
+        assert msg["In-Reply-To"] == "<fwd@corp.example.com>"
+        assert msg["Auto-Submitted"] == "auto-generated"
+        assert msg["X-Auto-Response-Suppress"] == "All"
+        assert msg["To"] == "孙明 <sun@corp.example.com>"
+        assert "综合部 <zonghe@corp.example.com>" in msg["Cc"]
+
+
+def test_a_mostly_empty_record_still_renders() -> None:
+    """No outlet, reporter or numbers: the mail says so, and asks for corrections."""
+    body = text_of(ack(case(), [SUN], [])[0])
+    assert "媒体单位：未识别（请回复“媒体单位：……”更正）" in body
+    assert "投诉类别：待定（请回复“类别：1-5”）" in body
+    assert "联系电话：—" in body
+
+
+def test_late_registration_is_flagged() -> None:
+    """Registered after the assessment clock ran out: the mail says 迟报 where it applies."""
+    late = full_case()
+    late.late = True  # as registration marks it
+    body = text_of(ack(late, [SUN], [], now=T0 + timedelta(minutes=40))[0])
+    assert "注意：登记时已有时限过期（迟报）" in body
+    assert "评估答复（可处理/无法处理）（已超时，迟报）" in body
+
+
+def test_complaint_text_is_data_never_template_or_markup() -> None:
+    """Jinja syntax stays literal; HTML is escaped; CR/LF in a subject or name never makes a header."""
+    hostile = case(complaint_text="{{ 7 * 7 }} {% for x in range(3) %}x{% endfor %} <script>alert(1)</script>",
+                   original_subject="坏\r\nBcc: everyone@example.com", media_outlet="江城晚报\nX-Evil: 1")
+    msg = ack(hostile, [Person("孙\r\n明", "sun@corp.example.com")], [])[0]
+    body = text_of(msg)
+    assert "{{ 7 * 7 }}" in body and "49" not in body
+    assert "&lt;script&gt;" in text_of(msg, "html") and "<script>" not in text_of(msg, "html")
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert "\n" not in msg["Subject"]
+
+
+def test_a_missing_variable_is_an_error_not_an_empty_string() -> None:
+    """StrictUndefined: a template that names something the code forgot fails loudly."""
+    with pytest.raises(UndefinedError):
+        RENDERER.parts("ack", {"greeting": "x"}, "MT-20261127-0001")
+
+
+def test_quarantine_notice_renders() -> None:
+    """The notice to 综合部 names the message, the folder and the reason."""
+    parts = RENDERER.parts("quarantine", {
+        "greeting": "综合部", "folder": "Quarantine",
+        "mail": {"mailbox": "imap://box/INBOX", "uid": "42", "sender": "x@y.example", "subject": "坏邮件",
+                 "seen_at": T0, "size": 10, "reason": "empty message"}})
+    assert parts.subject == "投诉邮箱有一封来信无法自动登记，已隔离：坏邮件"
+    assert "原因：empty message" in parts.text and "UID 42" in parts.text
