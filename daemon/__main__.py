@@ -107,7 +107,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     app = _app(settings)
     now = app.clock.now()
     source = FileSource(args.files)
-    for item, path in zip(source.fetch_new(), args.files):
+    for item, path in zip(source.fetch_new(), args.files, strict=False):
         outcome = app.intake.handle(source, item, now)
         if outcome is None:
             print(f"{path}: not recorded (database unavailable; see the log)")

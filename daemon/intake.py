@@ -157,9 +157,9 @@ class Intake:
     def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
         with session(self.engine) as db:
             earlier = _recorded(db, [item.key for item in items])
-            group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed)]))
+            group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed, strict=False)]))
             outcomes = []
-            for item, mail in zip(items, parsed):
+            for item, mail in zip(items, parsed, strict=False):
                 if item.key in earlier:
                     outcomes.append(earlier[item.key])
                     continue
@@ -226,6 +226,8 @@ class Intake:
         self._event(rows, case_id, now, "mail_in", mail, "转来投诉" if draft.forwarder_email else "外部来信",
                     actor=actor)
         self._event(rows, case_id, now, "registered", None, _registration_summary(draft))
+        if mail.problems:  # decoded all the same, but a person should know what was guessed
+            self._event(rows, case_id, now, "parse_problems", None, "读取时的问题：" + "；".join(mail.problems))
         rows.outbox += self._acknowledgment(case, draft.deadlines, mail, now)
 
     def _acknowledgment(self, case: Case, deadlines: Sequence[Clock], mail: ParsedMail,
@@ -247,6 +249,9 @@ class Intake:
         """Keep the evidence and tell 综合部."""
         directory = self.settings.directory
         self._inbound(rows, item, mail, InboundStatus.QUARANTINED, None, reason, now, kind)
+        rows.add(Event, case_id=None, at=now, kind="quarantined", actor=mail.sender.email if mail.sender else "unknown",
+                 message_id=mail.message_id, subject=mail.subject[:500] or None,
+                 summary=f"移入 {self.settings.inbound.quarantine_folder}（{item.key.mailbox} UID {item.key.uid}）：{reason}")
         context = {
             "greeting": directory.general_dept.name,
             "folder": self.settings.inbound.quarantine_folder,

@@ -170,9 +170,9 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
     ]
     out = [f"{label}：{value}" for label, value in fields]
     out += ["", "投诉内容：", c.complaint_text or "—", "", "时限："]
-    out += align([("时限", "到期", "完成", "超时")] + [
+    out += align([("时限", "到期", "完成", "超时", "备注")] + [
         (clock_label(d.kind) + (f" #{d.round}" if d.round else ""), t(d.due_at), t(d.met_at),
-         t(d.breached_at) + ("（迟报）" if d.late else ""))
+         t(d.breached_at), "迟报" if d.late else "")
         for d in record.deadlines
     ])
     out += ["", "记录："]
@@ -192,7 +192,7 @@ def time_left(delta: timedelta) -> str:
 def align(rows: Sequence[Sequence[str]]) -> list[str]:
     """Pad columns by display width: a Chinese character takes two cells in a terminal."""
     widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths)).rstrip()
+    return ["  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths, strict=False)).rstrip()
             for r in rows]
 
 

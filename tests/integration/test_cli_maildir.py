@@ -59,6 +59,19 @@ def test_dropping_an_example_into_the_inbox_registers_and_acknowledges_it(workdi
     assert len(list((inbox / ".Processed/cur").iterdir())) == 1
 
 
+def test_an_empty_file_in_the_inbox_is_quarantined_and_reported(workdir: Path) -> None:
+    """A zero-byte file dropped into the Maildir: kept in .Quarantine, 综合部 told, daemon fine."""
+    complaintd(workdir, "run", "--once")
+    inbox = workdir / "var/mail/complaints"
+    (inbox / "new" / "empty.eml").write_bytes(b"")
+    complaintd(workdir, "run", "--once")
+    assert [p.stat().st_size for p in (inbox / ".Quarantine/cur").iterdir()] == [0]
+    sent = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in (workdir / "var/mail/sent/new").iterdir()]
+    assert sent and all("无法自动登记" in m["Subject"] for m in sent)
+    assert "empty message" in sent[0].get_body(("plain",)).get_content()
+
+
 def test_ingest_registers_files_once(workdir: Path) -> None:
     """`complaintd ingest` runs the same pipeline; ingesting the same file again adds nothing."""
     examples = sorted((ROOT / "examples").glob("*.eml"))

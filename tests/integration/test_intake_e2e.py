@@ -158,6 +158,8 @@ def test_bad_messages_are_kept_reported_and_the_daemon_goes_on(config: Path, ima
                     b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xbd\xad\xb3\xc7\xcd\xed\xb1\xa8\r\n"),
         "huge": _with_attachment(outlook_forward(100), 20 * 1024 * 1024),
         "nul": b"From: sun@corp.example.com\r\nSubject: a\x00b\r\n\r\n\xe6\xb1\x9f\xe5\x9f\x8e\r\n",
+        "outlook_msg": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096),  # a .msg file, not mail
+        "no_headers": "只是一段文字，没有任何邮件头。\r\n".encode("gbk"),
     }
     for raw in bad.values():
         imap.append(raw)
@@ -173,10 +175,17 @@ def test_bad_messages_are_kept_reported_and_the_daemon_goes_on(config: Path, ima
         assert len(rows) == len(bad) + 1
         assert all(r.reason for r in rows if r.status == "quarantined")
         quarantined = [r for r in rows if r.status == "quarantined"]
+        assert len(quarantined) == 2  # the .msg file and the headerless text
         huge = next(r for r in rows if r.size > 20 * 1024 * 1024)
         assert huge.status == "registered"
+        damaged = next(r for r in rows if r.subject == "cut")
+        problems = db.exec(select(Event).where(Event.case_id == damaged.case_id, Event.kind == "parse_problems")).one()
+        assert "truncated" in problems.summary
         case_events = db.exec(select(Event).where(Event.case_id == huge.case_id)).all()
         assert any(e.kind == "registered" for e in case_events)
+        logged = db.exec(select(Event).where(Event.kind == "quarantined")).all()
+        assert len(logged) == len(quarantined)
+        assert all(any(r.reason in e.summary for e in logged) for r in quarantined)
     notices = [m for m in acks_to(smtp, "zonghe@corp.example.com") if "隔离" in m["Subject"]]
     assert len(notices) == len(quarantined) == imap.count("Quarantine")
     assert any("第7号小区" in (c.original_subject or "") for c, _ in list_cases(engine, "all", T0))
