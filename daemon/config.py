@@ -241,8 +241,9 @@ class _Reader:
         b = self.person(t, f"{key}.interface_b")
         if a is None:
             return None
-        # 综合部's interface persons are its staff even when `members` forgets them.
-        listed = tuple(dict.fromkeys((*members, a.email, *([b.email] if b else []))))
+        # 综合部's A contact is its staff and gets its mail even when `members` forgets them;
+        # B is told only when A does not answer (a failover), so B is not added here.
+        listed = tuple(dict.fromkeys((*members, a.email)))
         name = self.string(t, f"{key}.name", "综合部")
         return Department(GENERAL_DEPT_ID, name, DepartmentKind.GENERAL_DEPT, listed, a, b)
 

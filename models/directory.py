@@ -114,6 +114,28 @@ class Directory:
         return tuple(self.person(m) or Person(dept.name, m)
                      for m in dept.members if not m.startswith("*@"))
 
+    def outlet(self, name: str | None) -> MediaOutlet | None:
+        return next((o for o in self.outlets if o.name == name), None) if name else None
+
+    def backup_of(self, email: str) -> Person | None:
+        """Who is told when `email` does not answer: an A contact's B (接口人 A角 → B角, the
+        account manager A → B), a leader's next leader up (越级上报: department leader →
+        company leader → higher authority). None when nobody stands behind them."""
+        email = email.lower()
+        for dept in (self.general_dept, *self.departments):
+            if dept.interface_a.email == email and dept.interface_b:
+                return dept.interface_b
+            if dept.leader and dept.leader.email == email:
+                return self.leaders.company
+        for outlet in self.outlets:
+            if outlet.account_manager_a and outlet.account_manager_a.email == email:
+                return outlet.account_manager_b
+        if self.leaders.media and self.leaders.media.email == email:
+            return self.leaders.company
+        if self.leaders.company.email == email:
+            return self.leaders.higher_authority
+        return None
+
     def outlet_by_domain(self, email: str) -> MediaOutlet | None:
         domain = email.lower().rpartition("@")[2]
         if not domain:

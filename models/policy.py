@@ -1,0 +1,388 @@
+"""The procedure's clocks as a pure function: (case state, directory, durations, now) → actions.
+
+Every timed duty of SPEC §3 is a clock (a Deadline row). A clock that comes due — or, for
+the statement, that merely exists — is handled by one rule below, which returns what should
+happen as data: clocks met or breached, mails to send, a status change, new clocks. The
+daemon (daemon/escalation.py) executes a Decision in one transaction; the outbox's unique
+keys make a repeated decision harmless.
+
+Replies (the next issue) drive the same clocks: "无法处理" sets the account-manager clock due
+now, "上报综合部" the general-department clock, "批准" creates the statement clock, a human
+reply meets an ack window. Silence lets them run out. A bounce, an auto-reply or a 5xx
+refusal makes the addressee's ack window due at once (daemon/escalation.py,
+`expire_ack_windows`), so B or the next leader is told on the next pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Callable, Iterable
+
+from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
+from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+
+LATE_GRACE = timedelta(minutes=1)  # acting later than this after the due time is "late" (迟发)
+
+
+class Step(str, Enum):
+    """The mails the clocks cause; each has its templates under templates/<value>.*.j2."""
+
+    ASSESS_OVERDUE = "assess_overdue"  # remind the receiver, report to the department leader
+    ACCOUNT_MANAGER = "account_manager"  # the media unit's account manager engaged
+    ACCOUNT_MANAGER_UNKNOWN = "account_manager_unknown"  # 综合部 asked who the AM is
+    GENERAL_DEPT = "general_dept"  # the whole event and the registration form to 综合部
+    SOLUTION_OVERDUE = "solution_overdue"
+    COMPLETION_OVERDUE = "completion_overdue"
+    GROUP = "group"  # company-level group convened; company leader told
+    HIGHER_AUTHORITY = "higher_authority"
+    PROGRESS = "progress"  # dynamic report to the company leader
+    STATEMENT = "statement"  # the approved unified statement to every interface person
+    FAILOVER = "failover"  # no answer: B, or the next leader up
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A deadline as the policy sees it. `target` names, for an ack window, the step and
+    round it belongs to and the address whose answer is awaited: "group/0/a@b"."""
+
+    kind: str
+    round: int
+    due_at: datetime
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
+    target: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.met_at is None and self.breached_at is None
+
+    @property
+    def awaited(self) -> str:
+        return self.target.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class CaseState:
+    id: str
+    status: CaseStatus
+    receiving_dept: Department
+    receiver_email: str | None
+    outlet: MediaOutlet | None
+    received_at: datetime
+    clocks: tuple[Clock, ...]
+    assessment: str | None = None  # "local" (可处理) or "cannot" (无法处理), from replies
+    expected_completion_at: datetime | None = None
+    group_depts: tuple[str, ...] = ()  # departments named when the group was convened
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A mail to send: one outbox row per recipient, keyed (case, step, round, recipient)."""
+
+    step: Step
+    round: int
+    to: tuple[Person, ...]
+    cc: tuple[Person, ...] = ()
+    awaits: tuple[Person, ...] = ()  # whose answer opens an ack window
+    due_at: datetime | None = None  # the deadline this mail is about
+    late: bool = False  # sent after its due time (registered late, or the daemon was down)
+    attach_form: bool = False  # the registration form (媒体投诉登记表) goes with it
+    about: str = ""  # for a failover: the email of the person who did not answer
+
+
+@dataclass(frozen=True)
+class NewClock:
+    kind: str
+    round: int
+    due_at: datetime
+    target: str = ""
+
+
+@dataclass
+class Decision:
+    """What one pass does to one case."""
+
+    met: list[tuple[str, int]] = field(default_factory=list)
+    breached: list[tuple[str, int]] = field(default_factory=list)
+    mails: list[Notify] = field(default_factory=list)
+    clocks: list[NewClock] = field(default_factory=list)
+    status: CaseStatus | None = None
+    marks: dict[str, datetime] = field(default_factory=dict)  # gd_takeover_at, group_formed_at
+
+    @property
+    def empty(self) -> bool:
+        return not (self.met or self.breached or self.mails or self.clocks or self.status)
+
+
+# Status transitions caused by the clocks: (from any of these, by this step) → to.
+TRANSITIONS: dict[Step, tuple[frozenset[CaseStatus], CaseStatus]] = {
+    Step.ACCOUNT_MANAGER: (frozenset({CaseStatus.REGISTERED}), CaseStatus.ACCOUNT_MANAGER),
+    Step.ACCOUNT_MANAGER_UNKNOWN: (frozenset({CaseStatus.REGISTERED}), CaseStatus.ACCOUNT_MANAGER),
+    Step.GENERAL_DEPT: (frozenset({CaseStatus.REGISTERED, CaseStatus.ACCOUNT_MANAGER, CaseStatus.LOCAL}),
+                        CaseStatus.GENERAL_DEPT),
+    Step.GROUP: (frozenset({CaseStatus.GENERAL_DEPT}), CaseStatus.COMPANY_GROUP),
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may read besides the case: the directory, the durations, now."""
+
+    directory: Directory
+    deadlines: Deadlines
+    now: datetime
+
+
+def decide(case: CaseState, directory: Directory, deadlines: Deadlines, now: datetime) -> Decision:
+    """The actions due for `case` at `now`: one rule per clock that came due, in due order."""
+    decision = Decision()
+    if case.status in CLOSED_STATUSES:
+        return decision
+    ctx = Context(directory, deadlines, now)
+    for clock in sorted((c for c in case.clocks if c.open and _triggered(c, now)),
+                        key=lambda c: (c.due_at, c.kind, c.round)):
+        RULES[clock.kind](case, clock, ctx, decision)
+        case = _advanced(case, decision)
+    return decision
+
+
+def _triggered(clock: Clock, now: datetime) -> bool:
+    """Due by time; the statement at once: it goes out as soon as it is approved, its due
+    time (approval + 30 min) is the limit it is measured against."""
+    return clock.kind == DeadlineKind.STATEMENT.value or clock.due_at <= now
+
+
+def _advanced(case: CaseState, decision: Decision) -> CaseState:
+    """The case as later rules in the same pass must see it (status moved on)."""
+    return replace(case, status=decision.status) if decision.status else case
+
+
+# -- the rules, one per clock ------------------------------------------------------------
+
+def assess(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """15 min without an assessment: remind the receiver, report to the department leader."""
+    if case.assessment:
+        d.met.append((clock.kind, clock.round))
+        return
+    d.breached.append((clock.kind, clock.round))
+    leader = _leader(case, ctx)
+    receivers = _receivers(case, ctx)
+    _send(case, d, ctx, _notify(case, Step.ASSESS_OVERDUE, clock, ctx, to=receivers, cc=_optional(leader),
+                                awaits=[leader] if leader else receivers))
+
+
+def account_manager(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """Cannot resolve, or silence at 30 min: the outlet's account manager is engaged. A branch
+    goes straight to 综合部; an outlet without a known account manager asks 综合部 who it is."""
+    if case.assessment == "local":
+        d.met.append((clock.kind, clock.round))
+        return
+    (d.met if case.assessment == "cannot" else d.breached).append((clock.kind, clock.round))
+    if case.receiving_dept.kind is DepartmentKind.BRANCH:
+        if case.status in TRANSITIONS[Step.GENERAL_DEPT][0]:  # not when 综合部 has it already (上报综合部)
+            _to_general_dept(case, clock, ctx, d)
+        return
+    if case.receiving_dept.kind is DepartmentKind.GENERAL_DEPT and case.outlet is None:
+        return  # 综合部 already holds it; there is nobody else to ask
+    am = case.outlet.account_manager_a if case.outlet else None
+    if am is None:
+        gd_a = ctx.directory.general_dept.interface_a
+        _send(case, d, ctx, _notify(case, Step.ACCOUNT_MANAGER_UNKNOWN, clock, ctx, to=[gd_a],
+                                    cc=_receivers(case, ctx), awaits=[gd_a]))
+        _transition(case, Step.ACCOUNT_MANAGER_UNKNOWN, d)
+        return
+    _send(case, d, ctx, _notify(case, Step.ACCOUNT_MANAGER, clock, ctx, to=[am],
+                                cc=_receivers(case, ctx), awaits=[am]))
+    _transition(case, Step.ACCOUNT_MANAGER, d)
+
+
+def general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """1 h and still unresolved (or 上报综合部): the whole event and the form go to 综合部."""
+    if case.assessment == "local" or case.status not in TRANSITIONS[Step.GENERAL_DEPT][0]:
+        d.met.append((clock.kind, clock.round))  # handled locally, or 综合部 has it already
+        return
+    (d.met if case.assessment == "cannot" else d.breached).append((clock.kind, clock.round))
+    _to_general_dept(case, clock, ctx, d)
+
+
+def _to_general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    gd = ctx.directory.general_dept
+    cc = [*_receivers(case, ctx), *_optional(_leader(case, ctx))]
+    am = case.outlet.account_manager_a if case.outlet else None
+    _send(case, d, ctx, _notify(case, Step.GENERAL_DEPT, clock, ctx, to=ctx.directory.mailboxes(gd),
+                                cc=[*cc, *_optional(am)], awaits=[gd.interface_a], attach_form=True))
+    _transition(case, Step.GENERAL_DEPT, d)
+    _start_general_dept_clocks(ctx, d)
+
+
+def _start_general_dept_clocks(ctx: Context, d: Decision) -> None:
+    d.marks["gd_takeover_at"] = ctx.now
+    d.clocks.append(NewClock(DeadlineKind.GROUP.value, 0, ctx.now + ctx.deadlines[DeadlineKind.GROUP]))
+    d.clocks.append(NewClock(DeadlineKind.PROGRESS.value, 1, ctx.now + ctx.deadlines[DeadlineKind.PROGRESS]))
+
+
+def solution(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """4 h without an agreed solution: report to the department leader and 综合部."""
+    d.breached.append((clock.kind, clock.round))
+    leader = _leader(case, ctx)
+    gd = ctx.directory.general_dept
+    _send(case, d, ctx, _notify(case, Step.SOLUTION_OVERDUE, clock, ctx, to=[*_optional(leader), gd.interface_a],
+                                cc=_receivers(case, ctx), awaits=_optional(leader)))
+
+
+def normal_completion(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """Past min(agreed completion, the normal limit): escalate to the leader and 综合部. (A
+    reply agreeing an earlier completion time moves this clock's due time up.)"""
+    d.breached.append((clock.kind, clock.round))
+    leader = _leader(case, ctx)
+    gd = ctx.directory.general_dept
+    _send(case, d, ctx, _notify(case, Step.COMPLETION_OVERDUE, clock, ctx, to=[*_optional(leader), gd.interface_a],
+                                cc=_receivers(case, ctx), awaits=_optional(leader)))
+
+
+def group(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """1 h after 综合部 took over without a group: the company-level group is convened by mail
+    (interface persons of the group departments) and the company leader is told."""
+    d.breached.append((clock.kind, clock.round))
+    members = _group_interfaces(case, ctx.directory)
+    gd = ctx.directory.general_dept
+    _send(case, d, ctx, _notify(case, Step.GROUP, clock, ctx, to=members,
+                                cc=[*ctx.directory.mailboxes(gd), ctx.directory.leaders.company],
+                                awaits=members, attach_form=True))
+    _transition(case, Step.GROUP, d)
+    d.marks["group_formed_at"] = ctx.now
+    d.clocks.append(NewClock(DeadlineKind.HIGHER_AUTHORITY.value, 0,
+                             ctx.now + ctx.deadlines[DeadlineKind.HIGHER_AUTHORITY]))
+
+
+def higher_authority(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """1 h after the group formed: the whole event to the higher-level authority."""
+    d.breached.append((clock.kind, clock.round))
+    leaders = ctx.directory.leaders
+    to = [leaders.higher_authority] if leaders.higher_authority else [leaders.company]
+    _send(case, d, ctx, _notify(case, Step.HIGHER_AUTHORITY, clock, ctx, to=to,
+                                cc=[leaders.company, *ctx.directory.mailboxes(ctx.directory.general_dept)],
+                                attach_form=True))
+
+
+def progress(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """Every 4 h at 综合部 or group level: a dynamic report to the company leader. Rounds
+    missed while the daemon was down are not repeated: one report, then the next round."""
+    d.met.append((clock.kind, clock.round))
+    if case.status not in (CaseStatus.GENERAL_DEPT, CaseStatus.COMPANY_GROUP):
+        return
+    leaders = ctx.directory.leaders
+    _send(case, d, ctx, _notify(case, Step.PROGRESS, clock, ctx, to=[leaders.company],
+                                cc=ctx.directory.mailboxes(ctx.directory.general_dept)))
+    every = ctx.deadlines[DeadlineKind.PROGRESS]
+    skipped = max(0, int((ctx.now - clock.due_at) / every))
+    d.clocks.append(NewClock(DeadlineKind.PROGRESS.value, clock.round + skipped + 1,
+                             clock.due_at + every * (skipped + 1)))
+
+
+def statement(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """Approved: the unified statement goes to every involved interface person at once."""
+    d.met.append((clock.kind, clock.round))
+    people = _group_interfaces(case, ctx.directory)
+    receiving = case.receiving_dept.interface_a
+    to = [*people, *([receiving] if receiving.email not in {p.email for p in people} else [])]
+    _send(case, d, ctx, _notify(case, Step.STATEMENT, clock, ctx, to=to,
+                                cc=ctx.directory.mailboxes(ctx.directory.general_dept), awaits=to))
+
+
+def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """No human answer within the ack window (or the address is unreachable): B is told, A
+    stays in copy; a silent leader → the next one up. The backup gets a window of its own."""
+    d.breached.append((clock.kind, clock.round))
+    silent = clock.awaited
+    backup = ctx.directory.backup_of(silent)
+    if backup is None or backup.email == silent:
+        return
+    origin = clock.target.split("/")
+    step_round = int(origin[1]) if len(origin) > 2 and origin[1].isdigit() else 0
+    person = ctx.directory.person(silent) or Person("", silent)
+    _send(case, d, ctx, _notify(case, Step.FAILOVER, clock, ctx, to=[backup], cc=[person], awaits=[backup],
+                                round=clock.round, about=f"{origin[0]}/{step_round}/{silent}"))
+
+
+RULES: dict[str, Callable[[CaseState, Clock, Context, Decision], None]] = {
+    DeadlineKind.ASSESS.value: assess,
+    DeadlineKind.ACCOUNT_MANAGER.value: account_manager,
+    DeadlineKind.GENERAL_DEPT.value: general_dept,
+    DeadlineKind.SOLUTION.value: solution,
+    DeadlineKind.NORMAL_COMPLETION.value: normal_completion,
+    DeadlineKind.GROUP.value: group,
+    DeadlineKind.HIGHER_AUTHORITY.value: higher_authority,
+    DeadlineKind.PROGRESS.value: progress,
+    DeadlineKind.STATEMENT.value: statement,
+    DeadlineKind.ACK.value: ack,
+}
+
+
+# -- who ----------------------------------------------------------------------------------
+
+def _notify(case: CaseState, step: Step, clock: Clock, ctx: Context, *, to: Iterable[Person],
+            cc: Iterable[Person] = (), awaits: Iterable[Person] = (), attach_form: bool = False,
+            round: int | None = None, about: str = "") -> Notify:
+    to_list = _unique(to)
+    cc_list = [p for p in _unique(cc) if p.email not in {t.email for t in to_list}]
+    if case.receiving_dept.kind is DepartmentKind.BRANCH:  # a branch's case mail all goes to 综合部
+        gd_people = ctx.directory.mailboxes(ctx.directory.general_dept)
+        cc_list += [p for p in gd_people if p.email not in {q.email for q in (*to_list, *cc_list)}]
+    return Notify(step, clock.round if round is None else round, tuple(to_list), tuple(cc_list),
+                  tuple(_unique(awaits)), clock.due_at, ctx.now - clock.due_at > LATE_GRACE,
+                  attach_form, about)
+
+
+def _send(case: CaseState, d: Decision, ctx: Context, mail: Notify) -> None:
+    """Queue the mail, and open an ack window for each person whose answer it awaits."""
+    d.mails.append(mail)
+    taken = [c.round for c in case.clocks if c.kind == DeadlineKind.ACK.value]
+    taken += [c.round for c in d.clocks if c.kind == DeadlineKind.ACK.value]
+    next_round = max(taken, default=-1) + 1
+    for i, person in enumerate(mail.awaits):
+        d.clocks.append(NewClock(DeadlineKind.ACK.value, next_round + i, ctx.now + ctx.deadlines[DeadlineKind.ACK],
+                                 target=f"{mail.step.value}/{mail.round}/{person.email}"))
+
+
+def _transition(case: CaseState, step: Step, d: Decision) -> None:
+    sources, target = TRANSITIONS[step]
+    current = d.status or case.status
+    if current in sources:
+        d.status = target
+
+
+def _receivers(case: CaseState, ctx: Context) -> list[Person]:
+    """Who owns it first: the receiver, else the receiving department's A contact."""
+    if case.receiver_email:
+        return [ctx.directory.person(case.receiver_email) or Person("", case.receiver_email)]
+    return [case.receiving_dept.interface_a]
+
+
+def _leader(case: CaseState, ctx: Context) -> Person | None:
+    """The receiving department's leader (上级领导). 综合部 has none in the directory: its
+    cases reach the company leader through the group step, not through every reminder."""
+    if case.receiving_dept.kind is DepartmentKind.GENERAL_DEPT:
+        return None
+    return case.receiving_dept.leader or ctx.directory.leaders.company
+
+
+def _group_interfaces(case: CaseState, directory: Directory) -> list[Person]:
+    """Interface persons A of the company-level group: the in_company_group departments, the
+    ones named when convening, and the receiving department."""
+    depts = [d for d in directory.departments
+             if d.in_company_group or d.id in case.group_depts or d.id == case.receiving_dept.id]
+    return [d.interface_a for d in depts]
+
+
+def _optional(person: Person | None) -> list[Person]:
+    return [person] if person is not None else []
+
+
+def _unique(people: Iterable[Person]) -> list[Person]:
+    seen: dict[str, Person] = {}
+    for person in people:
+        seen.setdefault(person.email, person)
+    return list(seen.values())
