@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import encode_rfc2231, format_datetime, formataddr
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
@@ -111,8 +111,12 @@ class Renderer:
         date: datetime,
         in_reply_to: str | None = None,
         references: Iterable[str] = (),
+        attachments: Sequence[tuple[str, str, bytes]] = (),
     ) -> bytes:
         """The message: plain text and HTML alternatives, UTF-8 in base64, RFC 2047 headers.
+
+        `attachments` are (filename, MIME type, bytes): the mail becomes multipart/mixed, the
+        alternatives first, then each file in base64 (see _attachment_part for the names).
 
         Written out directly rather than through the email package's generator: the shape
         never varies, and the generator's header folding cost more than everything else a
@@ -133,18 +137,29 @@ class Renderer:
             ("X-Auto-Response-Suppress", "All"),
             *([("X-Complaintd-Case", one_line(parts.case_id))] if parts.case_id else []),
             ("MIME-Version", "1.0"),
-            ("Content-Type", f'multipart/alternative; boundary="{BOUNDARY}"'),
+            ("Content-Type", f'multipart/mixed; boundary="{MIXED_BOUNDARY}"' if attachments
+             else f'multipart/alternative; boundary="{BOUNDARY}"'),
         ]
         head = "".join(f"{name}: {value}{CRLF}" for name, value in headers)
-        return (head + CRLF).encode("ascii") + b"".join((
+        alternative = b"".join((
             _text_part(parts.text, "plain"), _text_part(parts.html, "html"),
             f"--{BOUNDARY}--{CRLF}".encode("ascii"),
+        ))
+        if not attachments:
+            return (head + CRLF).encode("ascii") + alternative
+        return (head + CRLF).encode("ascii") + b"".join((
+            f"--{MIXED_BOUNDARY}{CRLF}Content-Type: multipart/alternative; "
+            f'boundary="{BOUNDARY}"{CRLF}{CRLF}'.encode("ascii"),
+            alternative,
+            *(_attachment_part(*attachment) for attachment in attachments),
+            f"--{MIXED_BOUNDARY}--{CRLF}".encode("ascii"),
         ))
 
 
 CRLF = "\r\n"
 # Both bodies are base64, whose alphabet has no "=_": no body line can look like this.
 BOUNDARY = "=_complaintd_alternative"
+MIXED_BOUNDARY = "=_complaintd_mixed"  # around the alternatives and the attached files
 
 
 def _text_part(text: str, subtype: str) -> bytes:
@@ -153,13 +168,64 @@ def _text_part(text: str, subtype: str) -> bytes:
             f"Content-Transfer-Encoding: base64{CRLF}{CRLF}").encode("ascii") + body
 
 
+def _attachment_part(filename: str, content_type: str, data: bytes) -> bytes:
+    """One attached file in base64, its name given twice so that Chinese names survive.
+
+    RFC 2231 `filename*=utf-8''…` is the standard (Thunderbird, Apple Mail, the email
+    package); Outlook and Foxmail read the RFC 2047 `filename="=?utf-8?b?…?="` that Chinese
+    mailers send, one encoded word per folded line. Both go on Content-Disposition, and as
+    `name` on Content-Type; the standard one first, as a reader that takes the first wins.
+    """
+    name = one_line(filename).replace("/", "_").replace("\\", "_") or "attachment"
+    mime = one_line(content_type)
+    if not _MIME_TYPE.fullmatch(mime):
+        raise ValueError(f"not a MIME type: {content_type!r}")
+    legacy = name if _PLAIN_NAME.fullmatch(name) else (CRLF + " ").join(_encoded_words(name))
+
+    def params(key: str) -> str:
+        return "".join(f";{CRLF} {p}" for p in (*_rfc2231(key, name), f'{key}="{legacy}"'))
+
+    body = base64.encodebytes(data).replace(b"\n", CRLF.encode("ascii"))
+    return (f"--{MIXED_BOUNDARY}{CRLF}Content-Type: {mime}{params('name')}{CRLF}"
+            f"Content-Transfer-Encoding: base64{CRLF}"
+            f"Content-Disposition: attachment{params('filename')}{CRLF}{CRLF}").encode("ascii") + body
+
+
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*", re.ASCII)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'()*+,\-.:;<=>@\[\]^_`{|}~]{1,60}")  # no quote, backslash or "?"
+_PERCENT_TOKEN = re.compile(r"%[0-9A-F]{2}|.")
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 B-words of at most 45 bytes (60 base64 characters), never splitting a character."""
+    chunks = [""]
+    for ch in text:
+        if len((chunks[-1] + ch).encode("utf-8")) > 45:
+            chunks.append("")
+        chunks[-1] += ch
+    return [f"=?utf-8?b?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks]
+
+
+def _rfc2231(key: str, value: str) -> list[str]:
+    """`key*=utf-8''…`, or numbered continuations `key*0*=…` when a line would grow too long."""
+    encoded = encode_rfc2231(value, "utf-8")
+    if len(encoded) <= 900:  # a header line may not pass 998 characters
+        return [f"{key}*={encoded}"]
+    segments = [""]
+    for token in _PERCENT_TOKEN.findall(encoded):  # a %XX triplet is never cut
+        if len(segments[-1]) + len(token) > 60:
+            segments.append("")
+        segments[-1] += token
+    return [f"{key}*{i}*={segment}" for i, segment in enumerate(segments)]
+
+
 def new_message_id(local: str, domain: str, token: str | None = None) -> str:
     """`<MT-20261127-0001.ack.0.9f3a…@complaintd.corp.example.com>`: readable, unguessable.
 
     The random part is what the replies issue checks a reply's threading headers against:
     a forged From cannot know it.
     """
-    safe = re.sub(r"[^A-Za-z0-9.\-]", "-", local)
+    safe = re.sub(r"[^A-Za-z0-9._\-]", "-", local)
     return f"<{safe}.{token or secrets.token_hex(8)}@{domain}>"
 
 

@@ -75,7 +75,7 @@ def test_acknowledgment_reads_like_a_colleague_wrote_it() -> None:
 def test_every_copy_is_threaded_automatic_and_has_its_own_message_id() -> None:
     """One copy per recipient; each threads under the forward and asks robots to stay quiet."""
     msgs = ack(full_case(), [SUN], list(DIRECTORY.mailboxes(DIRECTORY.general_dept)))
-    assert len({m["Message-ID"] for m in msgs}) == len(msgs) == 4
+    assert len({m["Message-ID"] for m in msgs}) == len(msgs) == 3
     for msg in msgs:
         assert msg["Message-ID"].endswith("@complaintd.corp.example.com>")
         assert msg["In-Reply-To"] == "<fwd@corp.example.com>"
@@ -128,3 +128,51 @@ def test_quarantine_notice_renders() -> None:
                  "seen_at": T0, "size": 10, "reason": "empty message"}})
     assert parts.subject == "投诉邮箱有一封来信无法自动登记，已隔离：坏邮件"
     assert "原因：empty message" in parts.text and "UID 42" in parts.text
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def composed(attachments: list[tuple[str, str, bytes]]) -> bytes:
+    parts = RENDERER.parts("ack", {**mail_context(full_case(), [], DIRECTORY), "greeting": "刘洋"},
+                           "MT-20261127-0001")
+    return RENDERER.compose(parts, to=[SUN], message_id="<a.b@complaintd.corp.example.com>",
+                            date=T0, attachments=attachments)
+
+
+def test_the_registration_form_travels_as_an_attachment_with_its_chinese_name() -> None:
+    """With a file the mail is multipart/mixed: both bodies still found, the file named and intact."""
+    form = bytes(range(256)) * 40
+    data = composed([("媒体投诉登记表-MT-20261127-0001.xlsx", XLSX, form)])
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/mixed" and not msg.defects
+    assert "媒体投诉已登记" in text_of(msg) and "江城晚报" in text_of(msg, "html")
+    files = list(msg.iter_attachments())
+    assert len(files) == 1
+    assert files[0].get_content_type() == XLSX and files[0].get_content_disposition() == "attachment"
+    assert files[0].get_filename() == "媒体投诉登记表-MT-20261127-0001.xlsx"
+    assert files[0].get_content() == form
+    # Both spellings of the name are there, for clients that read only one of them.
+    start = data.index(b"Content-Type: " + XLSX.encode())
+    head = data[start:data.index(b"\r\n\r\n", start)].decode("ascii")
+    assert "filename*=utf-8''%E5%AA%92%E4%BD%93" in head and 'filename="=?utf-8?b?' in head
+    assert "name*=utf-8''" in head and ' name="=?utf-8?b?' in head
+
+
+def test_without_attachments_the_mail_is_unchanged() -> None:
+    """No files: multipart/alternative as before, no mixed boundary anywhere."""
+    data = composed([])
+    assert b"=_complaintd_mixed" not in data
+    assert email.message_from_bytes(data, policy=email.policy.default).get_content_type() == "multipart/alternative"
+
+
+def test_a_long_attachment_name_is_split_not_overlong() -> None:
+    """A name too long for one header line goes in RFC 2231 continuations and still reads back whole."""
+    name = "媒体投诉登记表" * 20 + ".xlsx"
+    data = composed([(name, XLSX, b"x"), ("notes.bin", "application/octet-stream", b"\x00\xff")])
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    files = list(msg.iter_attachments())
+    assert [f.get_filename() for f in files] == [name, "notes.bin"]
+    assert [f.get_content() for f in files] == [b"x", b"\x00\xff"]

@@ -1,0 +1,266 @@
+"""The registration form (媒体投诉登记表) as an XLSX workbook, built in memory for 综合部.
+
+Sheet 1 is the form itself, printable on one A4 page width: the record as label/value rows,
+then the clocks and how each went. Sheet 2 is the event log (媒体投诉相关记录).
+
+Every value is written as text: complaint text is data, so a complaint that starts with "="
+must not become a formula, and control characters that XML cannot carry are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from datetime import datetime, timezone
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.worksheet import Worksheet
+
+from daemon.rendering import CATEGORY_LABELS, STATUS_LABELS
+from daemon.views import clock_label, display_width
+from models.directory import Directory
+from models.tables import Case, Deadline, Event
+
+FORM_TITLE = "媒体投诉登记表"
+LOG_TITLE = "媒体投诉相关记录"
+CLOCKS_TITLE = "各时限及完成情况"
+
+CELL_LIMIT = 32767  # Excel refuses longer text in one cell ("repairs" the file)
+TRUNCATED = "……（超出表格单元格长度，全文见登记记录）"
+
+# Sheet 1: a label column, then four columns that the values span and the clock table uses.
+FORM_WIDTHS = {"A": 24, "B": 20, "C": 20, "D": 20, "E": 12}
+VALUE_WIDTH = sum(FORM_WIDTHS.values()) - FORM_WIDTHS["A"]  # in character widths
+WRAP_WIDTH = VALUE_WIDTH - 4  # cell padding, and word wrap breaking early in Latin text
+LINE_HEIGHT = 15.0  # points per line of 11-point text
+MAX_ROW_HEIGHT = 409.0  # Excel's limit
+ROW_LINES = int(MAX_ROW_HEIGHT // LINE_HEIGHT) - 2  # lines of a long complaint per row
+LOG_WIDTHS = {"A": 18, "B": 30, "C": 14, "D": 50, "E": 40, "F": 44}
+
+_THIN = Side(style="thin")
+BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+LABEL_FILL = PatternFill(fill_type="solid", start_color="FFDDEBF7", end_color="FFDDEBF7")
+BOLD = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def registration_form(case: Case, deadlines: Sequence[Deadline], events: Sequence[Event],
+                      directory: Directory, tz: ZoneInfo) -> bytes:
+    """The 媒体投诉登记表 of `case` as XLSX bytes: the form, its clocks, and the event log."""
+    wb = Workbook()
+    wb.properties.title = f"{FORM_TITLE} {case.id}"
+    wb.properties.creator = "complaintd"
+    # openpyxl stamps `modified` with the time of saving; `created` at least is the case's own.
+    wb.properties.created = case.registered_at.astimezone(timezone.utc).replace(tzinfo=None)
+    form = wb.active
+    assert form is not None  # a new Workbook always has one sheet
+    form.title = FORM_TITLE
+    _form_sheet(form, case, deadlines, directory, tz)
+    _log_sheet(wb.create_sheet(LOG_TITLE), events, tz)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def form_fields(case: Case, directory: Directory, tz: ZoneInfo) -> list[tuple[str, str]]:
+    """The label/value rows of the form, in order, as display text."""
+    dept = directory.department(case.receiving_dept)
+    receiver = ""
+    if case.receiver_email:
+        person = directory.person(case.receiver_email)
+        receiver = person.mailbox if person and person.name else case.receiver_email
+    reporter = case.reporter_name or case.original_from_name or ""
+    if case.original_from_email:
+        reporter = f"{reporter} <{case.original_from_email}>".strip()
+    if case.category is None:
+        category = "待定"
+    else:
+        category = f"{case.category}. {CATEGORY_LABELS.get(case.category, '')}".rstrip(". ")
+    status = STATUS_LABELS.get(case.status, case.status) + ("（迟报）" if case.late else "")
+    return [
+        ("编号", case.id),
+        ("登记时间", local_time(case.registered_at, tz)),
+        ("接收时间", local_time(case.received_at, tz)),
+        ("接收部门", dept.name if dept else case.receiving_dept),
+        ("接收人员", receiver),
+        ("媒体单位", case.media_outlet or ""),
+        ("记者/联系人", reporter),
+        ("联系电话", case.phone or ""),
+        ("客户号码", case.customer_number or ""),
+        ("投诉类别", category),
+        ("原邮件主题", case.original_subject or ""),
+        ("原邮件时间", local_time(case.original_sent_at, tz)),
+        ("投诉内容", case.complaint_text),
+        ("附件", "、".join(str(a.get("filename", "")) for a in case.attachments)),
+        ("客户经理", case.account_manager or ""),
+        ("处理方案", case.solution or ""),
+        ("预计完成时间", local_time(case.expected_completion_at, tz)),
+        ("处理结果", case.result or ""),
+        ("办结时间", local_time(case.resolved_at, tz)),
+        ("对外解释口径", case.statement or ""),
+        ("状态", status),
+    ]
+
+
+def clock_rows(deadlines: Sequence[Deadline], tz: ZoneInfo) -> list[tuple[str, str, str, str, str]]:
+    """One row per clock: 时限, 到期, 完成, 超时, 备注."""
+    return [
+        (clock_label(d.kind) + (f" 第{d.round}次" if d.round else ""), local_time(d.due_at, tz),
+         local_time(d.met_at, tz), local_time(d.breached_at, tz), "迟报" if d.late else "")
+        for d in deadlines
+    ]
+
+
+def local_time(value: datetime | None, tz: ZoneInfo) -> str:
+    """`YYYY-MM-DD HH:MM` in the configured zone; empty when there is no time."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def cell_text(value: str) -> str:
+    """Text a cell can hold: no XML-illegal control characters, within Excel's length limit."""
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if len(value) > CELL_LIMIT:
+        value = value[:CELL_LIMIT - len(TRUNCATED)] + TRUNCATED
+    return value
+
+
+def text_lines(text: str, width: int = WRAP_WIDTH) -> int:
+    """How many lines `text` takes wrapped at `width` (the value cells'; CJK counts two)."""
+    return sum(max(1, math.ceil(display_width(line) / width)) for line in text.split("\n"))
+
+
+def text_height(text: str, min_lines: int = 1) -> float:
+    """Row height in points for `text`, with a spare line for the estimate's error."""
+    return min(MAX_ROW_HEIGHT, (max(text_lines(text), min_lines) + 1) * LINE_HEIGHT)
+
+
+def text_rows(text: str) -> list[str]:
+    """`text` cut into pieces that each fit one row under Excel's row height limit.
+
+    Cuts fall between paragraphs ("\n".join of the pieces gives the text back); only a
+    paragraph too long for one row is cut inside, at a wrapped line's end.
+    """
+    rows: list[str] = []
+    current: list[str] = []
+    used = 0
+    for paragraph in ILLEGAL_CHARACTERS_RE.sub("", text).split("\n"):
+        for piece in _cut(paragraph, ROW_LINES * WRAP_WIDTH):
+            lines = text_lines(piece)
+            if current and used + lines > ROW_LINES:
+                rows.append("\n".join(current))
+                current, used = [], 0
+            current.append(piece)
+            used += lines
+    rows.append("\n".join(current))
+    return rows
+
+
+def _cut(paragraph: str, width: int) -> list[str]:
+    """`paragraph` in pieces of at most `width` display width (one piece when it fits)."""
+    pieces, piece, used = [], "", 0
+    for ch in paragraph:
+        w = display_width(ch)
+        if used + w > width:
+            pieces.append(piece)
+            piece, used = "", 0
+        piece += ch
+        used += w
+    return [*pieces, piece]
+
+
+def _put(ws: Worksheet, row: int, column: int, value: str, *, label: bool = False) -> None:
+    cell = ws.cell(row=row, column=column)
+    if value:
+        cell.value = cell_text(value)
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+    cell.border = BORDER
+    cell.alignment = WRAP
+    if label:
+        cell.font = BOLD
+        cell.fill = LABEL_FILL
+
+
+def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], directory: Directory,
+                tz: ZoneInfo) -> None:
+    last = len(FORM_WIDTHS)
+    for letter, width in FORM_WIDTHS.items():
+        ws.column_dimensions[letter].width = width
+
+    row = _title(ws, 1, FORM_TITLE, last, size=16)
+    for label, value in form_fields(case, directory, tz):
+        # A long complaint goes on as many rows as a row's height limit needs, so that it
+        # prints whole; a short value keeps one row, taller when it wraps.
+        chunks = text_rows(value) if label == "投诉内容" else [value]
+        _put(ws, row, 1, label, label=True)
+        if len(chunks) > 1:
+            ws.merge_cells(start_row=row, start_column=1, end_row=row + len(chunks) - 1, end_column=1)
+        for chunk in chunks:
+            _put(ws, row, 2, chunk)
+            # Merging gives a range's edge cells the first cell's borders (MergedCellRange.format).
+            ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last)
+            if label == "投诉内容":
+                ws.row_dimensions[row].height = text_height(chunk, min_lines=5)
+            elif text_lines(chunk) > 1:
+                ws.row_dimensions[row].height = text_height(chunk)
+            row += 1
+
+    row = _title(ws, row + 1, CLOCKS_TITLE, last, size=12)
+    for column, header in enumerate(("时限", "到期", "完成", "超时", "备注"), start=1):
+        _put(ws, row, column, header, label=True)
+    for values in clock_rows(deadlines, tz):
+        row += 1
+        for column, value in enumerate(values, start=1):
+            _put(ws, row, column, value)
+        _fit_row(ws, row, values, list(FORM_WIDTHS.values()))
+
+    ws.print_title_rows = "1:1"
+    ws.print_options.horizontalCentered = True
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as it takes
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+def _fit_row(ws: Worksheet, row: int, values: Sequence[str], widths: Sequence[int]) -> None:
+    """Make a row tall enough for its most wrapped cell (Excel does not grow rows on opening)."""
+    lines = max(text_lines(v, max(1, w - 2)) for v, w in zip(values, widths, strict=True))
+    if lines > 1:
+        ws.row_dimensions[row].height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT)
+
+
+def _title(ws: Worksheet, row: int, text: str, last: int, *, size: int) -> int:
+    """A bold, centred heading across the sheet; returns the next row."""
+    cell = ws.cell(row=row, column=1)
+    cell.value = text
+    cell.font = Font(bold=True, size=size)
+    cell.alignment = CENTER
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last)
+    ws.row_dimensions[row].height = size * 2
+    return row + 1
+
+
+def _log_sheet(ws: Worksheet, events: Sequence[Event], tz: ZoneInfo) -> None:
+    for letter, width in LOG_WIDTHS.items():
+        ws.column_dimensions[letter].width = width
+    for column, header in enumerate(("时间", "人员", "事项", "说明", "邮件主题", "Message-ID"), start=1):
+        _put(ws, 1, column, header, label=True)
+    for row, e in enumerate(events, start=2):
+        values = (local_time(e.at, tz), e.actor, e.kind, e.summary, e.subject or "", e.message_id or "")
+        for column, value in enumerate(values, start=1):
+            _put(ws, row, column, value)
+        _fit_row(ws, row, values, list(LOG_WIDTHS.values()))
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:F{max(1, len(events) + 1)}"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
