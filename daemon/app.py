@@ -1,4 +1,4 @@
-"""The daemon's loop: intake → (deadlines, next issue) → outbox, each step guarded.
+"""The daemon's loop: intake → deadlines → outbox, each step guarded.
 
 The clock is read once per pass and handed down. `schedule` is only the metronome: it holds
 no state worth keeping, and every step catches its own exceptions so one failure never stops
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from daemon.clock import Clock, SystemClock
 from daemon.config import Settings
+from daemon.escalation import deadline_pass
 from daemon.intake import Intake, Outcome
 from daemon.outbox import flush
 from daemon.ports import Mailer, MailSource
@@ -60,14 +61,22 @@ class App:
             self.close_source()
             raise
 
+    def deadline_pass(self, now: datetime) -> int:
+        return deadline_pass(self.engine, self.settings, self.renderer, now)
+
     def flush_pass(self, now: datetime) -> int:
         return flush(self.engine, self.mailer, self.settings.outbound.from_email, now)
 
+    def clock_pass(self) -> None:
+        """The clocks, then the outbox: a step that comes due leaves within this tick."""
+        now = self.clock.now()
+        self.guarded("deadlines", lambda: self.deadline_pass(now))
+        self.guarded("outbox", lambda: self.flush_pass(now))
+
     def tick(self) -> None:
         """One poll, one deadline pass, one outbox flush (`run --once`)."""
-        now = self.clock.now()
-        self.guarded("intake", lambda: self.intake_pass(now))
-        self.guarded("outbox", lambda: self.flush_pass(self.clock.now()))
+        self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
+        self.clock_pass()
 
     def guarded(self, name: str, step: Callable[[], T]) -> T | None:
         try:
@@ -84,7 +93,7 @@ class App:
         poll = self.settings.daemon.poll_interval.total_seconds()
         metronome = schedule.Scheduler()
         metronome.every(poll).seconds.do(lambda: self.guarded("intake", lambda: self.intake_pass(self.clock.now())))
-        metronome.every(tick).seconds.do(lambda: self.guarded("outbox", lambda: self.flush_pass(self.clock.now())))
+        metronome.every(tick).seconds.do(self.clock_pass)
         log.info("complaintd running: inbound %s, database %s", self.settings.inbound.url.scheme,
                  self.engine.url.render_as_string(hide_password=True))
         metronome.run_all()

@@ -221,7 +221,7 @@ class Intake:
         rows.add(Case, **case.model_dump())
         for d in draft.deadlines:
             rows.add(Deadline, case_id=case_id, kind=d.kind.value, round=0, due_at=d.due_at,
-                     met_at=d.met_at, breached_at=None, late=d.late)
+                     met_at=d.met_at, breached_at=None, late=d.late, target="")
         actor = draft.forwarder_email or (mail.sender.email if mail.sender else "unknown")
         self._event(rows, case_id, now, "mail_in", mail, "转来投诉" if draft.forwarder_email else "外部来信",
                     actor=actor)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
 from daemon.rendering import Renderer, new_message_id, with_message_id
-from daemon.store import session
+from daemon.store import expire_ack_windows, session
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
 from models.types import OutboxStatus
@@ -52,6 +52,7 @@ class Mail:
     cc: Sequence[Person] = ()
     round: int = 0
     thread: Thread = Thread()
+    attachments: Sequence[tuple[str, str, bytes]] = ()  # (filename, MIME type, bytes)
 
 
 def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datetime,
@@ -67,7 +68,8 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
     placeholder = new_message_id(local, message_id_domain, token=_PLACEHOLDER)
     parts = renderer.parts(mail.template, mail.context, mail.case_id)
     data = renderer.compose(parts, to=to, cc=cc, message_id=placeholder, date=now,
-                            in_reply_to=mail.thread.in_reply_to, references=mail.thread.references)
+                            in_reply_to=mail.thread.in_reply_to, references=mail.thread.references,
+                            **({"attachments": mail.attachments} if mail.attachments else {}))
     rows = []
     for person in [*to, *cc]:
         message_id = new_message_id(local, message_id_domain)
@@ -135,6 +137,8 @@ def _record(engine: Engine, rows: list[Outbox], results: list[SendResult], now: 
             elif result.outcome is Outcome.PERMANENT:
                 row.status, row.last_error = OutboxStatus.FAILED.value, result.detail
                 _event(db, row, now, "send_failed", f"{row.recipient} 拒收：{result.detail}")
+                if row.case_id:  # unreachable: B or the next leader is told on the next pass
+                    expire_ack_windows(db, row.case_id, row.recipient, now)
                 log.warning("send refused case=%s message_id=%s to=%s: %s",
                             row.case_id, row.message_id, row.recipient, result.detail)
             else:

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from models.tables import Case, Deadline, Event
-from models.types import CLOSED_STATUSES
+from models.types import CLOSED_STATUSES, DeadlineKind
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,21 @@ def load_case(engine: Engine, case_id: str) -> CaseRecord | None:
             select(Event).where(Event.case_id == case_id).order_by(Event.at, Event.id)  # type: ignore[arg-type]
         ).all()
     return CaseRecord(case, tuple(deadlines), tuple(events))
+
+
+def expire_ack_windows(db: Session, case_id: str, address: str, now: datetime) -> int:
+    """The hook for "this person cannot be reached" (a 5xx refusal, a bounce, an auto-reply):
+    their open ack windows on the case fall due now, so the next deadline pass tells B or the
+    next leader up instead of waiting out the window."""
+    windows = db.exec(select(Deadline).where(
+        Deadline.case_id == case_id, Deadline.kind == DeadlineKind.ACK.value,
+        Deadline.met_at.is_(None), Deadline.breached_at.is_(None),  # type: ignore[union-attr]
+        Deadline.target.endswith("/" + address.lower()),  # type: ignore[attr-defined]
+    )).all()
+    for window in windows:
+        window.due_at = min(window.due_at, now)
+        db.add(window)
+    return len(windows)
 
 
 def iter_case_ids(engine: Engine) -> Iterator[str]:

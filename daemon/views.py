@@ -75,7 +75,7 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
     reporter = case.reporter_name or ""
     if case.original_from_email:
         reporter = f"{reporter} <{case.original_from_email}>".strip()
-    clocks = [clock_context(d) for d in deadlines]
+    clocks = [clock_context(d) for d in deadlines if getattr(d.kind, "value", d.kind) != "ack"]
     return {
         "case": {
             "id": case.id,
@@ -102,8 +102,8 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
 
 def clock_context(d: Clock) -> dict[str, Any]:
     kind = getattr(d.kind, "value", d.kind)  # a DeadlineKind, or its stored text
-    return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at,
-            "met": d.met_at is not None, "late": d.late}
+    return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at, "met": d.met_at is not None,
+            "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
 
 
 def clock_label(kind: str) -> str:

@@ -52,6 +52,10 @@ class Case(SQLModel, table=True):
     resolved_at: datetime | None = _utc()
     result: str | None = None
     late: bool = False  # 迟报: registered after a deadline had already passed
+    assessment: str | None = None  # "local" (可处理) or "cannot" (无法处理), from a reply
+    gd_takeover_at: datetime | None = _utc()  # when 综合部 took the case over
+    group_formed_at: datetime | None = _utc()  # when the company-level group was convened
+    group_depts: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # named when convening
     source_key: str = Field(unique=True)  # Message-ID of the mail it came from, else sha256
     source_message_id: str | None = None  # for threading our mails to the forwarder's
     updated_at: datetime = _utc(nullable=False)
@@ -84,6 +88,7 @@ class Deadline(SQLModel, table=True):
     met_at: datetime | None = _utc()
     breached_at: datetime | None = _utc()
     late: bool = False  # already past when it was created (迟报)
+    target: str = ""  # an ack window's "<step>/<round>/<address awaited>"
 
 
 class Event(SQLModel, table=True):

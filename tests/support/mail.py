@@ -32,7 +32,7 @@ def outlook_forward(n: int, *, sent: datetime = T0, forwarder: str | None = None
         "请处理，谢谢。\n\n"
         "-----邮件原件-----\n"
         "发件人: 李记者 <li.reporter@jcwb.example.cn>\n"
-        f"发送时间: {local:%Y年%m月%d日} 10:15\n"
+        f"发送时间: {local:%Y年%m月%d日 %H:%M}\n"
         "收件人: 客服 <kefu@cs.corp.example.com>\n"
         f"主题: 第{n}号小区手机没有信号\n\n"
         f"您好，我是江城晚报记者。第{n}号小区已经三天没有手机信号，居民反映强烈，"
@@ -54,4 +54,16 @@ def server_config(tmp_path: Path, *, inbound: str, outbound: str, database: str 
     text = re.sub(r'(?m)^database = .*$', f'database = "{database}"' + extra_daemon, text)
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
+    return path
+
+
+def set_keys(path: Path, section: str, **values: str) -> Path:
+    """Rewrite `key = "value"` lines of one [section] of a config file (tests tune durations)."""
+    out, inside = [], False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            inside = line.split("]")[0] == f"[{section}"
+        key = line.split("=")[0].strip()
+        out.append(f'{key} = "{values[key]}"' if inside and key in values else line)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path

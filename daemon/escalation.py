@@ -1,0 +1,164 @@
+"""The deadline pass: find the cases whose clocks came due, ask the policy, carry it out.
+
+Each case is settled in its own transaction: its clocks met or breached, its status, new
+clocks (ack windows, the 综合部 stage), and the mails as outbox rows, all at once or not at
+all. The pass reads only what is due, through the (met_at, breached_at, due_at) index, so
+its cost follows the number of due clocks, not the size of the register.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from daemon.config import Settings
+from daemon.forms import registration_form
+from daemon.outbox import Mail, Thread, enqueue, outbox_rows
+from daemon.rendering import STATUS_LABELS, Renderer
+from daemon.store import session
+from daemon.views import clock_label, mail_context
+from models.policy import CaseState, Clock, Decision, Notify, Step, decide
+from models.tables import Case, Deadline, Event
+from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+
+log = logging.getLogger(__name__)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PASS_LIMIT = 1000  # cases settled per pass; the rest are due on the next tick
+
+
+def deadline_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime) -> int:
+    """Settle every case with a clock due at `now`; returns how many cases acted."""
+    acted = 0
+    for case_id in due_cases(engine, now):
+        try:
+            acted += settle_case(engine, settings, renderer, case_id, now)
+        except Exception:  # one case's failure must not hold up the others' clocks
+            log.exception("deadline pass failed case=%s", case_id)
+    return acted
+
+
+def due_cases(engine: Engine, now: datetime, limit: int = PASS_LIMIT) -> list[str]:
+    """Open cases with an open clock due by `now`, or an approved statement waiting."""
+    closed = [s.value for s in CLOSED_STATUSES]
+    open_clock = (Deadline.met_at.is_(None), Deadline.breached_at.is_(None))  # type: ignore[union-attr]
+    with session(engine) as db:
+        due = db.exec(select(Deadline.case_id).where(*open_clock, Deadline.due_at <= now)
+                      .order_by(Deadline.due_at).limit(limit)).all()  # type: ignore[arg-type]
+        waiting = db.exec(select(Deadline.case_id).where(
+            *open_clock, Deadline.kind == DeadlineKind.STATEMENT.value)).all()
+        ids = list(dict.fromkeys([*due, *waiting]))
+        if not ids:
+            return []
+        open_ids = set(db.exec(select(Case.id).where(Case.id.in_(ids), Case.status.not_in(closed))))  # type: ignore[attr-defined]
+    return [i for i in ids if i in open_ids]
+
+
+def settle_case(engine: Engine, settings: Settings, renderer: Renderer, case_id: str, now: datetime) -> int:
+    with session(engine) as db:
+        case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).one()
+        clocks = list(db.exec(select(Deadline).where(Deadline.case_id == case_id)))
+        decision = decide(case_state(case, clocks, settings), settings.directory, settings.deadlines, now)
+        if decision.empty:
+            return 0
+        _apply(db, settings, renderer, case, clocks, decision, now)
+        db.commit()
+    log.info("deadline pass case=%s breached=%s mails=%s status=%s", case_id,
+             [k for k, _ in decision.breached], [m.step.value for m in decision.mails],
+             decision.status.value if decision.status else None)
+    return 1
+
+
+def case_state(case: Case, clocks: Sequence[Deadline], settings: Settings) -> CaseState:
+    directory = settings.directory
+    dept = directory.department(case.receiving_dept) or directory.general_dept
+    return CaseState(
+        id=case.id, status=CaseStatus(case.status), receiving_dept=dept, receiver_email=case.receiver_email,
+        outlet=directory.outlet(case.media_outlet), received_at=case.received_at,
+        clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, c.target) for c in clocks),
+        assessment=case.assessment, expected_completion_at=case.expected_completion_at,
+        group_depts=tuple(case.group_depts or ()),
+    )
+
+
+def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, clocks: list[Deadline],
+           decision: Decision, now: datetime) -> None:
+    by_key = {(c.kind, c.round): c for c in clocks}
+    for kind, round_ in decision.met:
+        by_key[(kind, round_)].met_at = now
+    for kind, round_ in decision.breached:
+        by_key[(kind, round_)].breached_at = now
+        _event(db, case.id, now, "breached", f"时限已过：{clock_label(kind)}"
+               + (f"（{by_key[(kind, round_)].target.rsplit('/', 1)[-1]} 未答复）" if kind == "ack" else ""))
+    if decision.status is not None and decision.status.value != case.status:
+        before, after = (STATUS_LABELS.get(x, x) for x in (case.status, decision.status.value))
+        _event(db, case.id, now, "status", f"状态：{before} → {after}")
+        case.status = decision.status.value
+    for name, at in decision.marks.items():
+        setattr(case, name, at)
+    case.updated_at = now
+    for new in decision.clocks:
+        if (new.kind, new.round) not in by_key:
+            clock = Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at, target=new.target)
+            db.add(clock)
+            clocks.append(clock)
+            by_key[(new.kind, new.round)] = clock
+    db.add(case)
+    db.flush()
+    events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
+    for notify in decision.mails:
+        enqueue(db, outbox_rows(renderer, settings.directory, _mail(settings, case, clocks, events, notify),
+                                now, settings.message_id_domain))
+
+
+def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[Event], notify: Notify) -> Mail:
+    """The step's template with the case, the clock it is about, and what is asked."""
+    context: dict[str, Any] = mail_context(case, clocks, settings.directory)
+    context.update(
+        greeting="、".join(dict.fromkeys(p.name or p.email for p in notify.to)),
+        step={"name": notify.step.value, "round": notify.round, "due_at": notify.due_at, "late": notify.late,
+              "about": _about(settings, notify), "about_kind": _about_kind(settings, notify)},
+        status_label=STATUS_LABELS.get(case.status, case.status),
+        events=_since_last_report(events) if notify.step is Step.PROGRESS else events,
+        statement=case.statement or "",
+    )
+    attachments = []
+    if notify.attach_form:
+        form = registration_form(case, clocks, events, settings.directory, settings.daemon.timezone)
+        attachments.append((f"媒体投诉登记表-{case.id}.xlsx", XLSX, form))
+    root = f"<{case.id}@{settings.message_id_domain}>"
+    return Mail(case.id, notify.step.value, notify.step.value, context, notify.to, notify.cc,
+                round=notify.round, thread=Thread(root, (root,)), attachments=attachments)
+
+
+def _about(settings: Settings, notify: Notify) -> str:
+    """The person who did not answer, as a failover mail names them."""
+    if not notify.about:
+        return ""
+    email = notify.about.rsplit("/", 1)[-1]
+    person = settings.directory.person(email)
+    return person.mailbox if person else email
+
+
+def _about_kind(settings: Settings, notify: Notify) -> str:
+    """"leader" when the silent person is a leader (越级上报), else "a" (an A contact → B)."""
+    email = notify.about.rsplit("/", 1)[-1]
+    leaders = settings.directory.leaders
+    leader_emails = {p.email for p in (leaders.company, leaders.media, leaders.higher_authority) if p}
+    leader_emails |= {d.leader.email for d in settings.directory.departments if d.leader}
+    return "leader" if email in leader_emails else "a"
+
+
+def _since_last_report(events: list[Event]) -> list[Event]:
+    """A dynamic report tells what happened since the previous one."""
+    last = max((i for i, e in enumerate(events) if e.kind == "mail_out" and "progress" in (e.message_id or "")),
+               default=-1)
+    return events[last + 1:]
+
+
+def _event(db: Session, case_id: str, now: datetime, kind: str, summary: str) -> None:
+    db.add(Event(case_id=case_id, at=now, kind=kind, actor="complaintd", summary=summary))

@@ -1,0 +1,130 @@
+"""The clocks end to end on real Dovecot and SMTP, with a clock the test moves."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from daemon.app import App
+from daemon.config import load_settings
+from daemon.mailer import open_mailer
+from daemon.sources import open_source
+from daemon.store import list_cases, load_case, open_engine
+from tests.support.dovecot import Dovecot
+from tests.support.mail import T0, outlook_forward, server_config, set_keys
+from tests.support.smtp import Received, SmtpServer
+
+pytestmark = pytest.mark.integration
+
+
+class MovableClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def daemon_at(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch,
+              **deadlines: str) -> App:
+    """The daemon on the test servers; its clock starts 5 minutes after the complaint was written."""
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    config = set_keys(server_config(tmp_path, inbound=imap.url(), outbound=smtp.url), "deadlines", **deadlines)
+    settings = load_settings(config)
+    return App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+               open_mailer(settings.outbound), MovableClock(T0 + timedelta(minutes=5)))
+
+
+def run_until(app: App, at: datetime) -> None:
+    app.clock.at = at  # type: ignore[attr-defined]
+    app.tick()
+
+
+def step_of(m: Received) -> str:
+    """Our Message-IDs read <case.step.round.token@…>."""
+    return (m.message_id or "").strip("<>").split(".")[1]
+
+
+def test_nobody_answers_and_the_whole_chain_walks(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """assess → account manager → 综合部 with the form → group → higher authority → (no
+    solution at 4 h) → progress: each step reaches its people at its time, in order, once."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch, ack="24h")  # no failovers in this walk
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    expected = [
+        (T0 + timedelta(minutes=5), "ack", {"sun@corp.example.com", "zonghe@corp.example.com",
+                                            "liu.gd@corp.example.com"}),
+        (T0 + timedelta(minutes=15), "assess_overdue", {"sun@corp.example.com", "wang.net@corp.example.com"}),
+        (T0 + timedelta(minutes=30), "account_manager", {"chen.am@corp.example.com", "sun@corp.example.com"}),
+        (T0 + timedelta(hours=1), "general_dept", {"zonghe@corp.example.com", "liu.gd@corp.example.com",
+                                                   "sun@corp.example.com",
+                                                   "wang.net@corp.example.com", "chen.am@corp.example.com"}),
+        (T0 + timedelta(hours=2), "group", {"zhang.net@corp.example.com", "feng.mkt@corp.example.com",
+                                            "yang.cs@corp.example.com", "zonghe@corp.example.com",
+                                            "liu.gd@corp.example.com", "zhao.ceo@corp.example.com"}),
+        (T0 + timedelta(hours=3), "higher_authority", {"gd@prov.example.com", "zhao.ceo@corp.example.com",
+                                                       "zonghe@corp.example.com", "liu.gd@corp.example.com"}),
+        (T0 + timedelta(hours=4), "solution_overdue", {"wang.net@corp.example.com", "liu.gd@corp.example.com",
+                                                       "sun@corp.example.com"}),
+        (T0 + timedelta(hours=5), "progress", {"zhao.ceo@corp.example.com", "zonghe@corp.example.com",
+                                               "liu.gd@corp.example.com"}),
+    ]
+    seen = 0
+    for at, step, recipients in expected:
+        if seen:  # (the acknowledgment goes out on arrival)
+            run_until(app, at - timedelta(seconds=1))
+            assert [step_of(m) for m in smtp.messages[seen:]] == [], f"{step} before its time"
+        run_until(app, at)
+        new = smtp.messages[seen:]
+        assert {step_of(m) for m in new} == {step}, f"at {at}: {[step_of(m) for m in new]}"
+        assert {m.rcpt_tos[0] for m in new} == recipients
+        assert len({m.message_id for m in new}) == len(new)
+        seen = len(smtp.messages)
+    app.close()
+
+    gd_mail = next(m.parsed() for m in smtp.messages if step_of(m) == "general_dept")
+    (form,) = list(gd_mail.iter_attachments())
+    assert form.get_filename().startswith("媒体投诉登记表-MT-")
+    sheet = openpyxl.load_workbook(io.BytesIO(form.get_content())).worksheets[0]
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None}
+    assert {"江城晚报", "网络部", "13912345678"} <= cells
+    case = list_cases(app.engine, "all", T0)[0][0]
+    assert case.status == "company_group"
+    record = load_case(app.engine, case.id)
+    assert record is not None
+    breached = {d.kind for d in record.deadlines if d.breached_at is not None}
+    assert {"assess", "account_manager", "general_dept", "group", "higher_authority", "solution"} <= breached
+
+
+def test_a_silent_a_contact_hands_over_to_b(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """综合部's A contact does not answer the 综合部 mail within 10 minutes: B is told, A in copy."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    run_until(app, T0 + timedelta(hours=1))
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=1, minutes=10))
+    failover = [m for m in smtp.messages[seen:] if step_of(m) == "failover"]
+    targets = {m.rcpt_tos[0] for m in failover}
+    assert "zhou.gd@corp.example.com" in targets  # 综合部 B for its A (liu.gd)
+    mail = next(m.parsed() for m in failover if m.rcpt_tos == ("zhou.gd@corp.example.com",))
+    assert "liu.gd@corp.example.com" in mail["Cc"]
+    assert "请B角处理" in mail["Subject"]
+    app.close()
+
+
+def test_a_refused_a_contact_hands_over_to_b_at_once(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server refuses 综合部's A contact (550): B is told on the next pass, not 10 minutes on."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    smtp.reject.add("liu.gd@corp.example.com")
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    run_until(app, T0 + timedelta(hours=1))
+    run_until(app, T0 + timedelta(hours=1, seconds=1))
+    failover = [m for m in smtp.messages if step_of(m) == "failover"]
+    assert {m.rcpt_tos[0] for m in failover} >= {"zhou.gd@corp.example.com"}
+    app.close()
