@@ -111,11 +111,12 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
     db.flush()
     events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
     for notify in decision.mails:
-        enqueue(db, outbox_rows(renderer, settings.directory, _mail(settings, case, clocks, events, notify),
+        enqueue(db, outbox_rows(renderer, settings.directory, _mail(settings, case, clocks, events, notify, now),
                                 now, settings.message_id_domain))
 
 
-def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[Event], notify: Notify) -> Mail:
+def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[Event], notify: Notify,
+          now: datetime) -> Mail:
     """The step's template with the case, the clock it is about, and what is asked."""
     context: dict[str, Any] = mail_context(case, clocks, settings.directory)
     context.update(
@@ -123,6 +124,8 @@ def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[E
         step={"name": notify.step.value, "round": notify.round, "due_at": notify.due_at, "late": notify.late,
               "about": _about(settings, notify), "about_kind": _about_kind(settings, notify)},
         status_label=STATUS_LABELS.get(case.status, case.status),
+        # By when an answer is expected before B or the next leader is told (the ack window).
+        reply_by=(now + settings.deadlines[DeadlineKind.ACK]) if notify.awaits else None,
         events=_since_last_report(events) if notify.step is Step.PROGRESS else events,
         statement=case.statement or "",
     )

@@ -171,7 +171,7 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
     out = [f"{label}：{value}" for label, value in fields]
     out += ["", "投诉内容：", c.complaint_text or "—", "", "时限："]
     out += align([("时限", "到期", "完成", "超时", "备注")] + [
-        (clock_label(d.kind) + (f" #{d.round}" if d.round else ""), t(d.due_at), t(d.met_at),
+        (_clock_name(d), t(d.due_at), t(d.met_at),
          t(d.breached_at), "迟报" if d.late else "")
         for d in record.deadlines
     ])
@@ -179,6 +179,13 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
     out += [f"{t(e.at)}  {e.kind:<12} {e.actor}  {e.summary}" + (f"  {e.message_id}" if e.message_id else "")
             for e in record.events]
     return "\n".join(out)
+
+
+def _clock_name(d: Deadline) -> str:
+    """"评估答复", "动态报告 #2", "确认回复（wang.net@…）": which clock, which round, whose answer."""
+    if d.kind == DeadlineKind.ACK.value and d.target:
+        return f"{clock_label(d.kind)}（{d.target.rsplit('/', 1)[-1]}）"
+    return clock_label(d.kind) + (f" #{d.round}" if d.round else "")
 
 
 def time_left(delta: timedelta) -> str:

@@ -76,8 +76,10 @@ class Deadline(SQLModel, table=True):
     __tablename__ = "deadlines"
     __table_args__ = (
         UniqueConstraint("case_id", "kind", "round", name="uq_deadline_case_kind_round"),
-        # The deadline pass asks "what is open and due"; keep that an index range, not a scan.
+        # The deadline pass asks "what is open and due", and "which statements wait"; keep
+        # both index ranges, never a scan of every clock in the register.
         Index("ix_deadline_open_due", "met_at", "breached_at", "due_at"),
+        Index("ix_deadline_kind_open", "kind", "met_at", "breached_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

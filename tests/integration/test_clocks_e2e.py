@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from daemon.config import load_settings
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
 from daemon.store import list_cases, load_case, open_engine
+from daemon.views import case_text
 from tests.support.dovecot import Dovecot
 from tests.support.mail import T0, outlook_forward, server_config, set_keys
 from tests.support.smtp import Received, SmtpServer
@@ -98,6 +100,12 @@ def test_nobody_answers_and_the_whole_chain_walks(tmp_path: Path, imap: Dovecot,
     assert record is not None
     breached = {d.kind for d in record.deadlines if d.breached_at is not None}
     assert {"assess", "account_manager", "general_dept", "group", "higher_authority", "solution"} <= breached
+    shown = case_text(record, app.settings.daemon.timezone, app.settings.directory).splitlines()
+    assess_row = next(line for line in shown if line.startswith("评估答复"))
+    assert re.split(r"\s{2,}", assess_row)[1:] == ["2026-11-27 10:30:00", "—", "2026-11-27 10:30:00"]  # due, met, breached
+    assert any(line.startswith("确认回复（wang.net@corp.example.com）") for line in shown)
+    gd_text = gd_mail.get_body(("plain",)).get_content()
+    assert "请于 11-28 11:15 前回复" in gd_text  # the ack window (24 h in this test) before B is told
 
 
 def test_a_silent_a_contact_hands_over_to_b(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
