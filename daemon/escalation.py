@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from daemon.config import Settings
-from daemon.forms import registration_form
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import session
@@ -131,6 +130,8 @@ def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[E
     )
     attachments = []
     if notify.attach_form:
+        from daemon.forms import registration_form  # openpyxl loads only once a form is made
+
         form = registration_form(case, clocks, events, settings.directory, settings.daemon.timezone)
         attachments.append((f"媒体投诉登记表-{case.id}.xlsx", XLSX, form))
     root = f"<{case.id}@{settings.message_id_domain}>"

@@ -225,20 +225,20 @@ def _start_general_dept_clocks(ctx: Context, d: Decision) -> None:
 
 def solution(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     """4 h without an agreed solution: report to the department leader and 综合部."""
-    d.breached.append((clock.kind, clock.round))
-    leader = _leader(case, ctx)
-    gd = ctx.directory.general_dept
-    _send(case, d, ctx, _notify(case, Step.SOLUTION_OVERDUE, clock, ctx, to=[*_optional(leader), gd.interface_a],
-                                cc=_receivers(case, ctx), awaits=_optional(leader)))
+    _overdue_to_leader_and_gd(case, clock, ctx, d, Step.SOLUTION_OVERDUE)
 
 
 def normal_completion(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     """Past min(agreed completion, the normal limit): escalate to the leader and 综合部. (A
     reply agreeing an earlier completion time moves this clock's due time up.)"""
+    _overdue_to_leader_and_gd(case, clock, ctx, d, Step.COMPLETION_OVERDUE)
+
+
+def _overdue_to_leader_and_gd(case: CaseState, clock: Clock, ctx: Context, d: Decision, step: Step) -> None:
     d.breached.append((clock.kind, clock.round))
     leader = _leader(case, ctx)
-    gd = ctx.directory.general_dept
-    _send(case, d, ctx, _notify(case, Step.COMPLETION_OVERDUE, clock, ctx, to=[*_optional(leader), gd.interface_a],
+    gd_a = ctx.directory.general_dept.interface_a
+    _send(case, d, ctx, _notify(case, step, clock, ctx, to=[*_optional(leader), gd_a],
                                 cc=_receivers(case, ctx), awaits=_optional(leader)))
 
 
