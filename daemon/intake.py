@@ -34,7 +34,7 @@ from daemon.config import Settings
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
-from daemon.store import session
+from daemon.store import expire_ack_windows, session
 from daemon.views import Clock, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case
@@ -195,8 +195,25 @@ class Intake:
         case_id = self._thread_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
             self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {_first_line(mail.text)}")
+            self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
         return Outcome(item.key, status, case_id, mail.reason)
+
+    def _unreachable(self, db: Session, rows: Rows, case_id: str, mail: ParsedMail, status: InboundStatus,
+                     now: datetime) -> None:
+        """An out-of-office from a notified person, or a bounce naming them: their answer will
+        not come, so their ack windows fall due now and the next pass tells B or the next
+        leader up. Neither kind of mail ever acknowledges anything or gets an answer."""
+        if status is InboundStatus.AUTOREPLY and mail.sender:
+            away = (mail.sender.email,)
+        elif status is InboundStatus.BOUNCE:
+            away = mail.failed_recipients
+        else:
+            return
+        for address in away:
+            if expire_ack_windows(db, case_id, address, now):
+                why = "自动回复（不在岗）" if status is InboundStatus.AUTOREPLY else "退信（无法送达）"
+                self._event(rows, case_id, now, "unreachable", None, f"{address} {why}：转 B 角或上一级")
 
     def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
         now = group.now

@@ -12,11 +12,13 @@ form fields (``complaint``).
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from email.message import Message
 
 from parsers import classify as classifier
-from parsers import complaint, forwarded, mime
+from parsers import complaint, forwarded, mime, replies
 from parsers.headers import Envelope, read_envelope
 from parsers.message import (
     Address,
@@ -80,7 +82,8 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
         reason=_reason(verdict, content, envelope),
         message_id=envelope.message_id,
         in_reply_to=envelope.in_reply_to,
-        references=envelope.references,
+        references=(*envelope.references, *_returned_ids(view)) if verdict.kind is Kind.BOUNCE
+        else envelope.references,
         subject=envelope.subject,
         sender=envelope.sender,
         to=envelope.to,
@@ -96,6 +99,19 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
         failed_recipients=verdict.failed_recipients,
         problems=tuple(dict.fromkeys(problems)),
     )
+
+
+_MESSAGE_ID_LINE = re.compile(r"(?im)^message-id:[ \t]*(<[^<>\s]+>)")
+
+
+def _returned_ids(view: mime.MailView) -> tuple[str, ...]:
+    """A bounce concerns the mail it returns (whole, or its headers only, as Postfix sends
+    them): that mail's Message-ID finds the case and the addressee."""
+    ids = [i for part in view.returned for i in mime.message_ids(str(part.get("message-id", "")))]
+    for part in view.parts:
+        if part.get_content_type() == "text/rfc822-headers" and isinstance(part.get_payload(), str):
+            ids += _MESSAGE_ID_LINE.findall(part.get_payload())
+    return tuple(dict.fromkeys(ids))
 
 
 def _read(raw: bytes) -> mime.MailView:
@@ -124,9 +140,11 @@ class Content:
 
 def _content(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx: ParseContext) -> Content:
     content = _unwrap(view, envelope, text, kind, ctx, depth=0)
-    if kind is Kind.REPLY and content.forwarded:
-        # A reply's commands are in its own first lines, whatever it forwards or attaches.
-        content.text, content.note = _own_text(text), ""
+    if kind is Kind.REPLY:
+        # A reply's commands are in its own first lines, whatever it forwards, attaches or quotes.
+        content.text = replies.new_text(text)
+        if content.forwarded:
+            content.note = ""
     own_words = content.note if content.forwarded else content.text
     form, form_problems = complaint.extract_form(own_words)
     if content.forwarded:

@@ -136,3 +136,52 @@ def test_a_refused_a_contact_hands_over_to_b_at_once(tmp_path: Path, imap: Dovec
     failover = [m for m in smtp.messages if step_of(m) == "failover"]
     assert {m.rcpt_tos[0] for m in failover} >= {"zhou.gd@corp.example.com"}
     app.close()
+
+
+def our_mail_to(smtp: SmtpServer, step: str, address: str) -> Received:
+    return next(m for m in smtp.messages if step_of(m) == step and m.rcpt_tos == (address,))
+
+
+def test_an_out_of_office_from_a_hands_over_to_b_at_once(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """综合部's A answers the 综合部 mail with an automatic out-of-office: B is told on the
+    same pass, the auto-reply itself acknowledges nothing and gets no answer."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    run_until(app, T0 + timedelta(hours=1))
+    ours = our_mail_to(smtp, "general_dept", "liu.gd@corp.example.com")
+    imap.append(("From: 刘洋 <liu.gd@corp.example.com>\r\nTo: complaints@corp.example.com\r\n"
+                 "Subject: 自动回复: 休假中\r\nAuto-Submitted: auto-replied\r\n"
+                 f"In-Reply-To: {ours.message_id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                 "我正在休假，11月30日返回。\r\n").encode())
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=1, minutes=1))
+    new = smtp.messages[seen:]
+    # B told (to), A in copy.
+    assert {(step_of(m), m.rcpt_tos[0]) for m in new} == {("failover", "zhou.gd@corp.example.com"),
+                                                         ("failover", "liu.gd@corp.example.com")}
+    app.close()
+
+
+def test_a_bounce_for_a_hands_over_to_b_at_once(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery-status report saying 综合部's A cannot be reached: B is told on the same pass."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    run_until(app, T0 + timedelta(hours=1))
+    ours = our_mail_to(smtp, "general_dept", "liu.gd@corp.example.com")
+    returned = ours.raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n(body omitted)\r\n"
+    imap.append(b"From: MAILER-DAEMON@mx.corp.example.com\r\nTo: complaints@corp.example.com\r\n"
+                b"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+                b"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+                b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.corp.example.com\r\n\r\n"
+                b"Final-Recipient: rfc822; liu.gd@corp.example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+                b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n" + returned + b"--B--\r\n")
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=1, minutes=1))
+    new = smtp.messages[seen:]
+    # B told (to), A in copy.
+    assert {(step_of(m), m.rcpt_tos[0]) for m in new} == {("failover", "zhou.gd@corp.example.com"),
+                                                         ("failover", "liu.gd@corp.example.com")}
+    app.close()
