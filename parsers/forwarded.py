@@ -304,6 +304,16 @@ def strip_quoted(text: str) -> str:
     return head if head else text.rstrip()
 
 
+def attribution_spans(text: str) -> list[tuple[int, int]]:
+    """Where reply attribution lines ("在 … 写道：", "On … wrote:", also '>'-quoted) are in `text`."""
+    spans: list[tuple[int, int]] = []
+    if "写道" in text or "寫道" in text:
+        spans.extend(match.span() for match in _ZH_ATTRIBUTION.finditer(text))
+    if "wrote" in text.lower():
+        spans.extend(match.span() for match in _EN_ATTRIBUTION.finditer(text))
+    return sorted(spans)
+
+
 def _fallback(text: str, subject: str, local: tzinfo) -> ForwardResult:
     """A forward by subject only: try email-forward-parser's Western locales, else keep the subject."""
     result = ForwardResult(forwarded=True, original=Original(None, None, strip_prefixes(subject)), text=text)

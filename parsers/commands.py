@@ -1,0 +1,554 @@
+"""Commands in a reply (SPEC §4): the new text of a reply to a case mail → what its sender asks for.
+
+``read_commands(text, tz, now)`` reads the first unquoted lines of ``ParsedMail.text`` (a
+``Kind.REPLY``'s own words, see ``parsers.replies``) and returns the commands found there, in
+order; a reply without any returns ``()``. It never raises and never reads the clock: relative
+times (``明天18:00``) are resolved against the ``now`` it is given, in the zone ``tz``.
+
+What counts as a command line:
+
+* Only the first ``WINDOW`` non-empty lines are looked at; reading stops earlier at a signature
+  (``--``, ``发自我的iPhone``, ``Sent from my iPhone``, ``来自…邮箱``) or at the start of quoted history
+  (``-----原始邮件-----`` and other dashed separator lines, ``发件人:``/``From:``, ``… 写道：``,
+  ``On … wrote:``, a ``____`` rule). ``>`` lines are skipped. Other lines that are no command
+  (a greeting such as ``刘工：``, a sentence) are skipped too, so a command may follow them.
+* A command is the **first word of its line**: ``收到，马上处理`` is ACK, ``我们已经收到了`` is nothing.
+  Chinese or English (case-insensitive), half- or full-width colons, optional spaces, list
+  markers (``1.``, ``-``) and Markdown bold (``**方案**：``, from HTML bodies) allowed.
+* A word command (收到, 可处理, 无法处理, 上报综合部, 已解决, 批准, 重大, 非媒体投诉, 成立小组 …) must be the
+  whole line or be followed by punctuation (or, for a Chinese word, a space): ``同意发布`` is
+  APPROVE, ``同意见`` is not, ``Cannot, not our area`` is CANNOT, ``Cannot reach him`` is not.
+  Whatever follows goes to ``Command.text`` (``无法处理，不归我们管`` → text ``不归我们管``).
+* A value command (方案：…, 进展：…, 办结：…, 类别：N, 媒体单位：…, 记者：…, 成立小组：…, 口径：…) needs the
+  colon. 口径 continues over the following lines up to a blank line or another command; so do
+  方案/进展/办结 when nothing follows their colon (``方案：`` with the plan on the next lines).
+* ``预计完成：<time>`` (anywhere in the window, or inside the 方案 line) gives the SOLUTION its
+  ``expected_at``; an unreadable time leaves ``expected_at`` None and the words stay in the text.
+  A 预计完成 line without any 方案 is a SOLUTION with empty text (an updated completion time).
+* A salutation before a command on the same line is dropped when it looks like one (``刘工：收到``,
+  ``各位领导：批准``, ``您好，收到``, ``Hi Liu: approve``): a title (工/总/经理/主任/部长/老师 …), 各位/尊敬的,
+  or a greeting word. A bare name (``张三：收到``) is not taken for a salutation; on its own line
+  it is skipped like any other line.
+
+Decisions: ``ok``/``okay`` are ACK (every human reply from a notified person acknowledges anyway,
+SPEC decisions), never APPROVE: approving a statement takes 批准/同意/approve. ``好的`` is no command
+(the reply still acknowledges). ``类别：7`` is a CATEGORY with ``category`` None and the words in
+``text``, so the shell can answer that 1–5 are the categories.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+from enum import Enum
+
+from parsers.dates import parse_client_date
+
+__all__ = ["WINDOW", "Command", "Verb", "read_commands", "read_time"]
+
+WINDOW = 8  # non-empty lines looked at for commands (a command's continuation lines not counted)
+
+
+class Verb(str, Enum):
+    """What a reply asks complaintd to do (SPEC §3, §4)."""
+
+    ACK = "ack"  # 收到 / 确认 / ack / ok
+    LOCAL = "local"  # 可处理: the receiving department can resolve it
+    CANNOT = "cannot"  # 无法处理: it cannot
+    ESCALATE = "escalate"  # 上报综合部
+    SOLUTION = "solution"  # 方案：… (+ 预计完成：…)
+    PROGRESS = "progress"  # 进展：…
+    RESOLVED = "resolved"  # 办结：… / 已解决
+    CATEGORY = "category"  # 类别：N
+    MEDIA_OUTLET = "media_outlet"  # 媒体单位：… (correction)
+    REPORTER = "reporter"  # 记者：… (correction)
+    GROUP = "group"  # 成立小组：网络部、市场部
+    STATEMENT = "statement"  # 口径：… (draft of the external statement)
+    APPROVE = "approve"  # 批准 / 同意
+    MAJOR = "major"  # 重大: major incident
+    DISMISS = "dismiss"  # 非媒体投诉
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command from a reply; which fields matter depends on the verb."""
+
+    verb: Verb
+    text: str = ""  # the words after the command (方案/进展/办结/口径, corrections, a reason)
+    expected_at: datetime | None = None  # SOLUTION: from "预计完成：…", aware
+    category: int | None = None  # CATEGORY: 1–5, None when the value is no category
+    departments: tuple[str, ...] = ()  # GROUP: names as written
+
+
+def read_commands(text: str, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
+    """The commands on the first unquoted lines of a reply's new text; () when there are none."""
+    try:
+        return _read(text or "", tz, _local(now, tz))
+    except Exception:  # the last resort, as in parse(): a bug of ours must not stop the intake loop
+        return ()
+
+
+def read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
+    """An aware time from how people write a deadline (明天18:00, 11月28日 下午6点, ISO 8601); None if unreadable.
+
+    Relative to ``now`` in ``tz``. A date without a time means the end of that day (23:59), a
+    day-part without a time its end (上午 12:00, 下午 18:00, 晚上 23:59); a time without a date the
+    next such time (today, or tomorrow when it has passed); 11月28日 without a year the nearest
+    such day (a date more than half a year past means next year).
+    """
+    try:
+        found = _read_time(value or "", tz, _local(now, tz))
+        return found.astimezone(tz) if found is not None else None
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+# --- lines ------------------------------------------------------------------------------------
+
+_SPACES = " \t\u3000\u00a0\u200b\ufeff"
+_STOP = re.compile(
+    r"^(?:"
+    r"-{2,}|—{1,}|_{5,}|={5,}|\*{5,}|\*(?: \*){2,}"  # signature delimiter, rules (* * * is an <hr>)
+    r"|-{2,}.*-{2,}"  # ----- 原始邮件 -----, -----Original Message-----, ---------- Forwarded message ---------
+    r"|(?:发自|来自|從)我的.*|发送自.*|sent (?:from|with) .*|get outlook for .*|从\s*windows\s*版邮件发送"
+    r"|(?:来自|发自)\s*\S{0,10}?(?:邮箱|mail|foxmail)\S{0,6}"
+    r"|\**(?:发件人|寄件人|發件人|from)\**\s*[:：].*"
+    r"|.*(?:写道|寫道)\s*[:：]|.*\bwrote\s*:"
+    r"|begin forwarded message\s*:?|以下[为是]转发的邮件\s*[:：]?"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_LIST_MARKER = re.compile(r"^(?:[-*•·●]\s+|[0-9]{1,2}\s*[.、)）]\s*|[(（][0-9]{1,2}[)）]\s*)")
+_BOLD = r"(?:\*\*|__)?"
+
+
+def _aliases(*words: str) -> str:
+    return "|".join(sorted((re.escape(word).replace(r"\ ", r"\s+") for word in words), key=len, reverse=True))
+
+
+_VALUE_WORDS: dict[Verb | None, tuple[str, ...]] = {  # None: 预计完成, which belongs to the SOLUTION
+    Verb.SOLUTION: ("方案", "处理方案", "解决方案", "solution"),
+    Verb.PROGRESS: ("进展", "处理进展", "最新进展", "进度", "progress"),
+    Verb.RESOLVED: ("办结", "已办结", "resolved"),
+    Verb.CATEGORY: ("类别", "投诉类别", "分类", "category"),
+    Verb.MEDIA_OUTLET: ("媒体单位", "媒体单位名称", "媒体名称", "媒体", "media outlet", "outlet"),
+    Verb.REPORTER: ("记者", "记者姓名", "记者/联系人", "reporter", "journalist"),
+    Verb.GROUP: ("成立小组", "成立工作组", "小组", "group"),
+    Verb.STATEMENT: ("口径", "对外口径", "统一口径", "回应口径", "statement"),
+    None: ("预计完成", "预计完成时间", "完成时间", "预计", "expected completion", "expected", "eta"),
+}
+_WORDS: dict[Verb, tuple[str, ...]] = {
+    Verb.ACK: ("收到", "已收到", "收到了", "收到啦", "确认", "已确认", "确认收到", "ack", "ok", "okay"),
+    Verb.LOCAL: ("可处理", "可以处理", "能处理", "本部门可处理", "local"),
+    Verb.CANNOT: ("无法处理", "不能处理", "处理不了", "本部门无法处理", "cannot", "can't"),
+    Verb.ESCALATE: ("上报综合部", "上报", "escalate"),
+    Verb.RESOLVED: ("已解决", "问题已解决", "已办结", "办结", "resolved"),
+    Verb.APPROVE: ("批准", "批准发布", "同意", "同意发布", "approve", "approved"),
+    Verb.MAJOR: ("重大", "重大事件", "重大投诉", "重大舆情", "major"),
+    Verb.DISMISS: ("非媒体投诉", "不是媒体投诉", "不属于媒体投诉", "dismiss"),
+    Verb.GROUP: ("成立小组", "成立工作组"),
+}
+_VALUE_VERB = {word.lower(): verb for verb, words in _VALUE_WORDS.items() for word in words}
+_WORD_VERB = {word.lower(): verb for verb, words in _WORDS.items() for word in words}
+_VALUE_LINE = re.compile(
+    r"^" + _BOLD + r"(?P<key>" + _aliases(*_VALUE_VERB) + r")" + _BOLD + r"[ \t\u3000]*[:：]" + _BOLD
+    + r"[ \t\u3000]*(?P<value>.*)$",
+    re.IGNORECASE,
+)
+_WORD_LINE = re.compile(
+    r"^" + _BOLD + r"(?P<key>" + _aliases(*_WORD_VERB) + r")" + _BOLD + r"(?P<rest>.*)$", re.IGNORECASE
+)
+_ORDINAL_CATEGORY = re.compile(r"^第\s*(?P<n>[0-9０-９]+|[一二三四五六七八九十])\s*类(?P<rest>.*)$")
+_SEPARATORS = " \t\u3000\u00a0,，.。!！;；:：、~～-—…"
+_TITLES = "工|总|总监|经理|主任|部长|处长|科长|主管|领导|老师|同志|师傅|同事|专员|书记|董事长|局长"
+_SALUTATION = re.compile(
+    r"^(?:(?:尊敬的)?[^\s:：,，。!！?？]{0,6}(?:" + _TITLES + r")(?:们|好)?"
+    r"|尊敬的[^:：,，。!！?？]{1,12}|各位[^:：,，。!！?？]{0,6}|大家好|您好|你好|(?:hi|hello|dear)\b[^:：,，!！]{0,24})"
+    r"\s*(?:[:：]|[,，!！])\s*(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+_CATEGORY_VALUE = re.compile(r"^第?\s*(?P<n>[0-9０-９]+|[一二三四五六七八九十])\s*类?")
+_DEPARTMENT_SPLIT = re.compile(r"[、，,;；\s]+")
+_CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+                   "六": 6, "七": 7, "八": 8, "九": 9}
+_WIDE = str.maketrans("０１２３４５６７８９：　ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ／－",
+                      "0123456789: ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz/-")
+_INLINE_ETA = re.compile(
+    r"[\s,，;；。.]*(?<![A-Za-z])(?P<label>" + _aliases(*_VALUE_WORDS[None]) + r")[ \t\u3000]*[:：][ \t\u3000]*(?P<when>[^\n]*)$",
+    re.IGNORECASE,
+)
+_PHRASE_ETA = re.compile(
+    r"预计\s*(?:于|在|将于|将在)?\s*(?P<when>[^，,。；;\n]{1,30}?)\s*(?:之?前)?\s*"
+    r"(?:完成|修复|恢复|解决|处理完毕|处理完|办结)"
+)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A command as read from one line, before 预计完成 lines are joined to their SOLUTION."""
+
+    command: Command | None  # None for a 预计完成 line
+    line: str  # the line as written (stripped)
+    valued: bool = False  # written as "key：value" (only those continue on the next lines)
+    when: str = ""  # 预计完成: the time as written
+    eta_explicit: bool = False  # SOLUTION: its 方案 line carried "预计完成：…" itself
+
+
+def _read(text: str, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    found: list[_Found] = []
+    seen = 0
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip(_SPACES)
+        index += 1
+        if not line:
+            continue
+        if _STOP.match(line):
+            break
+        if line.startswith(">"):
+            continue
+        seen += 1
+        if seen > WINDOW:
+            break
+        item = _line(line, tz, now)
+        if item is None:
+            continue
+        command = item.command
+        if command is not None and _continues(command, item.valued):
+            more, index = _continuation(lines, index, tz, now, skip_blank=not command.text)
+            command = replace(command, text="\n".join(part for part in (command.text, more) if part))
+            item = _solution(command, item.line, tz, now) if command.verb is Verb.SOLUTION else replace(item, command=command)
+        if item.command is not None and _empty(item.command):
+            continue
+        found.append(item)
+    return _dedupe(_join_times(found, tz, now))
+
+
+def _line(line: str, tz: tzinfo, now: datetime) -> _Found | None:
+    """The command a line starts with, also after a salutation (刘工：收到); None if it has none."""
+    line = _LIST_MARKER.sub("", line, count=1).strip(_SPACES)
+    item = _command_at_start(line, tz, now)
+    if item is None:
+        salutation = _SALUTATION.match(line)
+        if salutation is not None:
+            item = _command_at_start(salutation.group("rest").strip(_SPACES), tz, now)
+    return item
+
+
+def _command_at_start(line: str, tz: tzinfo, now: datetime) -> _Found | None:
+    value_line = _VALUE_LINE.match(line)
+    if value_line is not None:
+        verb = _VALUE_VERB[_collapse(value_line.group("key"))]
+        value = value_line.group("value").strip(_SPACES)
+        if verb is None:
+            return _Found(None, line, valued=True, when=value)
+        return _value_command(verb, value, line, tz, now)
+    ordinal = _ORDINAL_CATEGORY.match(line)
+    if ordinal is not None and _ends_word(ordinal.group("rest"), chinese=True):
+        return _Found(Command(Verb.CATEGORY, text=line, category=_category_number(ordinal.group("n"))), line)
+    word_line = _WORD_LINE.match(line)
+    if word_line is not None:
+        key = word_line.group("key")
+        rest = word_line.group("rest")
+        if _ends_word(rest, chinese=not key.isascii()):
+            verb = _WORD_VERB[_collapse(key)]
+            return _Found(Command(verb, text=rest.lstrip(_SEPARATORS + "*_").rstrip(_SPACES)), line)
+    return None
+
+
+def _value_command(verb: Verb, value: str, line: str, tz: tzinfo, now: datetime) -> _Found:
+    if verb is Verb.CATEGORY:
+        number = _CATEGORY_VALUE.match(value.translate(_WIDE))
+        category = _category_number(number.group("n")) if number else None
+        return _Found(Command(verb, text=value, category=category), line, valued=True)
+    if verb is Verb.GROUP:
+        names = tuple(name.strip("。.") for name in _DEPARTMENT_SPLIT.split(value))
+        return _Found(Command(verb, text=value, departments=tuple(name for name in names if name)), line, valued=True)
+    if verb is Verb.SOLUTION:
+        return _solution(Command(verb, text=value), line, tz, now)
+    return _Found(Command(verb, text=value), line, valued=True)
+
+
+def _solution(command: Command, line: str, tz: tzinfo, now: datetime) -> _Found:
+    """A 方案 with its time: "…，预计完成：明天18:00" in the text itself, or "预计明天18点前完成"."""
+    inline = _INLINE_ETA.search(command.text)
+    if inline is not None:
+        when = inline.group("when").strip(_SPACES)
+        expected = read_time(when, tz, now)
+        text = command.text[: inline.start()].strip(_SPACES) if expected is not None else command.text
+        return _Found(replace(command, text=text, expected_at=expected), line, valued=True, eta_explicit=True)
+    for phrase in _PHRASE_ETA.finditer(command.text):
+        expected = read_time(phrase.group("when"), tz, now)
+        if expected is not None:
+            return _Found(replace(command, expected_at=expected), line, valued=True)
+    return _Found(command, line, valued=True)
+
+
+def _continues(command: Command, valued: bool) -> bool:
+    """口径 goes on over the next lines; 方案/进展/办结 too when nothing follows their colon."""
+    if not valued:
+        return False
+    return command.verb is Verb.STATEMENT or (
+        command.verb in (Verb.SOLUTION, Verb.PROGRESS, Verb.RESOLVED) and not command.text
+    )
+
+
+def _continuation(lines: list[str], index: int, tz: tzinfo, now: datetime, skip_blank: bool) -> tuple[str, int]:
+    """The lines that carry on a command's text: up to a blank line, a quote, a signature or another command.
+
+    With `skip_blank` (nothing after the colon), blank lines before the text are passed over.
+    """
+    kept: list[str] = []
+    while index < len(lines):
+        line = lines[index].strip(_SPACES)
+        if not line and skip_blank and not kept:
+            index += 1
+            continue
+        if not line or _STOP.match(line) or line.startswith(">") or _line(line, tz, now) is not None:
+            break
+        kept.append(line)
+        index += 1
+    return "\n".join(kept), index
+
+
+def _empty(command: Command) -> bool:
+    """A value command with nothing after its colon says nothing (办结 and 成立小组 need no value)."""
+    needs_value = (Verb.SOLUTION, Verb.PROGRESS, Verb.STATEMENT, Verb.MEDIA_OUTLET, Verb.REPORTER, Verb.CATEGORY)
+    return command.verb in needs_value and not command.text and command.expected_at is None
+
+
+def _join_times(found: list[_Found], tz: tzinfo, now: datetime) -> list[Command]:
+    """Give each 预计完成 line to a SOLUTION that has no time of its own; one without a 方案 is a SOLUTION too."""
+    commands: list[Command | None] = [item.command for item in found]
+    open_solutions = [i for i, item in enumerate(found) if item.command is not None
+                      and item.command.verb is Verb.SOLUTION and not item.eta_explicit]
+    for position, item in enumerate(found):
+        if item.command is not None:
+            continue
+        expected = read_time(item.when, tz, now)
+        if open_solutions:
+            target = open_solutions.pop(0)
+            solution = commands[target]
+            assert solution is not None
+            text = solution.text if expected is not None else "\n".join(p for p in (solution.text, item.line) if p)
+            commands[target] = replace(solution, text=text, expected_at=expected or solution.expected_at)
+        elif item.when:
+            commands[position] = Command(Verb.SOLUTION, text="" if expected is not None else item.line,
+                                         expected_at=expected)
+    return [command for command in commands if command is not None]
+
+
+def _dedupe(commands: list[Command]) -> tuple[Command, ...]:
+    return tuple(dict.fromkeys(commands))
+
+
+def _ends_word(rest: str, chinese: bool) -> bool:
+    """After a command word: nothing, punctuation, or (after a Chinese word) a space."""
+    if not rest.strip(_SPACES):
+        return True
+    if chinese and rest[0] in _SPACES:
+        return True
+    first = rest.lstrip(_SPACES)[0]
+    return first in _SEPARATORS or first in "*_)）】]"
+
+
+def _collapse(key: str) -> str:
+    return re.sub(r"\s+", " ", key).lower()
+
+
+def _category_number(token: str) -> int | None:
+    token = token.translate(_WIDE)
+    number = int(token) if token.isascii() and token.isdigit() else _chinese_number(token)
+    return number if number is not None and 1 <= number <= 5 else None
+
+
+def _chinese_number(token: str) -> int | None:
+    """0–99 in Chinese numerals (三, 十, 十二, 二十, 二十三) or ASCII digits; None otherwise."""
+    if token.isascii() and token.isdigit():
+        return int(token)
+    if not token or len(token) > 3:
+        return None
+    if "十" not in token:
+        return _CHINESE_DIGITS.get(token) if len(token) == 1 else None
+    tens, _, ones = token.partition("十")
+    tens_value = _CHINESE_DIGITS.get(tens) if tens else 1
+    ones_value = _CHINESE_DIGITS.get(ones) if ones else 0
+    if tens_value is None or ones_value is None:
+        return None
+    return tens_value * 10 + ones_value
+
+
+# --- times ------------------------------------------------------------------------------------
+
+_NUMBER = r"(?:[0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3})"
+_DAY_OFFSET = {"今天": 0, "今日": 0, "本日": 0, "当天": 0, "today": 0, "tonight": 0, "明天": 1, "明日": 1,
+               "tomorrow": 1, "后天": 2, "後天": 2, "大后天": 3}
+_DAY_AND_PART = {"今晚": (0, "晚上"), "今夜": (0, "晚上"), "今早": (0, "早上"), "今晨": (0, "早上"),
+                 "明晚": (1, "晚上"), "明夜": (1, "晚上"), "明早": (1, "早上"), "明晨": (1, "早上")}
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "7": 6,
+             "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5}
+_MORNING = {"上午", "早上", "早晨", "凌晨", "早", "am", "a.m.", "a.m"}
+_EVENING = {"下午", "傍晚", "晚上", "夜里", "夜间", "晚", "pm", "p.m.", "p.m"}
+_PART_END = {"上午": time(12), "早上": time(12), "早晨": time(12), "凌晨": time(6), "早": time(12),
+             "中午": time(13), "下午": time(18), "傍晚": time(19), "晚上": time(23, 59), "夜里": time(23, 59),
+             "夜间": time(23, 59), "晚": time(23, 59)}
+_END_OF_DAY = time(23, 59)
+_WEEKDAY_NOTE = r"(?:\s*[(（]?\s*(?:周|星期|礼拜)[一二三四五六日天]\s*[)）]?)?"
+_TIME = re.compile(
+    r"^(?:(?:"
+    r"(?P<day>大后天|后天|後天|明天|明日|今天|今日|本日|当天|today|tomorrow|tonight)"
+    r"|(?P<daypart>今晚|今夜|今早|今晨|明晚|明夜|明早|明晨)"
+    r"|(?P<week>下下个?|下个?|本|这个?|next|this)?\s*(?:周|星期|礼拜)(?P<weekday>[一二三四五六日天1-7])"
+    r"|(?:(?P<year>[0-9]{4})\s*年\s*)?(?P<month>[0-9]{1,2})\s*月\s*(?P<dom>[0-9]{1,2})\s*[日号]?" + _WEEKDAY_NOTE
+    + r"|(?P<year2>[0-9]{4})\s*[-/.]\s*(?P<month2>[0-9]{1,2})\s*[-/.]\s*(?P<dom2>[0-9]{1,2})" + _WEEKDAY_NOTE
+    + r"|(?P<month3>[0-9]{1,2})\s*[-/]\s*(?P<dom3>[0-9]{1,2})(?![0-9])"
+    r")\s*(?:at\s+|t)?)?"
+    r"(?P<part>上午|下午|中午|晚上|早上|早晨|凌晨|傍晚|夜里|夜间|晚|早)?\s*"
+    r"(?:(?P<hour>" + _NUMBER + r")\s*(?:"
+    r"[:：]\s*(?P<minute>[0-9]{2})(?:\s*[:：]\s*[0-9]{2})?"
+    r"|[点點时時]\s*(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<minute2>" + _NUMBER + r")\s*分?)?"
+    r"|(?=\s*(?:am|pm|a\.m\.?|p\.m\.?)))"
+    r"\s*(?P<ampm>am|pm|a\.m\.?|p\.m\.?)?)?$",
+    re.IGNORECASE,
+)
+_RELATIVE = re.compile(
+    r"^(?:(?:in|within)\s+)?(?P<n>[0-9]{1,3}|[一二两三四五六七八九十]{1,3}|半)\s*个?\s*"
+    r"(?P<unit>小时|钟头|分钟|天|日|hours?|hrs?|h|minutes?|mins?|days?)$",
+    re.IGNORECASE,
+)
+_FILLER_BEFORE = re.compile(r"^(?:于|在|将于|将在|by|before|at|until)\s*", re.IGNORECASE)
+_FILLER_AFTER = re.compile(
+    r"(?:[\s。.,，;；!！]|之前|以前|前|左右|前后|为止|止|完成|修复|解决|恢复|处理完毕|处理完|完毕|以内|之内|内|以后|之后|后)+$"
+)
+
+
+def _local(now: datetime, tz: tzinfo) -> datetime:
+    return now.replace(tzinfo=tz) if now.tzinfo is None else now.astimezone(tz)
+
+
+def _read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
+    cleaned = value.translate(_WIDE).strip(_SPACES)
+    cleaned = _FILLER_BEFORE.sub("", cleaned)
+    trimmed = _FILLER_AFTER.sub("", cleaned).strip(_SPACES)
+    if not trimmed:
+        return None
+    relative = _RELATIVE.match(trimmed)
+    if relative is not None:
+        return _relative(relative, now)
+    match = _TIME.match(trimmed)
+    if match is not None and any(match.group(key) for key in ("day", "daypart", "weekday", "month", "dom2",
+                                                               "month3", "part", "hour")):
+        return _build(match, tz, now)
+    try:
+        iso = datetime.fromisoformat(trimmed)
+    except ValueError:
+        iso = None
+    if iso is not None:
+        return iso if iso.tzinfo is not None else iso.replace(tzinfo=tz)
+    return parse_client_date(trimmed, tz)
+
+
+def _relative(match: re.Match[str], now: datetime) -> datetime | None:
+    token, unit = match.group("n"), match.group("unit").lower()
+    amount = 0.5 if token == "半" else _chinese_number(token)
+    if amount is None:
+        return None
+    if unit in ("分钟",) or unit.startswith("min"):
+        return now + timedelta(minutes=amount)
+    if unit in ("天", "日") or unit.startswith("day"):
+        return now + timedelta(days=amount)
+    return now + timedelta(hours=amount)
+
+
+def _build(match: re.Match[str], tz: tzinfo, now: datetime) -> datetime | None:
+    groups = match.groupdict()
+    part = (groups["part"] or "").lower()
+    day = _day(groups, now.date())
+    if groups["daypart"]:
+        offset, implied_part = _DAY_AND_PART[groups["daypart"]]
+        day, part = now.date() + timedelta(days=offset), part or implied_part
+    if groups["day"] == "tonight":
+        part = part or "晚上"
+    if day is None and (groups["month"] or groups["dom2"] or groups["month3"]):
+        return None  # a date that does not exist (2月30日)
+    clock = _clock(groups, groups["ampm"] or part)
+    if clock is None and groups["hour"]:
+        return None
+    if clock is None:
+        end = _PART_END.get(part, _END_OF_DAY)
+        return _at(day or now.date(), end, tz)
+    hours, minutes = clock
+    if day is not None:
+        return _at(day, time(0), tz) + timedelta(hours=hours, minutes=minutes)
+    result = _at(now.date(), time(0), tz) + timedelta(hours=hours, minutes=minutes)
+    return result if result >= now else result + timedelta(days=1)
+
+
+def _at(day: date, clock: time, tz: tzinfo) -> datetime:
+    return datetime.combine(day, clock, tzinfo=tz)
+
+
+def _day(groups: dict[str, str | None], today: date) -> date | None:
+    if groups["day"]:
+        return today + timedelta(days=_DAY_OFFSET[groups["day"].lower()])
+    if groups["weekday"]:
+        return _weekday(groups["week"] or "", _WEEKDAYS[groups["weekday"]], today)
+    year_text = groups["year"] or groups["year2"]
+    month_text = groups["month"] or groups["month2"] or groups["month3"]
+    dom_text = groups["dom"] or groups["dom2"] or groups["dom3"]
+    if not (month_text and dom_text):
+        return None
+    month, dom = int(month_text), int(dom_text)
+    try:
+        if year_text:
+            return date(int(year_text), month, dom)
+        candidate = date(today.year, month, dom)
+    except ValueError:
+        return None
+    if candidate < today - timedelta(days=183):
+        try:
+            return date(today.year + 1, month, dom)
+        except ValueError:
+            return None
+    return candidate
+
+
+def _weekday(prefix: str, target: int, today: date) -> date:
+    prefix = prefix.lower()
+    monday = today - timedelta(days=today.weekday())
+    if prefix.startswith("下下"):
+        return monday + timedelta(days=14 + target)
+    if prefix.startswith(("下", "next")):
+        return monday + timedelta(days=7 + target)
+    if prefix.startswith(("本", "这", "this")):
+        return monday + timedelta(days=target)
+    return today + timedelta(days=(target - today.weekday()) % 7)  # 周五: the next Friday, today included
+
+
+def _clock(groups: dict[str, str | None], marker: str) -> tuple[int, int] | None:
+    """(hours 0–24, minutes) of the written clock time, the day-part applied; None if none or invalid."""
+    if not groups["hour"]:
+        return None
+    hour = _chinese_number(groups["hour"])
+    minute_text = groups["minute"] or groups["minute2"]
+    minute = _chinese_number(minute_text) if minute_text else 0
+    if groups["half"]:
+        minute = 30
+    elif groups["quarter"]:
+        minute = 15 if groups["quarter"] == "一刻" else 45
+    if hour is None or minute is None or hour > 24 or minute > 59:
+        return None
+    marker = marker.lower()
+    if marker in _MORNING and hour == 12:
+        hour = 0
+    elif marker in _EVENING and hour < 12:
+        hour += 12
+    elif marker in _EVENING and hour == 12 and marker not in ("pm", "p.m.", "p.m", "下午"):
+        hour = 24  # 晚上12点: midnight at the end of that day
+    elif marker == "中午" and hour < 11:
+        hour += 12
+    if hour == 24 and minute:
+        return None
+    return hour, minute
