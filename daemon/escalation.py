@@ -80,7 +80,7 @@ def case_state(case: Case, clocks: Sequence[Deadline], settings: Settings) -> Ca
         outlet=directory.outlet(case.media_outlet), received_at=case.received_at,
         clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, c.target) for c in clocks),
         assessment=case.assessment, expected_completion_at=case.expected_completion_at,
-        group_depts=tuple(case.group_depts or ()),
+        group_depts=tuple(case.group_depts or ()), group_requested=case.group_requested_at is not None,
     )
 
 
@@ -110,12 +110,12 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
     db.flush()
     events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
     for notify in decision.mails:
-        enqueue(db, outbox_rows(renderer, settings.directory, _mail(settings, case, clocks, events, notify, now),
+        enqueue(db, outbox_rows(renderer, settings.directory, case_mail(settings, case, clocks, events, notify, now),
                                 now, settings.message_id_domain))
 
 
-def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[Event], notify: Notify,
-          now: datetime) -> Mail:
+def case_mail(settings: Settings, case: Case, clocks: Sequence[Deadline], events: Sequence[Event], notify: Notify,
+              now: datetime, **extra: Any) -> Mail:
     """The step's template with the case, the clock it is about, and what is asked."""
     context: dict[str, Any] = mail_context(case, clocks, settings.directory)
     context.update(
@@ -128,6 +128,7 @@ def _mail(settings: Settings, case: Case, clocks: list[Deadline], events: list[E
         events=_since_last_report(events) if notify.step is Step.PROGRESS else events,
         statement=case.statement or "",
     )
+    context.update(extra)
     attachments = []
     if notify.attach_form:
         from daemon.forms import registration_form  # openpyxl loads only once a form is made
@@ -157,7 +158,7 @@ def _about_kind(settings: Settings, notify: Notify) -> str:
     return "leader" if email in leader_emails else "a"
 
 
-def _since_last_report(events: list[Event]) -> list[Event]:
+def _since_last_report(events: Sequence[Event]) -> Sequence[Event]:
     """A dynamic report tells what happened since the previous one."""
     last = max((i for i, e in enumerate(events) if e.kind == "mail_out" and "progress" in (e.message_id or "")),
                default=-1)

@@ -34,6 +34,7 @@ from daemon.config import Settings
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
+from daemon.replies import Replies
 from daemon.store import expire_ack_windows, session
 from daemon.views import Clock, mail_context
 from models.directory import Person
@@ -106,6 +107,7 @@ class Intake:
         self.settings = settings
         self.engine = engine
         self.renderer = renderer
+        self.replies = Replies(settings, renderer)
         self.context = ParseContext(
             timezone=settings.daemon.timezone,
             case_prefix=settings.daemon.case_prefix,
@@ -192,12 +194,25 @@ class Intake:
         status = _STATUS_OF_KIND[mail.kind]
         if status is InboundStatus.QUARANTINED:
             return self._quarantine(rows, item, mail, mail.reason, now)
+        if status is InboundStatus.REPLY:
+            return self._reply(db, rows, item, mail, now)
         case_id = self._thread_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
             self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {_first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
         return Outcome(item.key, status, case_id, mail.reason)
+
+    def _reply(self, db: Session, rows: Rows, item: Fetched, mail: ParsedMail, now: datetime) -> Outcome:
+        """A reply to a case mail: authenticated, acknowledged, acted on (daemon/replies.py)."""
+        case_id, events, outbox = self.replies.handle(db, mail, now)
+        for event in events:
+            rows.add(Event, **event.model_dump(exclude={"id"}))
+        rows.outbox += outbox
+        rejected = [e.summary for e in events if e.kind == "rejected"]
+        reason = "；".join(rejected) if rejected else mail.reason
+        self._inbound(rows, item, mail, InboundStatus.REPLY, case_id, reason, now)
+        return Outcome(item.key, InboundStatus.REPLY, case_id, reason)
 
     def _unreachable(self, db: Session, rows: Rows, case_id: str, mail: ParsedMail, status: InboundStatus,
                      now: datetime) -> None:

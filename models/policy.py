@@ -40,6 +40,12 @@ class Step(str, Enum):
     PROGRESS = "progress"  # dynamic report to the company leader
     STATEMENT = "statement"  # the approved unified statement to every interface person
     FAILOVER = "failover"  # no answer: B, or the next leader up
+    # Mails that replies cause (daemon/replies.py), not the clocks:
+    CONFIRM = "confirm"  # what a reply changed, to the person who sent it
+    SOLUTION_REPORT = "solution_report"  # the agreed solution, to the leader and 综合部
+    RESOLVED = "resolved"  # closure report with the form
+    STATEMENT_DRAFT = "statement_draft"  # a statement for the leaders to approve
+    MAJOR = "major"  # handed to the 重大突发事件 contacts
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class CaseState:
     assessment: str | None = None  # "local" (可处理) or "cannot" (无法处理), from replies
     expected_completion_at: datetime | None = None
     group_depts: tuple[str, ...] = ()  # departments named when the group was convened
+    group_requested: bool = False  # 综合部 replied "成立小组：…" (the clock is met, not missed)
 
 
 @dataclass(frozen=True)
@@ -243,9 +250,9 @@ def _overdue_to_leader_and_gd(case: CaseState, clock: Clock, ctx: Context, d: De
 
 
 def group(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
-    """1 h after 综合部 took over without a group: the company-level group is convened by mail
-    (interface persons of the group departments) and the company leader is told."""
-    d.breached.append((clock.kind, clock.round))
+    """综合部 replied "成立小组", or 1 h after it took over without one: the company-level group
+    is convened by mail (interface persons of the group departments), company leader told."""
+    (d.met if case.group_requested else d.breached).append((clock.kind, clock.round))
     members = _group_interfaces(case, ctx.directory)
     gd = ctx.directory.general_dept
     _send(case, d, ctx, _notify(case, Step.GROUP, clock, ctx, to=members,

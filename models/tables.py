@@ -56,6 +56,9 @@ class Case(SQLModel, table=True):
     gd_takeover_at: datetime | None = _utc()  # when 综合部 took the case over
     group_formed_at: datetime | None = _utc()  # when the company-level group was convened
     group_depts: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # named when convening
+    group_requested_at: datetime | None = _utc()  # 综合部 asked for the group by reply
+    statement_approved_at: datetime | None = _utc()
+    statement_approved_by: str | None = None
     source_key: str = Field(unique=True)  # Message-ID of the mail it came from, else sha256
     source_message_id: str | None = None  # for threading our mails to the forwarder's
     updated_at: datetime = _utc(nullable=False)

@@ -1,0 +1,316 @@
+"""Replies: the people's half of the conversation. Authenticate, acknowledge, act, confirm.
+
+A reply counts only when
+1. it threads to a Message-ID complaintd sent to that same address (the random part of our
+   Message-IDs is the token a forged From cannot know) — or, when it carries no threading
+   headers at all (QQ Mail, some phones), its subject names the case;
+2. the sender holds a role on the case that allows the command (models/permissions.py).
+Anything else is recorded and rejected without a word back (no backscatter); 综合部 reads
+the rejections in the case's event log and reports. Every accepted reply from a notified
+person acknowledges what was awaited from them or their A/B partner; commands change the
+case as SPEC §3 says, mostly by moving the clocks, and the sender gets one short threaded
+confirmation (at most CONFIRMS_PER_HOUR an hour).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from daemon.config import Settings
+from daemon.escalation import case_mail
+from daemon.outbox import outbox_rows
+from daemon.rendering import Renderer
+from models.directory import Person
+from models.permissions import may, partners, roles_of
+from models.policy import Notify, Step
+from models.tables import Case, Deadline, Event, Outbox
+from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from parsers.commands import Command, Verb, read_commands
+from parsers.message import ParsedMail
+
+log = logging.getLogger(__name__)
+
+CONFIRMS_PER_HOUR = 10  # a reply loop with a person's client never floods their inbox
+
+VERB_WORDS = {
+    Verb.ACK: "收到", Verb.LOCAL: "可处理", Verb.CANNOT: "无法处理", Verb.ESCALATE: "上报综合部",
+    Verb.SOLUTION: "方案", Verb.PROGRESS: "进展", Verb.RESOLVED: "办结", Verb.CATEGORY: "类别",
+    Verb.MEDIA_OUTLET: "媒体单位", Verb.REPORTER: "记者", Verb.GROUP: "成立小组", Verb.STATEMENT: "口径",
+    Verb.APPROVE: "批准", Verb.MAJOR: "重大", Verb.DISMISS: "非媒体投诉",
+}
+
+
+@dataclass
+class Reply:
+    """One reply being handled: the case row and its clocks, loaded for update."""
+
+    case: Case
+    clocks: list[Deadline]
+    sender: str
+    now: datetime
+    done: list[str] = field(default_factory=list)  # what changed, in words, for the confirmation
+    mails: list[tuple[Notify, dict[str, object]]] = field(default_factory=list)
+
+    def clock(self, kind: DeadlineKind) -> Deadline | None:
+        """The open clock of this kind, if any."""
+        return next((c for c in self.clocks if c.kind == kind.value and c.met_at is None and c.breached_at is None),
+                    None)
+
+    def meet(self, kind: DeadlineKind) -> None:
+        clock = self.clock(kind)
+        if clock is not None:
+            clock.met_at = self.now
+
+    def due_now(self, kind: DeadlineKind) -> None:
+        """Make a clock act on this tick's deadline pass (无法处理 → the AM at once)."""
+        clock = self.clock(kind)
+        if clock is not None:
+            clock.due_at = min(clock.due_at, self.now)
+
+
+class Replies:
+    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+        self.settings = settings
+        self.renderer = renderer
+
+    def handle(self, db: Session, mail: ParsedMail, now: datetime) -> tuple[str | None, list[Event], list[dict[str, object]]]:
+        """(case id, events to log, outbox rows) for one reply; the caller writes them."""
+        sender = mail.sender.email if mail.sender else ""
+        case, why = self._case_for(db, mail, sender)
+        if case is None:
+            return None, [_event(None, now, "rejected", sender, mail, why)], []
+        dept = self.settings.directory.department(case.receiving_dept) or self.settings.directory.general_dept
+        roles = roles_of(sender, dept, self.settings.directory.outlet(case.media_outlet), self.settings.directory)
+        if not roles:
+            return case.id, [_event(case.id, now, "rejected", sender, mail, f"{sender} 不在本案件的处理人员中，回复未采纳")], []
+        reply = Reply(case, list(db.exec(select(Deadline).where(Deadline.case_id == case.id))), sender, now)
+        events = [_event(case.id, now, "mail_in", sender, mail, _first_line(mail.text) or "（空白回复）")]
+        acked = self._acknowledge(reply)
+        if acked:
+            reply.done.append("已确认收到")
+        for command in read_commands(mail.text, self.settings.daemon.timezone, now):
+            events.append(self._command(reply, roles, command, mail))
+        db.add(case)
+        for clock in reply.clocks:
+            db.add(clock)
+        return case.id, events, self._mails(db, reply, mail)
+
+    # -- authentication -------------------------------------------------------------------
+
+    def _case_for(self, db: Session, mail: ParsedMail, sender: str) -> tuple[Case | None, str]:
+        """The case this reply may act on, or why it may act on none."""
+        if not self.settings.directory.is_known(sender):
+            return None, f"{sender or '未知发件人'} 不在通讯录中，回复未采纳"
+        ids = [*mail.in_reply_to, *mail.references]
+        if ids:
+            case_id = db.exec(select(Outbox.case_id).where(
+                Outbox.message_id.in_(ids), Outbox.recipient == sender)).first()  # type: ignore[attr-defined]
+            if case_id is None:
+                return None, "回复未对应系统发给该发件人的邮件（缺少或不符的线索），未采纳"
+            if mail.case_tag and mail.case_tag != case_id:
+                log.warning("reply tagged %s threads to %s; acting on %s", mail.case_tag, case_id, case_id)
+        elif mail.case_tag:
+            case_id = mail.case_tag
+        else:
+            return None, "回复中找不到案件编号，未采纳"
+        case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
+        return (case, "") if case is not None else (None, f"没有案件 {case_id}")
+
+    def _acknowledge(self, reply: Reply) -> int:
+        """Any human reply meets the ack windows awaiting its sender or their A/B partner."""
+        who = partners(reply.sender, self.settings.directory)
+        met = 0
+        for clock in reply.clocks:
+            if clock.kind == DeadlineKind.ACK.value and clock.met_at is None and clock.breached_at is None \
+                    and clock.target.rsplit("/", 1)[-1] in who:
+                clock.met_at = reply.now
+                met += 1
+        return met
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _command(self, reply: Reply, roles: frozenset, command: Command, mail: ParsedMail) -> Event:
+        word = VERB_WORDS[command.verb]
+        if CaseStatus(reply.case.status) in CLOSED_STATUSES and command.verb is not Verb.ACK:
+            return _event(reply.case.id, reply.now, "rejected", reply.sender, mail, f"“{word}”：案件已关闭")
+        if not may(command.verb, roles):
+            return _event(reply.case.id, reply.now, "rejected", reply.sender, mail,
+                          f"“{word}”：{reply.sender} 无权执行")
+        summary = ACTIONS[command.verb](self, reply, command)
+        reply.done.append(summary)
+        return _event(reply.case.id, reply.now, "command", reply.sender, mail, f"{word}：{summary}")
+
+    def _local(self, r: Reply, c: Command) -> str:
+        r.case.assessment = "local"
+        r.meet(DeadlineKind.ASSESS)
+        if r.case.status in (CaseStatus.REGISTERED.value, CaseStatus.ACCOUNT_MANAGER.value):
+            r.case.status = CaseStatus.LOCAL.value
+        return "本部门可处理，由接收部门组织处理"
+
+    def _cannot(self, r: Reply, c: Command) -> str:
+        r.case.assessment = "cannot"
+        r.meet(DeadlineKind.ASSESS)
+        r.due_now(DeadlineKind.ACCOUNT_MANAGER)
+        return "本部门无法处理，立即通知媒体单位客户经理"
+
+    def _escalate(self, r: Reply, c: Command) -> str:
+        r.case.assessment = "cannot"
+        r.meet(DeadlineKind.ASSESS)
+        r.due_now(DeadlineKind.GENERAL_DEPT)
+        return "立即上报综合部"
+
+    def _solution(self, r: Reply, c: Command) -> str:
+        r.case.solution = c.text
+        r.case.expected_completion_at = c.expected_at
+        r.meet(DeadlineKind.SOLUTION)
+        completion = r.clock(DeadlineKind.NORMAL_COMPLETION)
+        if completion is not None and c.expected_at is not None:
+            completion.due_at = min(completion.due_at, c.expected_at)  # min(agreed, normal limit)
+        self._report(r, Step.SOLUTION_REPORT)
+        when = c.expected_at.astimezone(self.settings.daemon.timezone).strftime("%m-%d %H:%M") if c.expected_at else "未写明"
+        return f"方案已登记（预计完成 {when}），已报部门领导和综合部"
+
+    def _progress(self, r: Reply, c: Command) -> str:
+        return "进展已记录，将写入下一次动态报告"
+
+    def _resolved(self, r: Reply, c: Command) -> str:
+        r.case.status, r.case.resolved_at, r.case.result = CaseStatus.RESOLVED.value, r.now, c.text or "已解决"
+        self._close_clocks(r)
+        self._report(r, Step.RESOLVED, attach_form=True)
+        return "案件已办结，时限全部关闭，已报部门领导和综合部"
+
+    def _category(self, r: Reply, c: Command) -> str:
+        r.case.category = c.category
+        return f"投诉类别更正为 {c.category}"
+
+    def _outlet(self, r: Reply, c: Command) -> str:
+        outlet = self.settings.directory.outlet_by_name(c.text)
+        r.case.media_outlet = outlet.name if outlet else c.text
+        if outlet and outlet.account_manager_a:
+            r.case.account_manager = outlet.account_manager_a.mailbox
+        return f"媒体单位更正为 {r.case.media_outlet}"
+
+    def _reporter(self, r: Reply, c: Command) -> str:
+        r.case.reporter_name = c.text
+        return f"记者/联系人更正为 {c.text}"
+
+    def _group(self, r: Reply, c: Command) -> str:
+        directory = self.settings.directory
+        named = [d.id for d in directory.departments if any(n and (n in d.name or d.name in n) for n in c.departments)]
+        r.case.group_depts = sorted(set(r.case.group_depts or []) | set(named))
+        r.case.group_requested_at = r.now
+        if r.case.status != CaseStatus.GENERAL_DEPT.value and r.case.status != CaseStatus.COMPANY_GROUP.value:
+            r.case.status, r.case.gd_takeover_at = CaseStatus.GENERAL_DEPT.value, r.now
+        group = r.clock(DeadlineKind.GROUP)
+        if group is None:
+            taken = [c.round for c in r.clocks if c.kind == DeadlineKind.GROUP.value]
+            group = Deadline(case_id=r.case.id, kind=DeadlineKind.GROUP.value, round=max(taken, default=-1) + 1,
+                             due_at=r.now, target="")
+            r.clocks.append(group)
+        group.due_at = min(group.due_at, r.now)
+        return "成立公司级媒体投诉处理小组，立即通知各部门接口人"
+
+    def _statement(self, r: Reply, c: Command) -> str:
+        r.case.statement = c.text
+        r.case.statement_approved_at = r.case.statement_approved_by = None
+        self._report(r, Step.STATEMENT_DRAFT)
+        return "对外口径草稿已登记，已送公司主管领导和媒体主管领导批准"
+
+    def _approve(self, r: Reply, c: Command) -> str:
+        if not r.case.statement:
+            return "尚无口径草稿，批准未生效"
+        r.case.statement_approved_at, r.case.statement_approved_by = r.now, r.sender
+        taken = [c.round for c in r.clocks if c.kind == DeadlineKind.STATEMENT.value]
+        r.clocks.append(Deadline(case_id=r.case.id, kind=DeadlineKind.STATEMENT.value,
+                                 round=max(taken, default=-1) + 1,
+                                 due_at=r.now + self.settings.deadlines[DeadlineKind.STATEMENT], target=""))
+        return "口径已批准，立即下发各相关部门接口人"
+
+    def _major(self, r: Reply, c: Command) -> str:
+        r.case.status = CaseStatus.MAJOR.value
+        self._close_clocks(r)
+        self._report(r, Step.MAJOR, attach_form=True)
+        return "已转重大突发事件处理，本流程时限停止"
+
+    def _dismiss(self, r: Reply, c: Command) -> str:
+        r.case.status = CaseStatus.DISMISSED.value
+        self._close_clocks(r)
+        return "认定为非媒体投诉，案件关闭"
+
+    def _ack(self, r: Reply, c: Command) -> str:
+        return "已确认收到"
+
+    # -- mails ----------------------------------------------------------------------------
+
+    def _close_clocks(self, r: Reply) -> None:
+        for clock in r.clocks:
+            if clock.met_at is None and clock.breached_at is None:
+                clock.met_at = r.now
+
+    def _report(self, r: Reply, step: Step, attach_form: bool = False) -> None:
+        directory = self.settings.directory
+        dept = directory.department(r.case.receiving_dept)
+        leaders = directory.leaders
+        gd = list(directory.mailboxes(directory.general_dept))
+        to: list[Person] = {
+            Step.STATEMENT_DRAFT: [p for p in (leaders.company, leaders.media) if p],
+            Step.MAJOR: [*leaders.major_incident, leaders.company],
+        }.get(step, [*([dept.leader] if dept and dept.leader else []), *gd])
+        actor = directory.person(r.sender) or Person("", r.sender)
+        r.mails.append((Notify(step, _next_round(r, step), tuple(to), (actor, *gd), (), r.now, False, attach_form),
+                        {}))
+
+    def _mails(self, db: Session, reply: Reply, mail: ParsedMail) -> list[dict[str, object]]:
+        events = list(db.exec(select(Event).where(Event.case_id == reply.case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
+        rows: list[dict[str, object]] = []
+        if reply.done and self._may_confirm(db, reply):
+            actor = self.settings.directory.person(reply.sender) or Person(mail.sender.name if mail.sender else "", reply.sender)
+            confirm = Notify(Step.CONFIRM, _next_confirm_round(db, reply.case.id), (actor,), (), (), reply.now)
+            reply.mails.append((confirm, {"done": reply.done}))
+        for notify, extra in reply.mails:
+            composed = case_mail(self.settings, reply.case, reply.clocks, events, notify, reply.now,
+                                 done=extra.get("done", reply.done))
+            rows += outbox_rows(self.renderer, self.settings.directory, composed, reply.now,
+                                self.settings.message_id_domain)
+        return rows
+
+    def _may_confirm(self, db: Session, reply: Reply) -> bool:
+        sent = db.exec(select(func.count()).select_from(Outbox).where(
+            Outbox.step == Step.CONFIRM.value, Outbox.recipient == reply.sender,
+            Outbox.created_at > reply.now - timedelta(hours=1))).one()
+        return sent < CONFIRMS_PER_HOUR
+
+
+ACTIONS: dict[Verb, Callable[[Replies, Reply, Command], str]] = {
+    Verb.ACK: Replies._ack, Verb.LOCAL: Replies._local, Verb.CANNOT: Replies._cannot,
+    Verb.ESCALATE: Replies._escalate, Verb.SOLUTION: Replies._solution, Verb.PROGRESS: Replies._progress,
+    Verb.RESOLVED: Replies._resolved, Verb.CATEGORY: Replies._category, Verb.MEDIA_OUTLET: Replies._outlet,
+    Verb.REPORTER: Replies._reporter, Verb.GROUP: Replies._group, Verb.STATEMENT: Replies._statement,
+    Verb.APPROVE: Replies._approve, Verb.MAJOR: Replies._major, Verb.DISMISS: Replies._dismiss,
+}
+
+
+def _next_round(r: Reply, step: Step) -> int:
+    """Reports a reply causes are numbered by the reply's time, so each reply gets its own."""
+    return int(r.now.timestamp())
+
+
+def _next_confirm_round(db: Session, case_id: str) -> int:
+    last = db.exec(select(func.max(Outbox.round)).where(Outbox.case_id == case_id,
+                                                        Outbox.step == Step.CONFIRM.value)).one()
+    return (last or 0) + 1
+
+
+def _event(case_id: str | None, now: datetime, kind: str, actor: str, mail: ParsedMail, summary: str) -> Event:
+    return Event(case_id=case_id, at=now, kind=kind, actor=actor or "unknown", message_id=mail.message_id,
+                 subject=mail.subject[:500] or None, summary=summary)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
