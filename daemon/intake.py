@@ -19,6 +19,7 @@ unit of work and a commit per message cost several times the parse.
 from __future__ import annotations
 
 import hashlib
+import zlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -229,6 +230,22 @@ class Intake:
             if expire_ack_windows(db, case_id, address, now):
                 why = "自动回复（不在岗）" if status is InboundStatus.AUTOREPLY else "退信（无法送达）"
                 self._event(rows, case_id, now, "unreachable", None, f"{address} {why}：转 B 角或上一级")
+            if status is InboundStatus.BOUNCE and self.settings.directory.is_known(address):
+                rows.outbox += self._bad_address_notice(case_id, address, mail, now)
+
+    def _bad_address_notice(self, case_id: str, address: str, mail: ParsedMail, now: datetime) -> list[dict[str, Any]]:
+        """综合部 keeps the directory: a bounced directory address is theirs to correct."""
+        directory = self.settings.directory
+        person = directory.person(address)
+        context = {"greeting": directory.general_dept.name, "case_id": case_id, "address": address,
+                   "name": person.name if person else "", "reason": mail.reason, "subject": mail.subject}
+        gd = directory.general_dept
+        to = [p for p in (*directory.mailboxes(gd), *([gd.interface_b] if gd.interface_b else []))
+              if p.email != address]  # not to the address that bounced
+        return outbox_rows(self.renderer, directory,
+                           Mail(case_id, "bad_address", "bad_address", context, to,
+                                round=zlib.crc32(address.encode()) & 0x7FFFFFFF),
+                           now, self.settings.message_id_domain)
 
     def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
         now = group.now

@@ -181,7 +181,9 @@ def test_a_bounce_for_a_hands_over_to_b_at_once(tmp_path: Path, imap: Dovecot, s
     seen = len(smtp.messages)
     run_until(app, T0 + timedelta(hours=1, minutes=1))
     new = smtp.messages[seen:]
-    # B told (to), A in copy.
+    # B told (to), A in copy; and 综合部 (but not the bounced address) asked to check the directory.
     assert {(step_of(m), m.rcpt_tos[0]) for m in new} == {("failover", "zhou.gd@corp.example.com"),
-                                                         ("failover", "liu.gd@corp.example.com")}
+                                                         ("failover", "liu.gd@corp.example.com"),
+                                                         ("bad_address", "zonghe@corp.example.com"),
+                                                         ("bad_address", "zhou.gd@corp.example.com")}
     app.close()

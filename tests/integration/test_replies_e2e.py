@@ -183,3 +183,52 @@ def test_reply_text_never_becomes_a_header_or_template(app: App, imap: Dovecot, 
     report = next(m.parsed() for m in smtp.messages[seen:] if step_of(m) == "solution_report")
     assert report["Bcc"] is None
     assert "{{ 7 * 7 }}" in report.get_body(("plain",)).get_content()
+
+
+def test_general_dept_convenes_the_group_by_reply(app: App, imap: Dovecot, smtp: SmtpServer) -> None:
+    """综合部 replies 成立小组：网络部、市场部 within its hour: the group is convened at once,
+    and its clock counts as met, not missed."""
+    run_until(app, T0 + timedelta(hours=1))
+    reply(imap, our_mail_to(smtp, "general_dept", "liu.gd@corp.example.com"), "刘洋 <liu.gd@corp.example.com>",
+          "成立小组：网络部、市场部")
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=1, minutes=5))
+    got = new_mails(smtp, seen)
+    assert {("group", "zhang.net@corp.example.com"), ("group", "feng.mkt@corp.example.com")} <= got
+    record = load_case(app.engine, CASE)
+    assert record is not None and record.case.status == "company_group"
+    group = next(d for d in record.deadlines if d.kind == "group")
+    assert group.met_at is not None and group.breached_at is None
+
+
+def test_a_major_incident_goes_to_the_emergency_contacts_and_stops_the_clocks(app: App, imap: Dovecot,
+                                                                              smtp: SmtpServer) -> None:
+    """The company leader replies 重大: the 重大突发事件 contacts get the case; nothing more follows."""
+    run_until(app, T0 + timedelta(hours=1))  # 综合部 takes over …
+    run_until(app, T0 + timedelta(hours=2))  # … and an hour on the group mail reaches the company leader
+    reply(imap, our_mail_to(smtp, "group", "zhao.ceo@corp.example.com"), "赵总 <zhao.ceo@corp.example.com>", "重大")
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=2, minutes=1))
+    assert ("major", "emergency@corp.example.com") in new_mails(smtp, seen)
+    assert case_row(app).status == "major"
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=12))
+    assert new_mails(smtp, seen) == set()
+
+
+def test_general_dept_dismisses_spam_sent_to_the_mailbox(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stranger's mail becomes a case at 综合部; 综合部 replies 非媒体投诉 and it is closed."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    imap.append(("From: 推广 <promo@spam.example.net>\r\nTo: complaints@corp.example.com\r\n"
+                 "Subject: =?utf-8?b?5Y+R56Wo?=\r\nMessage-ID: <spam1@spam.example.net>\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n\r\n").encode() + "代开发票，联系微信。\r\n".encode())
+    run_until(app, T0 + timedelta(minutes=5))
+    reply(imap, our_mail_to(smtp, "ack", "liu.gd@corp.example.com"), "刘洋 <liu.gd@corp.example.com>", "非媒体投诉")
+    run_until(app, T0 + timedelta(minutes=6))
+    assert case_row(app).status == "dismissed"
+    assert not [m for m in smtp.messages if "spam.example.net" in m.rcpt_tos[0]]
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=6))
+    assert new_mails(smtp, seen) == set()
+    app.close()
