@@ -232,3 +232,17 @@ def test_general_dept_dismisses_spam_sent_to_the_mailbox(tmp_path: Path, imap: D
     run_until(app, T0 + timedelta(hours=6))
     assert new_mails(smtp, seen) == set()
     app.close()
+
+
+def test_confirmations_are_capped_per_sender_per_hour(app: App, imap: Dovecot, smtp: SmtpServer) -> None:
+    """Twelve progress replies in a burst (a client stuck in a loop): each is recorded, at most
+    ten confirmations go back within the hour."""
+    ack = our_mail_to(smtp, "ack", "sun@corp.example.com")
+    for n in range(12):
+        reply(imap, ack, "孙明 <sun@corp.example.com>", f"进展：第{n}次更新")
+    run_until(app, T0 + timedelta(minutes=6))
+    confirms = [m for m in smtp.messages if step_of(m) == "confirm"]
+    assert len(confirms) == 10
+    with session(app.engine) as db:
+        recorded = db.exec(select(Event).where(Event.kind == "command", Event.case_id == CASE)).all()
+    assert len(recorded) == 12
