@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from daemon.clock import Clock, SystemClock
 from daemon.config import Settings
 from daemon.escalation import deadline_pass
+from daemon.reports import digest_pass
 from daemon.intake import Intake, Outcome
 from daemon.outbox import flush
 from daemon.ports import Mailer, MailSource
@@ -68,9 +69,10 @@ class App:
         return flush(self.engine, self.mailer, self.settings.outbound.from_email, now)
 
     def clock_pass(self) -> None:
-        """The clocks, then the outbox: a step that comes due leaves within this tick."""
+        """The clocks and the daily digest, then the outbox: what comes due leaves this tick."""
         now = self.clock.now()
         self.guarded("deadlines", lambda: self.deadline_pass(now))
+        self.guarded("digest", lambda: digest_pass(self.engine, self.settings, self.renderer, now))
         self.guarded("outbox", lambda: self.flush_pass(now))
 
     def tick(self) -> None:

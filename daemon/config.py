@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import os
 import re
 import tomllib
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
@@ -93,6 +93,11 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    digest_at: time | None  # local time of the daily digest to 综合部; None: no digest
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     daemon: DaemonSettings
@@ -100,6 +105,7 @@ class Settings:
     outbound: OutboundSettings
     deadlines: Deadlines
     directory: Directory
+    reports: ReportSettings = ReportSettings(time(8, 30))
 
     @property
     def message_id_domain(self) -> str:
@@ -145,18 +151,19 @@ class _Reader:
     # -- the sections -------------------------------------------------------------------
 
     def settings(self, raw: dict[str, Any], path: Path) -> Settings:
-        sections = ("daemon", "inbound", "outbound", "deadlines", "general_dept", "leaders",
+        sections = ("daemon", "inbound", "outbound", "deadlines", "reports", "general_dept", "leaders",
                     "departments", "media_outlets")
         self.unknown_keys("", raw, sections)
         daemon = self.daemon(self.table(raw, "daemon"))
         inbound = self.inbound(self.table(raw, "inbound"))
         outbound = self.outbound(self.table(raw, "outbound"))
         deadlines = self.deadlines(self.table(raw, "deadlines"))
+        reports = self.reports(self.table(raw, "reports"))
         directory = self.directory(raw)
         if self.problems:
             raise ConfigError(self.problems)
         assert daemon and inbound and outbound and directory  # no problems → all were built
-        return Settings(path.resolve(), daemon, inbound, outbound, deadlines, directory)
+        return Settings(path.resolve(), daemon, inbound, outbound, deadlines, directory, reports)
 
     def daemon(self, t: dict[str, Any]) -> DaemonSettings | None:
         self.unknown_keys("daemon", t, ("database", "timezone", "case_prefix", "tick",
@@ -212,6 +219,17 @@ class _Reader:
             if value is not None:
                 durations[kind] = value
         return Deadlines(durations)
+
+    def reports(self, t: dict[str, Any]) -> ReportSettings:
+        self.unknown_keys("reports", t, ("digest_at",))
+        text = self.string(t, "reports.digest_at", "08:30")
+        if text == "off":
+            return ReportSettings(None)
+        match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", text)
+        if not match:
+            self.problem("reports.digest_at", f"{text!r} is not a time of day (write e.g. \"08:30\", or \"off\")")
+            return ReportSettings(time(8, 30))
+        return ReportSettings(time(int(match.group(1)), int(match.group(2))))
 
     def directory(self, raw: dict[str, Any]) -> Directory | None:
         gd = self.general_dept(self.table(raw, "general_dept"))

@@ -1,0 +1,96 @@
+"""The daily digest to 综合部 at `[reports] digest_at` (local time).
+
+Once a day, the first pass at or after that time composes the digest of the last 24 hours
+and queues it. Its outbox key names the day, so it is sent once however often the pass
+runs, and a digest missed while the daemon was down goes out once when it is back (only
+the current day's: yesterday's news is in today's 24 hours anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from daemon.config import Settings
+from daemon.outbox import Mail, enqueue, outbox_rows
+from daemon.rendering import STATUS_LABELS, Renderer
+from daemon.store import session
+from daemon.views import clock_label, time_left
+from models.tables import Case, Deadline, Event, InboundMail, Outbox
+from models.types import CLOSED_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime) -> bool:
+    """Queue today's digest if its time has come and it is not queued yet."""
+    local = now.astimezone(settings.daemon.timezone)
+    at = settings.reports.digest_at
+    if at is None or local.time() < at:
+        return False
+    step = f"digest-{local:%Y%m%d}"
+    with session(engine) as db:
+        if db.exec(select(Outbox.id).where(Outbox.step == step)).first() is not None:
+            return False
+        directory = settings.directory
+        context = digest_context(db, settings, now)
+        to = directory.mailboxes(directory.general_dept)
+        enqueue(db, outbox_rows(renderer, directory, Mail(None, step, "digest", context, to), now,
+                                settings.message_id_domain))
+        db.commit()
+    log.info("daily digest queued for %s", local.date())
+    return True
+
+
+def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    """What 综合部 reads each morning: the last 24 hours, and what is open now."""
+    since = now - timedelta(days=1)
+    closed = [s.value for s in CLOSED_STATUSES]
+    cases = {c.id: c for c in db.exec(select(Case))}
+    opened = [c for c in cases.values() if c.registered_at >= since]
+    finished = [c for c in cases.values() if c.status in closed and c.updated_at >= since]
+    open_cases = sorted((c for c in cases.values() if c.status not in closed), key=lambda c: c.received_at)
+    next_due = _next_due(db, [c.id for c in open_cases])
+    events = list(db.exec(select(Event).where(Event.at >= since).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
+    quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == "quarantined",
+                                                          InboundMail.seen_at >= since)))
+    return {
+        "greeting": settings.directory.general_dept.name,
+        "since": since, "now": now,
+        "opened": [_line(c, settings) for c in opened],
+        "closed": [_line(c, settings) for c in finished],
+        "open": [{**_line(c, settings), "next": _next_text(next_due.get(c.id), now)} for c in open_cases],
+        "breaches": [e for e in events if e.kind == "breached"],
+        "rejected": [e for e in events if e.kind == "rejected"],
+        "quarantined": quarantined,
+        "directory_problems": [e for e in events if e.kind in ("unreachable", "send_failed")],
+    }
+
+
+def _line(case: Case, settings: Settings) -> dict[str, Any]:
+    dept = settings.directory.department(case.receiving_dept)
+    return {"id": case.id, "outlet": case.media_outlet or "媒体单位未识别",
+            "dept": dept.name if dept else case.receiving_dept, "status": STATUS_LABELS.get(case.status, case.status),
+            "late": case.late}
+
+
+def _next_due(db: Session, case_ids: list[str]) -> dict[str, Deadline]:
+    found: dict[str, Deadline] = {}
+    if not case_ids:
+        return found
+    query = (select(Deadline).where(Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None),  # type: ignore[attr-defined,union-attr]
+                                    Deadline.breached_at.is_(None), Deadline.kind != "ack")  # type: ignore[union-attr]
+             .order_by(Deadline.due_at))  # type: ignore[arg-type]
+    for deadline in db.exec(query):
+        found.setdefault(deadline.case_id, deadline)
+    return found
+
+
+def _next_text(deadline: Deadline | None, now: datetime) -> str:
+    if deadline is None:
+        return "无待办时限"
+    return f"{clock_label(deadline.kind)}，{time_left(deadline.due_at - now)}"

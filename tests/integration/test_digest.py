@@ -1,0 +1,73 @@
+"""The daily digest to 综合部: once a day at digest_at, once after a missed one, never twice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from daemon.app import App
+from daemon.config import load_settings
+from daemon.mailer import open_mailer
+from daemon.sources import open_source
+from daemon.store import open_engine
+from tests.integration.test_clocks_e2e import MovableClock, step_of
+from tests.support.dovecot import Dovecot
+from tests.support.mail import outlook_forward, server_config, set_keys
+from tests.support.smtp import SmtpServer
+
+pytestmark = pytest.mark.integration
+
+SHANGHAI = timezone(timedelta(hours=8))
+DAY1_0829 = datetime(2026, 11, 27, 8, 29, tzinfo=SHANGHAI)
+
+
+def daemon(config: Path, at: datetime) -> App:
+    """A daemon process's life: its own engine, connections and clock, on the shared state."""
+    settings = load_settings(config)
+    return App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+               open_mailer(settings.outbound), MovableClock(at))
+
+
+@pytest.fixture
+def config(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    return set_keys(server_config(tmp_path, inbound=imap.url(), outbound=smtp.url), "reports", digest_at="08:30")
+
+
+def digests(smtp: SmtpServer) -> list[str]:
+    return [step_of(m) for m in smtp.messages if step_of(m).startswith("digest-")]
+
+
+def test_crossing_digest_time_sends_exactly_one(config: Path, imap: Dovecot, smtp: SmtpServer) -> None:
+    """08:29 nothing; 08:30 the digest, to each of 综合部's addresses once; 08:31 nothing more."""
+    imap.append(outlook_forward(1, sent=DAY1_0829 - timedelta(hours=1), forwarder="sun@corp.example.com"))
+    app = daemon(config, DAY1_0829)
+    app.tick()
+    assert digests(smtp) == []
+    for minute in (30, 31, 45):
+        app.clock.at = DAY1_0829.replace(minute=minute)  # type: ignore[attr-defined]
+        app.tick()
+    app.close()
+    digest = [m for m in smtp.messages if step_of(m).startswith("digest-")]
+    assert sorted(m.rcpt_tos[0] for m in digest) == ["liu.gd@corp.example.com", "zonghe@corp.example.com"]
+    text = digest[0].parsed().get_body(("plain",)).get_content()
+    assert "【新登记】1 件" in text and "MT-20261127-0001" in text and "江城晚报" in text
+    assert digest[0].parsed()["Subject"].startswith("媒体投诉日报 2026-11-27")
+
+
+def test_a_missed_digest_goes_out_once_when_the_daemon_is_back(config: Path, smtp: SmtpServer) -> None:
+    """Down at 08:30: started at 09:10 it sends the day's digest; started again, it does not."""
+    first = daemon(config, DAY1_0829 + timedelta(minutes=41))
+    first.tick()
+    first.close()
+    assert len(digests(smtp)) == 2  # one digest, two addresses
+    again = daemon(config, DAY1_0829 + timedelta(minutes=50))
+    again.tick()
+    again.close()
+    assert len(digests(smtp)) == 2
+    next_day = daemon(config, DAY1_0829 + timedelta(days=1, minutes=1))
+    next_day.tick()
+    next_day.close()
+    assert digests(smtp).count("digest-20261128") == 2
