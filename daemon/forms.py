@@ -20,7 +20,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from daemon.rendering import CATEGORY_LABELS, STATUS_LABELS
+from daemon.rendering import CATEGORY_LABELS, EVENT_LABELS, STATUS_LABELS
 from daemon.views import clock_label, display_width
 from models.directory import Directory
 from models.tables import Case, Deadline, Event
@@ -45,7 +45,9 @@ _THIN = Side(style="thin")
 BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 LABEL_FILL = PatternFill(fill_type="solid", start_color="FFDDEBF7", end_color="FFDDEBF7")
 BOLD = Font(bold=True)
-WRAP = Alignment(wrap_text=True, vertical="top")
+WRAP = Alignment(wrap_text=True, vertical="center")
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")  # long text reads from the top
+ROW_HEIGHT = 20.0  # a single-line field row: room to write by hand on the printout
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
@@ -205,17 +207,23 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
             ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last)
             if label == "投诉内容":
                 ws.row_dimensions[row].height = text_height(chunk, min_lines=5)
+                ws.cell(row=row, column=2).alignment = WRAP_TOP
+                ws.cell(row=row, column=1).alignment = WRAP_TOP
             elif text_lines(chunk) > 1:
                 ws.row_dimensions[row].height = text_height(chunk)
+            else:
+                ws.row_dimensions[row].height = ROW_HEIGHT
             row += 1
 
     row = _title(ws, row + 1, CLOCKS_TITLE, last, size=12)
     for column, header in enumerate(("时限", "到期", "完成", "超时", "备注"), start=1):
         _put(ws, row, column, header, label=True)
+    ws.row_dimensions[row].height = ROW_HEIGHT
     for values in clock_rows(deadlines, tz):
         row += 1
         for column, value in enumerate(values, start=1):
             _put(ws, row, column, value)
+        ws.row_dimensions[row].height = ROW_HEIGHT
         _fit_row(ws, row, values, list(FORM_WIDTHS.values()))
 
     ws.print_title_rows = "1:1"
@@ -252,7 +260,8 @@ def _log_sheet(ws: Worksheet, events: Sequence[Event], tz: ZoneInfo) -> None:
     for column, header in enumerate(("时间", "人员", "事项", "说明", "邮件主题", "Message-ID"), start=1):
         _put(ws, 1, column, header, label=True)
     for row, e in enumerate(events, start=2):
-        values = (local_time(e.at, tz), e.actor, e.kind, e.summary, e.subject or "", e.message_id or "")
+        values = (local_time(e.at, tz), e.actor, EVENT_LABELS.get(e.kind, e.kind), e.summary, e.subject or "",
+                  e.message_id or "")
         for column, value in enumerate(values, start=1):
             _put(ws, row, column, value)
         _fit_row(ws, row, values, list(LOG_WIDTHS.values()))

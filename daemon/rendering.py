@@ -51,6 +51,13 @@ STATUS_LABELS = {
     "dismissed": "非媒体投诉",
 }
 
+# The event log's kinds as 媒体投诉相关记录 names them.
+EVENT_LABELS = {
+    "mail_in": "来信", "mail_out": "发信", "registered": "登记", "duplicate": "重复来信",
+    "quarantined": "隔离", "parse_problems": "读取问题", "breached": "超时", "status": "状态变更",
+    "command": "回复指令", "rejected": "未采纳", "unreachable": "无法联系", "send_failed": "发送失败",
+}
+
 CATEGORY_LABELS = {
     1: "客户拟向/已向媒体反映，尚未报道",
     2: "媒体人员投诉公司业务、网络、工程、服务",

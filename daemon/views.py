@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
-from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, STATUS_LABELS
+from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS
 from daemon.store import CaseRecord
 from models.directory import Directory
 from models.tables import Case, Deadline, Event
@@ -179,8 +179,8 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
         for d in record.deadlines
     ])
     out += ["", "记录："]
-    out += [f"{t(e.at)}  {e.kind:<12} {e.actor}  {e.summary}" + (f"  {e.message_id}" if e.message_id else "")
-            for e in record.events]
+    out += [f"{t(e.at)}  {EVENT_LABELS.get(e.kind, e.kind)}  {e.actor}  {e.summary}"
+            + (f"  {e.message_id}" if e.message_id else "") for e in record.events]
     return "\n".join(out)
 
 

@@ -140,8 +140,8 @@ def test_event_log_sheet_has_a_frozen_filtered_header() -> None:
     rows = list(log.iter_rows(values_only=True))
     assert rows[0] == ("时间", "人员", "事项", "说明", "邮件主题", "Message-ID")
     assert rows[1:] == [
-        ("2026-11-27 10:21", "complaintd", "registered", "登记为媒体投诉", "转发：光谷小区没信号", "<fwd@corp.example.com>"),
-        ("2026-11-27 10:35", "zhang.net@corp.example.com", "mail_in", "无法处理",
+        ("2026-11-27 10:21", "complaintd", "登记", "登记为媒体投诉", "转发：光谷小区没信号", "<fwd@corp.example.com>"),
+        ("2026-11-27 10:35", "zhang.net@corp.example.com", "来信", "无法处理",
          "回复：[MT-20261127-0001] 媒体投诉已登记", "<r1@corp.example.com>"),
     ]
     assert log["A1"].font.b and log.freeze_panes == "A2" and log.auto_filter.ref == "A1:F3"
