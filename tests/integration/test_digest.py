@@ -71,3 +71,13 @@ def test_a_missed_digest_goes_out_once_when_the_daemon_is_back(config: Path, smt
     next_day.tick()
     next_day.close()
     assert digests(smtp).count("digest-20261128") == 2
+
+
+def test_a_quiet_day_still_reports_that_it_was_quiet(config: Path, smtp: SmtpServer) -> None:
+    """No cases at all: the digest goes out and says (无) under every heading."""
+    app = daemon(config, DAY1_0829 + timedelta(minutes=1))
+    app.tick()
+    app.close()
+    digest = next(m.parsed() for m in smtp.messages if step_of(m).startswith("digest-"))
+    text = digest.get_body(("plain",)).get_content()
+    assert "【新登记】0 件" in text and text.count("（无）") == 7  # every one of the seven headings

@@ -120,6 +120,10 @@ def test_resolution_closes_the_case_and_its_clocks(app: App, imap: Dovecot, smtp
     run_until(app, T0 + timedelta(minutes=6))
     assert case_row(app).status == "resolved"
     assert {s for s, _ in new_mails(smtp, 0)} >= {"resolved", "confirm"}
+    closure = our_mail_to(smtp, "resolved", "wang.net@corp.example.com").parsed()  # the leader, and 综合部
+    (form,) = list(closure.iter_attachments())
+    assert form.get_filename() == f"媒体投诉登记表-{CASE}.xlsx"
+    assert "已修复，记者确认网络恢复" in closure.get_body(("plain",)).get_content()
     seen = len(smtp.messages)
     run_until(app, T0 + timedelta(hours=10))
     assert new_mails(smtp, seen) == set()
