@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,6 +18,7 @@ from daemon.app import App
 from daemon.clock import SystemClock
 from daemon.config import Settings, config_path, load_settings
 from daemon.errors import ComplaintdError, ConfigError
+from daemon.export import FORMATS, default_filename, export_register
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
@@ -65,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[common], help="one case's registration record")
     show.add_argument("case_id", metavar="ID")
     show.add_argument("--json", action="store_true")
+    export = sub.add_parser("export", parents=[common], help="the register as XLSX (with statistics) or CSV")
+    export.add_argument("--format", choices=FORMATS,
+                        help="xlsx or csv (default: from -o's suffix; csv for -o -; else xlsx)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write (default: 登记簿-YYYYMMDD.xlsx here; - for stdout)")
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="cases received on or after this local date")
+    export.add_argument("--status", choices=STATUS_FILTERS, default="all")
     return parser
 
 
@@ -131,7 +140,7 @@ def _cases(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         _print_json([case_summary_json(case, tz) for case, _ in rows])
     else:
-        print(cases_table(rows, tz, now, settings.directory))
+        print(cases_table(rows, tz, now, settings.directory, color=sys.stdout.isatty()))
     return 0
 
 
@@ -147,12 +156,45 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    since = None
+    if args.since is not None:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise ComplaintdError(f"--since {args.since!r} is not a date; write it as YYYY-MM-DD "
+                                  "(e.g. 2026-11-01)") from None
+    fmt = args.format
+    if fmt is None:
+        fmt = "csv" if args.output == "-" or (args.output or "").lower().endswith(".csv") else "xlsx"
+    if args.output == "-" and fmt == "xlsx" and sys.stdout.isatty():
+        raise ComplaintdError("an XLSX file is not for a terminal; use --format csv or -o FILE")
+    tz = settings.daemon.timezone
+    now = SystemClock().now()
+    data = export_register(open_engine(settings.daemon.database), tz, settings.directory, fmt, since,
+                           args.status, now)
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    path = Path(args.output or default_filename(fmt, now, tz))
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)  # a reader never sees half a file
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ComplaintdError(f"cannot write {path}: {exc.strerror or exc}") from None
+    print(path.resolve())
+    return 0
+
+
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
-COMMANDS = {"run": _run, "ingest": _ingest, "cases": _cases, "show": _show}
+COMMANDS = {"run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

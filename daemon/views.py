@@ -130,10 +130,12 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 # -- terminal ---------------------------------------------------------------------------------
 
 def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now: datetime,
-                directory: Directory) -> str:
-    """`complaintd cases`: one aligned line per case, the next clock and the time left."""
+                directory: Directory, color: bool = False) -> str:
+    """`complaintd cases`: one aligned line per case, the next clock and the time left; an
+    overdue line in red when the terminal shows colour."""
     header = ("编号", "状态", "接收时间", "接收部门", "媒体单位", "下一时限", "剩余")
     lines = [header]
+    overdue = []
     for case, nxt in rows:
         dept = directory.department(case.receiving_dept)
         lines.append((
@@ -145,9 +147,14 @@ def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now:
             f"{nxt.due_at.astimezone(tz):%m-%d %H:%M} {clock_label(nxt.kind)}" if nxt else "—",
             time_left(nxt.due_at - now) if nxt else "",
         ))
+        overdue.append(nxt is not None and nxt.due_at <= now)
     if len(lines) == 1:
         return "没有符合条件的案件。"
-    return "\n".join(align(lines))
+    aligned = align(lines)
+    if color:
+        aligned = [aligned[0]] + [f"\x1b[31m{line}\x1b[0m" if late else line
+                                  for line, late in zip(aligned[1:], overdue, strict=True)]
+    return "\n".join(aligned)
 
 
 def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
