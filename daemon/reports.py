@@ -38,6 +38,7 @@ def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: dat
             return False
         directory = settings.directory
         context = digest_context(db, settings, now)
+        context["stats"] = footer_statistics(engine, settings, now)
         to = directory.mailboxes(directory.general_dept)
         enqueue(db, outbox_rows(renderer, directory, Mail(None, step, "digest", context, to), now,
                                 settings.message_id_domain))
@@ -68,6 +69,26 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
         "rejected": [e for e in events if e.kind == "rejected"],
         "quarantined": quarantined,
         "directory_problems": [e for e in events if e.kind in ("unreachable", "send_failed")],
+    }
+
+
+STATS_DAYS = 30  # the digest's footer looks back a month
+
+
+def footer_statistics(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The last month in a few figures (the export's 统计 sheet has them all)."""
+    from daemon.export import category_text, duration_text, load_register  # openpyxl: only when used
+
+    tz = settings.daemon.timezone
+    since = (now.astimezone(tz) - timedelta(days=STATS_DAYS)).date()
+    stats = load_register(engine, tz, since, "all", now).statistics
+    rate = stats.on_time_percent
+    return {
+        "days": STATS_DAYS, "cases": stats.cases, "closed": stats.closed,
+        "on_time": "—" if rate is None else f"{rate:.0f}%",
+        "to_assessment": duration_text(stats.to_assessment.median) or "—",
+        "to_resolution": duration_text(stats.to_resolution.median) or "—",
+        "by_category": "，".join(f"{category_text(k)} {n} 件" for k, n in stats.by_category) or "—",
     }
 
 

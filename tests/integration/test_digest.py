@@ -54,6 +54,7 @@ def test_crossing_digest_time_sends_exactly_one(config: Path, imap: Dovecot, smt
     assert sorted(m.rcpt_tos[0] for m in digest) == ["liu.gd@corp.example.com", "zonghe@corp.example.com"]
     text = digest[0].parsed().get_body(("plain",)).get_content()
     assert "【新登记】1 件" in text and "MT-20261127-0001" in text and "江城晚报" in text
+    assert "【近 30 天统计】登记 1 件" in text
     assert digest[0].parsed()["Subject"].startswith("媒体投诉日报 2026-11-27")
 
 
