@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", parents=[common], help="one case's registration record")
     show.add_argument("case_id", metavar="ID")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--form", type=Path, metavar="FILE.xlsx", help="also write the registration form (媒体投诉登记表)")
     export = sub.add_parser("export", parents=[common], help="the register as XLSX (with statistics) or CSV")
     export.add_argument("--format", choices=FORMATS,
                         help="xlsx or csv (default: from -o's suffix; csv for -o -; else xlsx)")
@@ -153,6 +154,16 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
         _print_json(case_json(record, settings.daemon.timezone))
     else:
         print(case_text(record, settings.daemon.timezone, settings.directory))
+    if args.form:
+        from daemon.forms import registration_form
+
+        data = registration_form(record.case, record.deadlines, record.events, settings.directory,
+                                 settings.daemon.timezone)
+        try:
+            args.form.write_bytes(data)
+        except OSError as exc:
+            raise ComplaintdError(f"cannot write {args.form}: {exc.strerror or exc}") from None
+        print(f"登记表已写入 {args.form.resolve()}", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.support.mail import FORWARDERS, ROOT, outlook_forward, set_keys
@@ -52,6 +53,9 @@ def test_dropping_an_example_into_the_inbox_registers_and_acknowledges_it(workdi
     assert record["media_outlet"] == "江城晚报"
     assert record["forwarder_email"] == "sun@corp.example.com"
     assert "时限" in complaintd(workdir, "show", case_id).stdout
+    complaintd(workdir, "show", case_id, "--form", "form.xlsx")
+    sheet = openpyxl.load_workbook(workdir / "form.xlsx").worksheets[0]
+    assert {"媒体投诉登记表", case_id, "江城晚报"} <= {c.value for row in sheet.iter_rows() for c in row}
 
     sent = sorted((workdir / "var/mail/sent/new").iterdir())
     subjects = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"] for p in sent]
