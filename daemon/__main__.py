@@ -22,7 +22,7 @@ from daemon.export import FORMATS, default_filename, export_register
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
-from daemon.store import STATUS_FILTERS, list_cases, load_case, open_engine
+from daemon.store import STATUS_FILTERS, DaemonLock, list_cases, load_case, open_engine
 from daemon.views import case_json, case_summary_json, case_text, cases_table
 
 log = logging.getLogger("daemon")
@@ -97,6 +97,11 @@ def _app(settings: Settings) -> App:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    lock = DaemonLock(settings.daemon.database)
+    if not lock.acquire():
+        raise ComplaintdError(
+            f"another complaintd (pid {lock.holder() or '?'}) is already running on {settings.daemon.database}; "
+            "SQLite takes one daemon at a time (several replicas need PostgreSQL)")
     app = _app(settings)
     if args.once:
         try:
@@ -128,7 +133,12 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         elif outcome.reason and not outcome.case_id:
             said += f" — {outcome.reason}"
         print(f"{path}: {said}")
-    app.guarded("outbox", lambda: app.flush_pass(app.clock.now()))
+    lock = DaemonLock(settings.daemon.database)
+    if lock.acquire():  # no daemon running: send the acknowledgments now
+        app.guarded("outbox", lambda: app.flush_pass(app.clock.now()))
+        lock.release()
+    else:
+        print("complaintd is running: it sends the acknowledgments on its next pass", file=sys.stderr)
     app.close()
     return 0
 

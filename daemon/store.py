@@ -5,11 +5,13 @@ SQLite is the single-process default; PostgreSQL (postgresql+psycopg://…) runs
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -44,6 +46,46 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+class DaemonLock:
+    """One daemon per SQLite database: a second `complaintd run` on it is refused.
+
+    An exclusive flock on "<database>.lock", held for the life of the process (the kernel
+    drops it when the process dies, however it dies). PostgreSQL needs no file lock here.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.path = Path(url[len("sqlite:///"):] + ".lock") if url.startswith("sqlite:///") else None
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        """True when this process now holds the lock (or none is needed)."""
+        if self.path is None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(encoding="utf-8").strip() if self.path else ""
+        except OSError:
+            return ""
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def session(engine: Engine) -> Session:

@@ -130,3 +130,23 @@ def test_sigkill_at_random_moments_never_duplicates_a_case(workdir: Path) -> Non
                      if m["X-Envelope-To"].strip() in FORWARDERS and ".ack." in m["Message-ID"]}
     assert len({case for case, _ in to_forwarders}) == 40
     assert len(to_forwarders) == 40  # one Message-ID per case and forwarder, however often written
+
+
+def test_a_second_daemon_on_the_same_sqlite_database_is_refused(workdir: Path) -> None:
+    """While one `complaintd run` holds the register, another is refused by name, no traceback;
+    once the first stops, a new one starts."""
+    complaintd(workdir, "run", "--once")
+    lock = workdir / "var/complaintd.sqlite3.lock"
+    first = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=workdir, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        end = time.monotonic() + 20
+        while lock.read_text().strip() != str(first.pid) and time.monotonic() < end:
+            time.sleep(0.05)
+        second = complaintd(workdir, "run", "--once", check=False)
+        assert second.returncode == 2
+        assert f"another complaintd (pid {first.pid}) is already running" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=10) == 0
+    complaintd(workdir, "run", "--once")
