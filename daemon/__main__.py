@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,8 +22,8 @@ from daemon.export import FORMATS, default_filename, export_register
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
-from daemon.store import STATUS_FILTERS, DaemonLock, list_cases, load_case, open_engine
-from daemon.views import case_json, case_summary_json, case_text, cases_table
+from daemon.store import STATUS_FILTERS, DaemonLock, Health, health, list_cases, load_case, open_engine
+from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, time_left
 
 log = logging.getLogger("daemon")
 
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     cases = sub.add_parser("cases", parents=[common], help="list the register")
     cases.add_argument("--status", choices=STATUS_FILTERS, default="open")
     cases.add_argument("--json", action="store_true")
+    sub.add_parser("status", parents=[common], help="is the daemon healthy? exit 1 when it looks stuck")
     show = sub.add_parser("show", parents=[common], help="one case's registration record")
     show.add_argument("case_id", metavar="ID")
     show.add_argument("--json", action="store_true")
@@ -177,6 +178,49 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """Last poll, last pass, outbox backlog, open cases, next deadline; exit 1 if stuck."""
+    engine = open_engine(settings.daemon.database)
+    now, tz = SystemClock().now(), settings.daemon.timezone
+    h = health(engine)
+    probe = DaemonLock(settings.daemon.database)
+    running = not probe.acquire()
+    probe.release()  # at once: a daemon starting now must not find it taken
+
+    def ago(at: datetime | None) -> str:
+        return f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S}（{time_left(now - at).replace('超时 ', '')}前）" if at else "从未"
+
+    nxt = h.next_deadline
+    print(f"daemon：{'运行中' if running else '未运行'}（{settings.daemon.database}）")
+    print(f"最近一次收信：{ago(h.last_poll)}")
+    print(f"最近一次时限检查：{ago(h.last_pass)}")
+    print(f"待发邮件：{h.backlog} 封" + (f"，最早 {ago(h.oldest_unsent)}" if h.oldest_unsent else ""))
+    print(f"被拒收邮件：{h.failed} 封")
+    print(f"在办案件：{h.open_cases} 件")
+    print("下一时限：" + (f"{nxt.case_id} {clock_label(nxt.kind)} {nxt.due_at.astimezone(tz):%m-%d %H:%M}" if nxt else "无"))
+    problems = stuck_reasons(settings, h, running, now)
+    for problem in problems:
+        print(f"异常：{problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def stuck_reasons(settings: Settings, h: Health, running: bool, now: datetime) -> list[str]:
+    """Why the daemon looks stuck; empty when it looks healthy."""
+    reasons = []
+    pass_limit = max(3 * settings.daemon.tick, timedelta(minutes=2))
+    poll_limit = max(5 * settings.daemon.poll_interval, timedelta(minutes=5))
+    minutes = lambda limit: f"{limit.total_seconds() / 60:g} 分钟"  # noqa: E731
+    if settings.daemon.database.startswith("sqlite:///") and not running:
+        reasons.append("没有 complaintd 进程在运行")
+    if h.last_pass is None or now - h.last_pass > pass_limit:
+        reasons.append(f"时限检查已超过 {minutes(pass_limit)} 未运行")
+    if h.last_poll is None or now - h.last_poll > poll_limit:
+        reasons.append(f"收信已超过 {minutes(poll_limit)} 未成功（邮箱服务器不可达？）")
+    if h.oldest_unsent is not None and now - h.oldest_unsent > timedelta(hours=1):
+        reasons.append("有邮件超过 1 小时未能发出（发信服务器不可达？）")
+    return reasons
+
+
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     since = None
     if args.since is not None:
@@ -215,7 +259,7 @@ def _print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-COMMANDS = {"run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export}
+COMMANDS = {"status": _status, "run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export}
 
 if __name__ == "__main__":
     sys.exit(main())

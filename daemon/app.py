@@ -22,6 +22,7 @@ from daemon.reports import digest_pass
 from daemon.intake import Intake, Outcome
 from daemon.outbox import flush
 from daemon.ports import Mailer, MailSource
+from daemon.store import beat
 from daemon.rendering import Renderer
 from models.directory import Person
 
@@ -57,10 +58,12 @@ class App:
         if self.source is None:
             self.source = self.open_source()
         try:
-            return self.intake.drain(self.source, now)
+            outcomes = self.intake.drain(self.source, now)
         except Exception:
             self.close_source()
             raise
+        beat(self.engine, "poll", self.clock.now())
+        return outcomes
 
     def deadline_pass(self, now: datetime) -> int:
         return deadline_pass(self.engine, self.settings, self.renderer, now)
@@ -74,6 +77,7 @@ class App:
         self.guarded("deadlines", lambda: self.deadline_pass(now))
         self.guarded("digest", lambda: digest_pass(self.engine, self.settings, self.renderer, now))
         self.guarded("outbox", lambda: self.flush_pass(now))
+        self.guarded("heartbeat", lambda: beat(self.engine, "pass", now))
 
     def tick(self) -> None:
         """One poll, one deadline pass, one outbox flush (`run --once`)."""

@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from models.tables import Case, Deadline, Event
+from models.tables import Case, Deadline, Event, Heartbeat, Outbox
 from models.types import CLOSED_STATUSES, DeadlineKind
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,42 @@ def expire_ack_windows(db: Session, case_id: str, address: str, now: datetime) -
         window.due_at = min(window.due_at, now)
         db.add(window)
     return len(windows)
+
+
+def beat(engine: Engine, name: str, at: datetime) -> None:
+    """Record that a step just succeeded (one tiny row per step, overwritten)."""
+    with session(engine) as db:
+        row = db.get(Heartbeat, name) or Heartbeat(name=name, at=at)
+        row.at, row.pid = at, os.getpid()
+        db.add(row)
+        db.commit()
+
+
+@dataclass(frozen=True)
+class Health:
+    last_poll: datetime | None
+    last_pass: datetime | None
+    backlog: int  # mails waiting to be sent
+    oldest_unsent: datetime | None
+    failed: int  # mails a server refused for good
+    open_cases: int
+    next_deadline: Deadline | None
+
+
+def health(engine: Engine) -> Health:
+    closed = [s.value for s in CLOSED_STATUSES]
+    with session(engine) as db:
+        beats = {b.name: b.at for b in db.exec(select(Heartbeat))}
+        pending = db.exec(select(func.count(), func.min(Outbox.created_at))
+                          .where(Outbox.status == "pending")).one()
+        failed = db.exec(select(func.count()).select_from(Outbox).where(Outbox.status == "failed")).one()
+        open_cases = db.exec(select(func.count()).select_from(Case).where(Case.status.not_in(closed))).one()  # type: ignore[attr-defined]
+        next_deadline = db.exec(
+            select(Deadline).join(Case, Case.id == Deadline.case_id)  # type: ignore[arg-type]
+            .where(Deadline.met_at.is_(None), Deadline.breached_at.is_(None), Deadline.kind != "ack",  # type: ignore[union-attr]
+                   Case.status.not_in(closed))  # type: ignore[attr-defined]
+            .order_by(Deadline.due_at).limit(1)).first()  # type: ignore[arg-type]
+    return Health(beats.get("poll"), beats.get("pass"), pending[0], pending[1], failed, open_cases, next_deadline)
 
 
 def iter_case_ids(engine: Engine) -> Iterator[str]:

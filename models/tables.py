@@ -161,3 +161,13 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = _utc()
     last_error: str | None = None
+
+
+class Heartbeat(SQLModel, table=True):
+    """When the daemon last did each of its steps successfully, for `complaintd status`."""
+
+    __tablename__ = "heartbeats"
+
+    name: str = Field(primary_key=True)  # "poll", "pass"
+    at: datetime = _utc(nullable=False)
+    pid: int = 0

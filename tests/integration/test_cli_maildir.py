@@ -150,3 +150,23 @@ def test_a_second_daemon_on_the_same_sqlite_database_is_refused(workdir: Path) -
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=10) == 0
     complaintd(workdir, "run", "--once")
+
+
+def test_status_says_whether_the_daemon_is_alive(workdir: Path) -> None:
+    """No daemon: status names the problems and exits 1. A running one: healthy, exit 0."""
+    idle = complaintd(workdir, "status", check=False)
+    assert idle.returncode == 1 and "没有 complaintd 进程在运行" in idle.stderr
+    daemon = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=workdir, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        end = time.monotonic() + 20
+        while time.monotonic() < end:  # until its first poll and pass are recorded
+            status = complaintd(workdir, "status", check=False)
+            if status.returncode == 0:
+                break
+            time.sleep(0.1)
+        assert status.returncode == 0, status.stderr
+        assert "daemon：运行中" in status.stdout and "待发邮件：0 封" in status.stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
