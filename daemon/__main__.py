@@ -103,17 +103,20 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         raise ComplaintdError(
             f"another complaintd (pid {lock.holder() or '?'}) is already running on {settings.daemon.database}; "
             "SQLite takes one daemon at a time (several replicas need PostgreSQL)")
-    app = _app(settings)
-    if args.once:
-        try:
-            app.tick()
-        finally:
-            app.close()
+    try:
+        app = _app(settings)
+        if args.once:
+            try:
+                app.tick()
+            finally:
+                app.close()
+            return 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: app.stop())
+        app.run()
         return 0
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.stop())
-    app.run()
-    return 0
+    finally:
+        lock.release()
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
