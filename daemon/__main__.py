@@ -113,6 +113,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: app.stop())
+        signal.signal(signal.SIGHUP, lambda *_: app.request_reload())
         app.run()
         return 0
     finally:

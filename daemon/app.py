@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable, TypeVar
 
@@ -16,14 +17,17 @@ import schedule
 from sqlalchemy.engine import Engine
 
 from daemon.clock import Clock, SystemClock
-from daemon.config import Settings
+from daemon.config import Settings, load_settings
+from daemon.errors import ConfigError
 from daemon.escalation import deadline_pass
-from daemon.reports import digest_pass
 from daemon.intake import Intake, Outcome
+from daemon.mailer import open_mailer
 from daemon.outbox import flush
 from daemon.ports import Mailer, MailSource
-from daemon.store import beat
 from daemon.rendering import Renderer
+from daemon.reports import config_refused, digest_pass, directory_changed
+from daemon.sources import open_source
+from daemon.store import beat
 from models.directory import Person
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,7 @@ class App:
         self.intake = Intake(settings, engine, self.renderer)
         self.source: MailSource | None = None
         self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -104,6 +109,9 @@ class App:
                  self.engine.url.render_as_string(hide_password=True))
         metronome.run_all()
         while not self.stopping.is_set():
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.guarded("reload", self.reload)
             metronome.run_pending()
             self.idle(min(metronome.idle_seconds or tick, tick))
         self.close()
@@ -128,6 +136,38 @@ class App:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def request_reload(self) -> None:
+        """SIGHUP: only a flag; the loop reloads between steps."""
+        self.reload_requested.set()
+
+    def reload(self) -> None:
+        """Read config.toml again. An invalid file is refused: the old directory stays, and the
+        error is logged and mailed to 综合部. A valid one applies to the next notifications;
+        changed contacts are reported to 综合部 (接口人变更报备)."""
+        now = self.clock.now()
+        try:
+            new = load_settings(self.settings.path)
+        except ConfigError as exc:
+            log.error("config reload refused, keeping the old one: %s", "; ".join(exc.problems))
+            config_refused(self.engine, self.settings, self.renderer, exc.problems, now)
+            return
+        for name in ("database", "tick", "poll_interval"):
+            if getattr(new.daemon, name) != getattr(self.settings.daemon, name):
+                log.warning("config reload: [daemon] %s changes on restart only", name)
+        new = replace(new, daemon=replace(new.daemon, database=self.settings.daemon.database,
+                                          tick=self.settings.daemon.tick,
+                                          poll_interval=self.settings.daemon.poll_interval))
+        old, self.settings = self.settings, new
+        self.renderer = Renderer(new.daemon.timezone, Person(new.outbound.from_name, new.outbound.from_email))
+        self.intake = Intake(new, self.engine, self.renderer)
+        if new.inbound != old.inbound:
+            self.close_source()
+            self.open_source = lambda: open_source(new.inbound)
+        if new.outbound != old.outbound:
+            self.mailer = open_mailer(new.outbound)
+        directory_changed(self.engine, old, new, self.renderer, now)
+        log.info("config reloaded from %s", new.path)
 
     def close(self) -> None:
         """Log out of the mailbox and let go of the database."""

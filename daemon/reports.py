@@ -8,6 +8,7 @@ the current day's: yesterday's news is in today's 24 hours anyway).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from daemon.outbox import Mail, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import session
 from daemon.views import clock_label, time_left
+from models.directory import Directory, Person
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
 from models.types import CLOSED_STATUSES
 
@@ -115,3 +117,55 @@ def _next_text(deadline: Deadline | None, now: datetime) -> str:
     if deadline is None:
         return "无待办时限"
     return f"{clock_label(deadline.kind)}，{time_left(deadline.due_at - now)}"
+
+
+def config_refused(engine: Engine, settings: Settings, renderer: Renderer, problems: list[str],
+                   now: datetime) -> None:
+    """Tell 综合部 (as the running directory knows it) that an edited config.toml was refused;
+    once per distinct set of problems, however often the operator sends SIGHUP."""
+    directory = settings.directory
+    step = "config-refused-" + hashlib.sha256("\n".join(problems).encode()).hexdigest()[:12]
+    context = {"greeting": directory.general_dept.name, "path": str(settings.path), "problems": problems}
+    with session(engine) as db:
+        enqueue(db, outbox_rows(renderer, directory, Mail(None, step, "config_refused", context,
+                                                          directory.mailboxes(directory.general_dept)),
+                                now, settings.message_id_domain))
+        db.commit()
+
+
+def directory_changed(engine: Engine, old: Settings, new: Settings, renderer: Renderer, now: datetime) -> None:
+    """接口人变更报备: who changed among the contacts, reported to 综合部 once per change."""
+    changes = contact_changes(old.directory, new.directory)
+    if not changes:
+        return
+    directory = new.directory
+    step = "directory-" + hashlib.sha256("\n".join(changes).encode()).hexdigest()[:12]
+    context = {"greeting": directory.general_dept.name, "changes": changes}
+    with session(engine) as db:
+        enqueue(db, outbox_rows(renderer, directory, Mail(None, step, "directory_changed", context,
+                                                          directory.mailboxes(directory.general_dept)),
+                                now, new.message_id_domain))
+        db.commit()
+
+
+def contact_changes(old: Directory, new: Directory) -> list[str]:
+    """Lines like "网络部 接口人A角：张伟 <…> → 赵六 <…>" for every contact that changed."""
+    return [f"{where}：{_who(before)} → {_who(after)}"
+            for where, before, after in _contacts(old, new) if before != after]
+
+
+def _contacts(old: Directory, new: Directory) -> list[tuple[str, Person | None, Person | None]]:
+    found = []
+    for dept_id in dict.fromkeys([d.id for d in (old.general_dept, *old.departments)]
+                                 + [d.id for d in (new.general_dept, *new.departments)]):
+        a, b = old.department(dept_id), new.department(dept_id)
+        name = (b or a).name  # type: ignore[union-attr]
+        for label, attr in (("接口人A角", "interface_a"), ("接口人B角", "interface_b"), ("领导", "leader")):
+            found.append((f"{name} {label}", getattr(a, attr, None), getattr(b, attr, None)))
+    for label, attr in (("公司主管领导", "company"), ("媒体主管领导", "media"), ("上一级主管部门", "higher_authority")):
+        found.append((label, getattr(old.leaders, attr), getattr(new.leaders, attr)))
+    return found
+
+
+def _who(person: Person | None) -> str:
+    return person.mailbox if person else "（无）"

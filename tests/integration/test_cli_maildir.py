@@ -170,3 +170,46 @@ def test_status_says_whether_the_daemon_is_alive(workdir: Path) -> None:
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0
+
+
+def sent_subjects(workdir: Path) -> list[str]:
+    folder = workdir / "var/mail/sent/new"
+    return [str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])
+            for p in folder.iterdir()] if folder.exists() else []
+
+
+def wait_for(condition, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sighup_refuses_a_broken_config_and_takes_a_good_one(workdir: Path) -> None:
+    """SIGHUP with a typo: the daemon keeps running on the old directory and tells 综合部 what
+    is wrong. SIGHUP with a new interface person: taken, and reported as 接口人变更报备."""
+    path = workdir / "config.toml"
+    good = path.read_text(encoding="utf-8")
+    complaintd(workdir, "run", "--once")
+    proc = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=workdir, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert wait_for(lambda: complaintd(workdir, "status", check=False).returncode == 0)
+        path.write_text(good.replace('tick = "1s"', 'tick = "1 second"'), encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any(s.startswith("配置文件修改未生效") for s in sent_subjects(workdir)))
+        assert proc.poll() is None
+        path.write_text(good.replace('{ name = "张伟", email = "zhang.net@corp.example.com", phone = "13800000002" }',
+                                     '{ name = "赵六", email = "zhao6.net@corp.example.com" }'), encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: any(s.startswith("接口人变更报备") for s in sent_subjects(workdir)))
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    report = next(p for p in (workdir / "var/mail/sent/new").iterdir()
+                  if "接口人变更报备" in str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"]))
+    text = email.message_from_bytes(report.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "网络部 接口人A角：张伟 <zhang.net@corp.example.com> → 赵六 <zhao6.net@corp.example.com>" in text
