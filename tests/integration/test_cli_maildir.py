@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 
 from tests.support.mail import FORWARDERS, ROOT, outlook_forward, set_keys
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -178,15 +179,6 @@ def sent_subjects(workdir: Path) -> list[str]:
             for p in folder.iterdir()] if folder.exists() else []
 
 
-def wait_for(condition, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_sighup_refuses_a_broken_config_and_takes_a_good_one(workdir: Path) -> None:
     """SIGHUP with a typo: the daemon keeps running on the old directory and tells 综合部 what
     is wrong. SIGHUP with a new interface person: taken, and reported as 接口人变更报备."""
@@ -196,15 +188,15 @@ def test_sighup_refuses_a_broken_config_and_takes_a_good_one(workdir: Path) -> N
     proc = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=workdir, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
-        assert wait_for(lambda: complaintd(workdir, "status", check=False).returncode == 0)
+        assert wait_until(lambda: complaintd(workdir, "status", check=False).returncode == 0)
         path.write_text(good.replace('tick = "1s"', 'tick = "1 second"'), encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: any(s.startswith("配置文件修改未生效") for s in sent_subjects(workdir)))
+        assert wait_until(lambda: any(s.startswith("配置文件修改未生效") for s in sent_subjects(workdir)))
         assert proc.poll() is None
         path.write_text(good.replace('{ name = "张伟", email = "zhang.net@corp.example.com", phone = "13800000002" }',
                                      '{ name = "赵六", email = "zhao6.net@corp.example.com" }'), encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: any(s.startswith("接口人变更报备") for s in sent_subjects(workdir)))
+        assert wait_until(lambda: any(s.startswith("接口人变更报备") for s in sent_subjects(workdir)))
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,9 @@ from daemon.store import list_cases, open_engine
 from tests.support.dovecot import Dovecot
 from tests.support.mail import T0, outlook_forward, server_config
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(condition, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
-    """Poll for an outcome; the timeout only bounds a failing test."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_mail_arriving_while_idle_is_registered_and_acknowledged_without_waiting_for_the_poll(
