@@ -30,7 +30,7 @@ log = logging.getLogger("daemon")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _logging(args.command, args.verbose)
+    _logging(args.command, args.verbose, args.log_format)
     try:
         settings = load_settings(config_path(args.config))
         if args.command == "check":
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", help="config file (default: $COMPLAINTD_CONFIG or ./config.toml)")
     common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    common.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="json: one JSON object per line, for log collectors")
     parser = argparse.ArgumentParser(prog="complaintd", parents=[common],
                                      description="Media complaint (媒体投诉) intake and escalation daemon.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -79,10 +81,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _logging(command: str, verbose: bool) -> None:
+def _logging(command: str, verbose: bool, fmt: str = "text") -> None:
     level = logging.DEBUG if verbose else logging.INFO if command == "run" else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+class JsonFormatter(logging.Formatter):
+    """One line per event: time, level, logger, message (case= and message_id= are in it),
+    and the exception when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def _check(settings: Settings) -> int:

@@ -8,9 +8,10 @@ the loop. Signal handlers only set a flag.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, TypeVar
 
 import schedule
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+BACKOFF_FIRST = timedelta(seconds=1)  # after the first mailbox failure …
+BACKOFF_CAP = timedelta(seconds=60)  # … doubling up to this: a restarted server is back within a minute
+
 
 class App:
     def __init__(
@@ -53,20 +57,31 @@ class App:
                                  Person(settings.outbound.from_name, settings.outbound.from_email))
         self.intake = Intake(settings, engine, self.renderer)
         self.source: MailSource | None = None
+        self.source_failures = 0
+        self.source_retry_at: datetime | None = None
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
 
     # -- the steps ------------------------------------------------------------------------
 
     def intake_pass(self, now: datetime) -> list[Outcome]:
-        """Register what is in the inbox; a mailbox failure drops the connection for a retry."""
-        if self.source is None:
-            self.source = self.open_source()
+        """Register what is in the inbox. A mailbox failure drops the connection and backs off
+        (exponential, capped, with jitter so replicas and restarts do not retry in step)."""
+        if self.source_retry_at is not None and now < self.source_retry_at:
+            return []
         try:
+            if self.source is None:
+                self.source = self.open_source()
             outcomes = self.intake.drain(self.source, now)
         except Exception:
             self.close_source()
+            self.source_failures += 1
+            delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (self.source_failures - 1)) * random.uniform(0.5, 1.0)
+            self.source_retry_at = now + delay
+            log.warning("mailbox failed (%d in a row); next try in %.0f s", self.source_failures,
+                        delay.total_seconds())
             raise
+        self.source_failures, self.source_retry_at = 0, None
         beat(self.engine, "poll", self.clock.now())
         return outcomes
 

@@ -187,3 +187,26 @@ def test_a_bounce_for_a_hands_over_to_b_at_once(tmp_path: Path, imap: Dovecot, s
                                                          ("bad_address", "zonghe@corp.example.com"),
                                                          ("bad_address", "zhou.gd@corp.example.com")}
     app.close()
+
+
+def test_the_daemon_rides_out_a_mail_server_restart(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dovecot goes down mid-run: the pass fails quietly and backs off; once the server is
+    back and the back-off is over, the daemon reconnects and registers what arrived."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
+    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
+    run_until(app, T0 + timedelta(minutes=5))
+    assert len(list_cases(app.engine, "all", T0)) == 1
+    imap.stop()
+    try:
+        run_until(app, T0 + timedelta(minutes=6))  # fails inside, logged; the loop goes on
+        assert app.source_failures == 1 and app.source_retry_at is not None
+    finally:
+        imap.start()
+    imap.append(outlook_forward(2, forwarder="sun@corp.example.com"))
+    run_until(app, app.source_retry_at - timedelta(milliseconds=1))  # still backing off
+    assert len(list_cases(app.engine, "all", T0)) == 1
+    run_until(app, T0 + timedelta(minutes=8))
+    assert len(list_cases(app.engine, "all", T0)) == 2
+    assert app.source_failures == 0
+    app.close()
