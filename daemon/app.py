@@ -28,7 +28,7 @@ from daemon.ports import Mailer, MailSource
 from daemon.rendering import Renderer
 from daemon.reports import config_refused, digest_pass, directory_changed
 from daemon.sources import open_source
-from daemon.store import beat
+from daemon.store import Lease, beat
 from models.directory import Person
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class App:
         self.source_retry_at: datetime | None = None
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        self.lease = Lease(engine)
+        self.active = False  # this replica holds the lease (always, on SQLite)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -100,9 +102,21 @@ class App:
         self.guarded("heartbeat", lambda: beat(self.engine, "pass", now))
 
     def tick(self) -> None:
-        """One poll, one deadline pass, one outbox flush (`run --once`)."""
+        """One poll, one deadline pass, one outbox flush (`run --once`), if this replica acts."""
+        if not self.take_turn():
+            return
         self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
         self.clock_pass()
+
+    def take_turn(self) -> bool:
+        """Whether this replica is the active one now; says so when that changes."""
+        active = self.lease.hold()
+        if active != self.active:
+            log.info("this replica is now %s", "active" if active else "on standby (another one is active)")
+            if not active:
+                self.close_source()
+        self.active = active
+        return active
 
     def guarded(self, name: str, step: Callable[[], T]) -> T | None:
         try:
@@ -118,10 +132,12 @@ class App:
         tick = self.settings.daemon.tick.total_seconds()
         poll = self.settings.daemon.poll_interval.total_seconds()
         metronome = schedule.Scheduler()
-        metronome.every(poll).seconds.do(lambda: self.guarded("intake", lambda: self.intake_pass(self.clock.now())))
-        metronome.every(tick).seconds.do(self.clock_pass)
+        metronome.every(poll).seconds.do(lambda: self.active and self.guarded(
+            "intake", lambda: self.intake_pass(self.clock.now())))
+        metronome.every(tick).seconds.do(lambda: self.take_turn() and self.clock_pass())
         log.info("complaintd running: inbound %s, database %s", self.settings.inbound.url.scheme,
                  self.engine.url.render_as_string(hide_password=True))
+        self.take_turn()
         metronome.run_all()
         while not self.stopping.is_set():
             if self.reload_requested.is_set():
@@ -136,7 +152,7 @@ class App:
         """Wait for the next job; new mail (IMAP IDLE, a file in the Maildir) cuts the wait
         short and is registered at once."""
         seconds = max(seconds, 0.05)
-        if self.source is None:
+        if self.source is None or not self.active:
             self.stopping.wait(seconds)
         elif self.guarded("wait", lambda: self._wait_source(seconds)):
             self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
@@ -185,8 +201,9 @@ class App:
         log.info("config reloaded from %s", new.path)
 
     def close(self) -> None:
-        """Log out of the mailbox and let go of the database."""
+        """Log out of the mailbox, hand the lease on, and let go of the database."""
         self.close_source()
+        self.lease.release()
         self.engine.dispose()
 
     def close_source(self) -> None:

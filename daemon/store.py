@@ -88,6 +88,43 @@ class DaemonLock:
             self._file = None
 
 
+class Lease:
+    """Which replica acts: on PostgreSQL, a session-level advisory lock on a connection kept
+    open for it. The server frees the lock the moment the holder's connection dies (a
+    killed process, a lost host), and a standby's next try, every tick, takes over. SQLite
+    needs none: DaemonLock already allows one daemon."""
+
+    KEY = 0x636F6D706C61  # "compla": one lock per database
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.shared = engine.dialect.name == "postgresql"
+        self._conn: Any = None
+
+    def hold(self) -> bool:
+        """True while this process is the active replica (tries to become it if not)."""
+        if not self.shared:
+            return True
+        try:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            held = bool(self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self.KEY})").scalar())
+            self._conn.commit()
+            return held
+        except Exception:  # the database went away: the lock went with the connection
+            log.warning("lease connection lost; trying again on the next tick", exc_info=True)
+            self.release()
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                log.debug("closing the lease connection failed", exc_info=True)
+            self._conn = None
+
+
 def session(engine: Engine) -> Session:
     """A session whose objects stay readable after commit (we hand snapshots to the CLI)."""
     return Session(engine, expire_on_commit=False)
