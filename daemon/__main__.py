@@ -115,7 +115,7 @@ def _app(settings: Settings) -> App:
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     lock = DaemonLock(settings.daemon.database)
-    if not lock.acquire():
+    if not lock.acquire(patience=3.0):
         raise ComplaintdError(
             f"another complaintd (pid {lock.holder() or '?'}) is already running on {settings.daemon.database}; "
             "SQLite takes one daemon at a time (several replicas need PostgreSQL)")

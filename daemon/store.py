@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,17 +60,23 @@ class DaemonLock:
         self.path = Path(url[len("sqlite:///"):] + ".lock") if url.startswith("sqlite:///") else None
         self._file: IO[str] | None = None
 
-    def acquire(self) -> bool:
-        """True when this process now holds the lock (or none is needed)."""
+    def acquire(self, patience: float = 0.0) -> bool:
+        """True when this process now holds the lock (or none is needed). `patience` seconds
+        ride out someone holding it for a moment (`complaintd status` probes it)."""
         if self.path is None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    return False
+                time.sleep(0.05)
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
