@@ -61,6 +61,10 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
     events = list(db.exec(select(Event).where(Event.at >= since).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
     quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == "quarantined",
                                                           InboundMail.seen_at >= since)))
+    # Mail still not delivered after an hour of retries: never dropped, but 综合部 should know.
+    stuck = list(db.exec(select(Outbox).where(Outbox.status == "pending",
+                                              Outbox.created_at <= now - timedelta(hours=1))
+                         .order_by(Outbox.created_at)))  # type: ignore[arg-type]
     return {
         "greeting": settings.directory.general_dept.name,
         "since": since, "now": now,
@@ -71,6 +75,7 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
         "rejected": [e for e in events if e.kind == "rejected"],
         "quarantined": quarantined,
         "directory_problems": [e for e in events if e.kind in ("unreachable", "send_failed")],
+        "stuck": stuck,
     }
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from daemon.app import App
 from daemon.config import load_settings
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
-from daemon.store import open_engine
+from daemon.store import open_engine, session
+from models.tables import Outbox
 from tests.integration.test_clocks_e2e import MovableClock, step_of
 from tests.support.dovecot import Dovecot
 from tests.support.mail import outlook_forward, server_config, set_keys
@@ -81,4 +86,21 @@ def test_a_quiet_day_still_reports_that_it_was_quiet(config: Path, smtp: SmtpSer
     app.close()
     digest = next(m.parsed() for m in smtp.messages if step_of(m).startswith("digest-"))
     text = digest.get_body(("plain",)).get_content()
-    assert "【新登记】0 件" in text and text.count("（无）") == 7  # every one of the seven headings
+    assert "【新登记】0 件" in text and text.count("（无）") == 8  # every one of the eight headings
+
+
+def test_mail_stuck_for_an_hour_is_in_the_digest(config: Path, tmp_path: Path, imap: Dovecot) -> None:
+    """The SMTP server has refused to take a mail for over an hour (it keeps it for later):
+    the digest names it, so 综合部 knows a notification has not arrived."""
+    down = set_keys(config, "outbound", url="smtp://127.0.0.1:9")  # nothing listens there
+    imap.append(outlook_forward(1, sent=DAY1_0829 - timedelta(hours=2), forwarder="sun@corp.example.com"))
+    app = daemon(down, DAY1_0829 - timedelta(hours=2))
+    app.tick()  # registered; the acknowledgment cannot leave
+    app.clock.at = DAY1_0829 + timedelta(minutes=1)  # type: ignore[attr-defined]
+    app.tick()  # the digest is queued now, and cannot leave either
+    app.close()
+    with session(app.engine) as db:
+        digest = db.exec(select(Outbox).where(Outbox.step == "digest-20261127")).first()
+    assert digest is not None
+    text = email.message_from_bytes(digest.data, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "【超过 1 小时仍未发出的邮件】3 封" in text and "sun@corp.example.com" in text
