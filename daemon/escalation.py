@@ -107,7 +107,9 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
             clocks.append(clock)
             by_key[(new.kind, new.round)] = clock
     db.add(case)
-    db.flush()
+    if not decision.mails:
+        return
+    db.flush()  # the mails quote the event log, this decision's lines included
     events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
     for notify in decision.mails:
         enqueue(db, outbox_rows(renderer, settings.directory, case_mail(settings, case, clocks, events, notify, now),

@@ -18,7 +18,6 @@ unit of work and a commit per message cost several times the parse.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 import logging
 from collections import defaultdict
@@ -37,7 +36,7 @@ from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.store import expire_ack_windows, session
-from daemon.views import Clock, mail_context
+from daemon.views import Clock, first_line, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail, Outbox
@@ -199,7 +198,7 @@ class Intake:
             return self._reply(db, rows, item, mail, now)
         case_id = self._thread_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
-            self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {_first_line(mail.text)}")
+            self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
         return Outcome(item.key, status, case_id, mail.reason)
@@ -308,7 +307,7 @@ class Intake:
                      "sender": mail.sender.email if mail.sender else None,
                      "subject": mail.subject, "seen_at": now, "size": len(item.raw), "reason": reason},
         }
-        step = f"quarantine-{_digest(item.raw)[:16]}"
+        step = f"quarantine-{item.digest[:16]}"
         rows.outbox += outbox_rows(self.renderer, directory,
                                    Mail(None, step, "quarantine", context, directory.mailboxes(directory.general_dept)),
                                    now, self.settings.message_id_domain)
@@ -340,7 +339,7 @@ class Intake:
                  case_id: str | None, reason: str, now: datetime, kind: str | None = None) -> None:
         rows.add(InboundMail,
                  mailbox=item.key.mailbox, uidvalidity=item.key.uidvalidity, uid=item.key.uid,
-                 message_id=mail.message_id, digest=_digest(item.raw), kind=kind or mail.kind.value,
+                 message_id=mail.message_id, digest=item.digest, kind=kind or mail.kind.value,
                  status=status.value, case_id=case_id, sender=mail.sender.email if mail.sender else None,
                  subject=mail.subject[:500], reason=reason, size=len(item.raw), raw=item.raw, seen_at=now)
 
@@ -397,7 +396,7 @@ def _registered(db: Session, source_keys: list[str]) -> dict[str, str]:
 
 def _source_key(item: Fetched, mail: ParsedMail) -> str:
     """What makes a message one case however often it is seen: its Message-ID, else its bytes."""
-    return mail.message_id or "sha256:" + _digest(item.raw)
+    return mail.message_id or "sha256:" + item.digest
 
 
 def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:
@@ -438,11 +437,3 @@ def _registration_summary(draft: CaseDraft) -> str:
     if draft.late:
         parts.append("迟报：登记时已有时限过期")
     return "登记：" + "，".join(parts)
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]
-
-
-def _digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
