@@ -208,7 +208,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     probe.release()  # at once: a daemon starting now must not find it taken
 
     def ago(at: datetime | None) -> str:
-        return f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S}（{time_left(now - at).replace('超时 ', '')}前）" if at else "从未"
+        return f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S}（{time_left(now - at)}前）" if at else "从未"
 
     nxt = h.next_deadline
     print(f"daemon：{'运行中' if running else '未运行'}（{settings.daemon.database}）")

@@ -48,14 +48,11 @@ class App:
         mailer: Mailer,
         clock: Clock | None = None,
     ) -> None:
-        self.settings = settings
         self.engine = engine
         self.open_source = open_source
         self.mailer = mailer
         self.clock = clock or SystemClock()
-        self.renderer = Renderer(settings.daemon.timezone,
-                                 Person(settings.outbound.from_name, settings.outbound.from_email))
-        self.intake = Intake(settings, engine, self.renderer)
+        self.use(settings)
         self.source: MailSource | None = None
         self.source_failures = 0
         self.source_retry_at: datetime | None = None
@@ -165,6 +162,13 @@ class App:
             self.close_source()
             raise
 
+    def use(self, settings: Settings) -> None:
+        """The settings, and what is built from them, for the next steps."""
+        self.settings = settings
+        self.renderer = Renderer(settings.daemon.timezone,
+                                 Person(settings.outbound.from_name, settings.outbound.from_email))
+        self.intake = Intake(settings, self.engine, self.renderer)
+
     def stop(self) -> None:
         self.stopping.set()
 
@@ -189,9 +193,8 @@ class App:
         new = replace(new, daemon=replace(new.daemon, database=self.settings.daemon.database,
                                           tick=self.settings.daemon.tick,
                                           poll_interval=self.settings.daemon.poll_interval))
-        old, self.settings = self.settings, new
-        self.renderer = Renderer(new.daemon.timezone, Person(new.outbound.from_name, new.outbound.from_email))
-        self.intake = Intake(new, self.engine, self.renderer)
+        old = self.settings
+        self.use(new)
         if new.inbound != old.inbound:
             self.close_source()
             self.open_source = lambda: open_source(new.inbound)

@@ -40,7 +40,7 @@ class MailURL:
 
     scheme: "maildir", "imap", "imaps", "smtp" or "smtps".
     For maildir only `path` is set (absolute, resolved against the config file's folder).
-    For the network schemes: host, port (None → the scheme's default: 143/993/25/465),
+    For the network schemes: host, port (left out → the scheme's default: 143/993/25/465),
     username (None → no login), folder (IMAP only, default "INBOX").
     """
 
@@ -50,6 +50,13 @@ class MailURL:
     port: int | None = None
     username: str | None = None
     folder: str = "INBOX"
+
+    def __post_init__(self) -> None:
+        if self.port is None and self.scheme in DEFAULT_PORTS:
+            object.__setattr__(self, "port", DEFAULT_PORTS[self.scheme])
+
+
+DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,6 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _DEPT_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PREFIX = re.compile(r"^[A-Z]{1,8}$")
-_DEFAULT_PORTS = {"imap": 143, "imaps": 993, "smtp": 25, "smtps": 465}
 
 
 @dataclass(frozen=True)
@@ -412,7 +418,7 @@ class _Reader:
             return None
         username = self.string(t, f"{section}.username", "") or (unquote(parts.username or "") or None)
         folder = unquote(parts.path.lstrip("/")) or "INBOX"
-        return MailURL(parts.scheme, host=parts.hostname, port=port or _DEFAULT_PORTS[parts.scheme],
+        return MailURL(parts.scheme, host=parts.hostname, port=port,
                        username=username, folder=folder)
 
     def password(self, t: dict[str, Any], section: str, url: MailURL | None) -> str | None:

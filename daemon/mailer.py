@@ -116,7 +116,7 @@ class SmtpMailer:
         self._settings = settings
         self._tls = url.scheme == "smtps"
         self._host = url.host
-        self._port = url.port or (465 if self._tls else 25)
+        self._port = url.port
         self._timeout = timeout
         self.name = f"{url.scheme}://{self._host}:{self._port}"
 

@@ -26,6 +26,7 @@ from daemon.config import Settings
 from daemon.escalation import case_mail
 from daemon.outbox import outbox_rows
 from daemon.rendering import Renderer
+from daemon.views import first_line
 from models.directory import Person
 from models.permissions import may, partners, roles_of
 from models.policy import Notify, Step
@@ -90,7 +91,7 @@ class Replies:
         if not roles:
             return case.id, [_event(case.id, now, "rejected", sender, mail, f"{sender} 不在本案件的处理人员中，回复未采纳")], []
         reply = Reply(case, list(db.exec(select(Deadline).where(Deadline.case_id == case.id))), sender, now)
-        events = [_event(case.id, now, "mail_in", sender, mail, _first_line(mail.text) or "（空白回复）")]
+        events = [_event(case.id, now, "mail_in", sender, mail, first_line(mail.text) or "（空白回复）")]
         acked = self._acknowledge(reply)
         if acked:
             reply.done.append("已确认收到")
@@ -263,7 +264,7 @@ class Replies:
             Step.MAJOR: [*leaders.major_incident, leaders.company],
         }.get(step, [*([dept.leader] if dept and dept.leader else []), *gd])
         actor = directory.person(r.sender) or Person("", r.sender)
-        r.mails.append((Notify(step, _next_round(r, step), tuple(to), (actor, *gd), (), r.now, False, attach_form),
+        r.mails.append((Notify(step, _next_round(r), tuple(to), (actor, *gd), (), r.now, False, attach_form),
                         {}))
 
     def _mails(self, db: Session, reply: Reply, mail: ParsedMail) -> list[dict[str, object]]:
@@ -296,7 +297,7 @@ ACTIONS: dict[Verb, Callable[[Replies, Reply, Command], str]] = {
 }
 
 
-def _next_round(r: Reply, step: Step) -> int:
+def _next_round(r: Reply) -> int:
     """Reports a reply causes are numbered by the reply's time, so each reply gets its own."""
     return int(r.now.timestamp())
 
@@ -310,7 +311,3 @@ def _next_confirm_round(db: Session, case_id: str) -> int:
 def _event(case_id: str | None, now: datetime, kind: str, actor: str, mail: ParsedMail, summary: str) -> Event:
     return Event(case_id=case_id, at=now, kind=kind, actor=actor or "unknown", message_id=mail.message_id,
                  subject=mail.subject[:500] or None, summary=summary)
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:200]

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from daemon.config import Settings
 from daemon.outbox import Mail, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
-from daemon.store import session
+from daemon.store import next_deadlines, session
 from daemon.views import clock_label, time_left
 from models.directory import Directory, Person
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
@@ -57,7 +57,7 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
     opened = [c for c in cases.values() if c.registered_at >= since]
     finished = [c for c in cases.values() if c.status in closed and c.updated_at >= since]
     open_cases = sorted((c for c in cases.values() if c.status not in closed), key=lambda c: c.received_at)
-    next_due = _next_due(db, [c.id for c in open_cases])
+    next_due = next_deadlines(db, [c.id for c in open_cases], still_open=True)
     events = list(db.exec(select(Event).where(Event.at >= since).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
     quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == "quarantined",
                                                           InboundMail.seen_at >= since)))
@@ -104,18 +104,6 @@ def _line(case: Case, settings: Settings) -> dict[str, Any]:
     return {"id": case.id, "outlet": case.media_outlet or "媒体单位未识别",
             "dept": dept.name if dept else case.receiving_dept, "status": STATUS_LABELS.get(case.status, case.status),
             "late": case.late}
-
-
-def _next_due(db: Session, case_ids: list[str]) -> dict[str, Deadline]:
-    found: dict[str, Deadline] = {}
-    if not case_ids:
-        return found
-    query = (select(Deadline).where(Deadline.case_id.in_(case_ids), Deadline.met_at.is_(None),  # type: ignore[attr-defined,union-attr]
-                                    Deadline.breached_at.is_(None), Deadline.kind != "ack")  # type: ignore[union-attr]
-             .order_by(Deadline.due_at))  # type: ignore[arg-type]
-    for deadline in db.exec(query):
-        found.setdefault(deadline.case_id, deadline)
-    return found
 
 
 def _next_text(deadline: Deadline | None, now: datetime) -> str:

@@ -240,7 +240,7 @@ class ImapSource:
         self._settings = settings
         self._tls = url.scheme == "imaps"
         self._host = url.host
-        self._port = url.port or (993 if self._tls else 143)
+        self._port = url.port
         self._folder = url.folder or "INBOX"
         user = quote(url.username, safe="") + "@" if url.username else ""
         self.name = f"{url.scheme}://{user}{self._host}:{self._port}/{self._folder}"

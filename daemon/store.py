@@ -159,14 +159,17 @@ def list_cases(engine: Engine, status: str, now: datetime) -> list[tuple[Case, D
         elif status == "closed":
             query = query.where(Case.status.in_(closed))  # type: ignore[attr-defined]
         cases = list(db.exec(query))
-        nexts = _next_deadlines(db, [c.id for c in cases])
+        nexts = next_deadlines(db, [c.id for c in cases])
     rows = [(c, nexts.get(c.id)) for c in cases]
     if status == "overdue":
         rows = [(c, d) for c, d in rows if d is not None and d.due_at <= now]
     return rows
 
 
-def _next_deadlines(db: Session, case_ids: Sequence[str]) -> dict[str, Deadline]:
+def next_deadlines(db: Session, case_ids: Sequence[str], *, still_open: bool = False) -> dict[str, Deadline]:
+    """Each case's earliest clock not yet met. The register counts a breached clock as the
+    next one (it is what makes a case overdue); `still_open` looks only at clocks neither met
+    nor breached, leaving out ack windows: what is next to happen, as the digest tells it."""
     found: dict[str, Deadline] = {}
     if not case_ids:
         return found
@@ -176,6 +179,8 @@ def _next_deadlines(db: Session, case_ids: Sequence[str]) -> dict[str, Deadline]
         .where(Deadline.met_at.is_(None))  # type: ignore[union-attr]
         .order_by(Deadline.due_at)  # type: ignore[arg-type]
     )
+    if still_open:
+        query = query.where(Deadline.breached_at.is_(None), Deadline.kind != DeadlineKind.ACK.value)  # type: ignore[union-attr]
     for deadline in db.exec(query):
         found.setdefault(deadline.case_id, deadline)
     return found

@@ -122,6 +122,11 @@ def category_label(category: int | None) -> str:
     return f"{category}. {CATEGORY_LABELS.get(category, '')}"
 
 
+def first_line(text: str, limit: int = 200) -> str:
+    """A mail's first non-blank line, as the event log quotes it."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:limit]
+
+
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "……（全文见登记记录）"
