@@ -14,15 +14,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
+from sqlalchemy.exc import OperationalError
+
 from daemon.app import App
 from daemon.clock import SystemClock
 from daemon.config import Settings, config_path, load_settings
-from daemon.errors import ComplaintdError, ConfigError
+from daemon.errors import ComplaintdError, ConfigError, StoreError
 from daemon.export import FORMATS, default_filename, export_register
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
-from daemon.store import STATUS_FILTERS, DaemonLock, Health, health, list_cases, load_case, open_engine
+from daemon.store import (STATUS_FILTERS, DaemonLock, Health, SchemaChange, engine_for, health, list_cases,
+                          load_case, migrate, open_engine)
 from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, time_left
 
 log = logging.getLogger("daemon")
@@ -78,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="where to write (default: 登记簿-YYYYMMDD.xlsx here; - for stdout)")
     export.add_argument("--since", metavar="YYYY-MM-DD", help="cases received on or after this local date")
     export.add_argument("--status", choices=STATUS_FILTERS, default="all")
+    sub.add_parser("migrate", parents=[common],
+                   help="bring the database's schema up to this version (run also does it on start)")
     return parser
 
 
@@ -274,12 +279,43 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Upgrade the schema (what `run` does on start anyway) and tell from which revision to which."""
+    url = settings.daemon.database
+    lock = DaemonLock(url)
+    if not lock.acquire():
+        raise ComplaintdError(f"complaintd (pid {lock.holder() or '?'}) is running on {url}; "
+                              "stop it first (systemctl stop complaintd), then migrate")
+    engine = engine_for(url)
+    try:
+        change = migrate(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot migrate {url}: {reason}") from None
+    finally:
+        engine.dispose()
+        lock.release()
+    print(f"database: {url}")
+    print(f"schema before: {_revision_said(change)}")
+    print(f"schema after: {change.after}" + (" (upgraded)" if change.changed else " (already current)"))
+    return 0
+
+
+def _revision_said(change: SchemaChange) -> str:
+    if change.before is None:
+        return "none (an empty database)"
+    if change.unversioned:
+        return f"{change.before} (no version recorded: made by a complaintd from before migrations)"
+    return change.before
+
+
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
-COMMANDS = {"status": _status, "run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export}
+COMMANDS = {"status": _status, "run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export,
+            "migrate": _migrate}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,6 +6,7 @@ SQLite is the single-process default; PostgreSQL (postgresql+psycopg://…) runs
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import time
@@ -14,10 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
-from sqlalchemy import event, func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine, select
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, func, inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, create_engine, select
 
+from daemon import migrations
+from daemon.errors import StoreError
 from models import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from models.tables import Case, Deadline, Event, Heartbeat, Outbox
 from models.types import CLOSED_STATUSES, DeadlineKind
@@ -26,15 +32,150 @@ log = logging.getLogger(__name__)
 
 
 def open_engine(url: str) -> Engine:
-    """An engine with the schema in place; for SQLite, the folder is created and WAL used."""
+    """An engine with the schema brought to this version's (see `migrate`); for SQLite, the
+    folder is created and WAL used."""
+    engine = engine_for(url)
+    migrate(engine)
+    return engine
+
+
+def engine_for(url: str) -> Engine:
+    """An engine on the database as it is, schema untouched (`complaintd migrate` wants the
+    revision before)."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
     return engine
+
+
+# --- schema migrations (Alembic, daemon/migrations/) -------------------------------------------
+
+MIGRATION_KEY = 0x636F6D706D67  # "compmg": PostgreSQL advisory lock key, not Lease.KEY
+FIRST_RELEASE = "0001"
+# What the first release's create_all made; a database holding all of them and no
+# alembic_version was made by a build from before migrations.
+RELEASED_TABLES = frozenset({"cases", "case_counters", "deadlines", "events", "inbound_mail", "outbox",
+                             "heartbeats"})
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """What `migrate` found and left: revisions before (None: an empty database) and after."""
+
+    before: str | None
+    after: str
+    unversioned: bool = False  # made before migrations existed; `before` is what it matched
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def migrate(engine: Engine) -> SchemaChange:
+    """Bring the schema to head, whatever made the database:
+
+    - an empty database gets the whole schema;
+    - one from a build before migrations (our tables, no alembic_version) is stamped with the
+      revision it matches, then upgraded;
+    - a versioned one is upgraded from where it stands (nothing to do when current).
+
+    Concurrent starts (replicas, a CLI command beside a starting daemon) are serialised: on
+    PostgreSQL by a transaction-level advisory lock, on SQLite by BEGIN IMMEDIATE (its write
+    lock). The whole upgrade is one transaction on both, since both have transactional DDL:
+    a failing step leaves the schema as it was. The usual start, already at head, reads one
+    row and takes no lock.
+    """
+    head = head_revision()
+    with engine.connect() as conn:
+        current, tables = _schema_state(conn)
+        conn.rollback()
+        if current == head and tables:
+            return SchemaChange(head, head)
+        with conn.begin():
+            _lock_for_migration(conn)
+            change = _upgrade(conn, head)
+    if change.changed:
+        log.info("schema upgraded %s -> %s%s", change.before or "(empty)", change.after,
+                 " (an unversioned database from before migrations)" if change.unversioned else "")
+    return change
+
+
+def head_revision() -> str:
+    """The newest revision this version knows: what `migrate` brings every database to."""
+    head = _alembic_scripts().get_current_head()
+    assert head is not None, "daemon/migrations/versions holds no revision"
+    return head
+
+
+def _upgrade(conn: Connection, head: str) -> SchemaChange:
+    """Under the lock: look again (another process may just have done it), then upgrade."""
+    current, tables = _schema_state(conn)
+    config = _alembic_config(conn)
+    unversioned = False
+    known = {script.revision for script in _alembic_scripts().walk_revisions()}
+    if current is not None and current not in known:
+        raise StoreError(f"the database's schema is at revision {current}, newer than this complaintd "
+                         f"(up to {head}): a newer version upgraded it; run that one (no downgrades)")
+    if current is not None and not tables:
+        # Versioned, yet every table is gone (dropped by hand, or by metadata.drop_all, which
+        # knows nothing of alembic_version): nothing to keep, so build it again from scratch.
+        conn.exec_driver_sql("DELETE FROM alembic_version")
+        current = None
+    elif current is None and tables:
+        if tables != RELEASED_TABLES:
+            raise StoreError("the database has some of complaintd's tables but not all of them "
+                             f"({', '.join(sorted(tables))}) and no schema version: not one complaintd made")
+        current, unversioned = _unversioned_revision(conn), True
+        command.stamp(config, current)
+    if current != head:
+        command.upgrade(config, "head")
+    return SchemaChange(current, head, unversioned)
+
+
+def _unversioned_revision(conn: Connection) -> str:
+    """Which revision a database from before migrations matches: the release's (0001), or
+    0002 when a development build after it (create_all still) had added outbox.deferred_since.
+    Frozen: from this version on every database is versioned, so no later revision joins."""
+    columns = {column["name"] for column in inspect(conn).get_columns("outbox")}
+    return "0002" if "deferred_since" in columns else FIRST_RELEASE
+
+
+def _schema_state(conn: Connection) -> tuple[str | None, frozenset[str]]:
+    """The recorded revision (None when there is none) and which of our tables exist.
+    Read directly rather than through Alembic's MigrationContext, which logs on every start."""
+    names = set(inspect(conn).get_table_names())
+    current = None
+    if "alembic_version" in names:
+        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    return current, frozenset(names & RELEASED_TABLES)
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        # Transaction-level: freed at commit or rollback, so an error can never leave it held.
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_KEY})")
+    elif conn.dialect.name == "sqlite":
+        # The write lock now rather than at the first write, so that two processes do not both
+        # find the schema old (pysqlite begins no transaction before DDL by itself).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config(conn: Connection | None) -> Config:
+    """Alembic configured in code: no alembic.ini, scripts from the installed package. The
+    open connection goes along (env.py uses it), so no URL, and no password, passes here."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).resolve().parent))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = conn
+    return config
+
+
+@functools.cache
+def _alembic_scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config(None))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -241,7 +382,7 @@ def health(engine: Engine) -> Health:
     with session(engine) as db:
         beats = {b.name: b.at for b in db.exec(select(Heartbeat))}
         pending = db.exec(select(func.count(), func.min(Outbox.created_at))
-                          .where(Outbox.status == "pending")).one()
+                          .where(Outbox.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
         failed = db.exec(select(func.count()).select_from(Outbox).where(Outbox.status == "failed")).one()
         open_cases = db.exec(select(func.count()).select_from(Case).where(Case.status.not_in(closed))).one()  # type: ignore[attr-defined]
         next_deadline = db.exec(

@@ -161,6 +161,9 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = _utc()
     last_error: str | None = None
+    # When the server first deferred this very mail (a 4xx for it, not an unreachable server);
+    # retries end, and 综合部 is told, once that is older than [outbound] give_up_after.
+    deferred_since: datetime | None = _utc()
 
 
 class Heartbeat(SQLModel, table=True):

@@ -93,4 +93,5 @@ class InboundStatus(str, Enum):
 class OutboxStatus(str, Enum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"  # refused permanently by the server
+    SENDING = "sending"  # in the batch being sent now; left over only by a crash
+    FAILED = "failed"  # refused permanently, or deferred past give_up_after

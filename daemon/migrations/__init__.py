@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic), run by daemon.store.open_engine and `complaintd migrate`."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, written by hand; one module per schema change."""
