@@ -2,7 +2,9 @@
 
 The file is read once with tomllib; every problem is collected with its key, so that
 `complaintd check` (and a refused start) names them all at once rather than one per try.
-Passwords never live in the file: `password_env` names the environment variable.
+Passwords never live in the file: `password_env` names the environment variable. With
+`auth = "xoauth2"` an access token replaces the password: `token_env` names its variable, or
+`token_command` prints it (run at each login, see daemon/tokens.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from daemon.errors import ConfigError
+from daemon.tokens import TokenSource
 from models.directory import (
     DEFAULT_DEADLINES,
     GENERAL_DEPT_ID,
@@ -66,6 +69,8 @@ class InboundSettings:
     allow_plaintext: bool  # imap:// without STARTTLS only when true
     processed_folder: str
     quarantine_folder: str
+    auth: str = "password"  # or "xoauth2": log in with an access token from `token`
+    token: TokenSource | None = None  # set when auth is "xoauth2"
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class OutboundSettings:
     allow_plaintext: bool  # smtp:// without STARTTLS only when true
     from_name: str
     from_email: str
+    auth: str = "password"  # or "xoauth2", as in InboundSettings
+    token: TokenSource | None = None
+    # A mail its server keeps deferring (4xx) is given up after this and reported to 综合部;
+    # an unreachable server never counts against a mail.
+    give_up_after: timedelta = timedelta(hours=1)
 
 
 # ----------------------------------------------------------------------------------------
@@ -187,10 +197,12 @@ class _Reader:
         return DaemonSettings(database, zone, prefix, tick, poll)
 
     def inbound(self, t: dict[str, Any]) -> InboundSettings | None:
-        self.unknown_keys("inbound", t, ("url", "username", "password_env", "allow_plaintext",
-                                         "processed_folder", "quarantine_folder"))
+        self.unknown_keys("inbound", t, ("url", "username", "auth", "password_env", "token_env",
+                                         "token_command", "allow_plaintext", "processed_folder",
+                                         "quarantine_folder"))
         url = self.mail_url(t, "inbound", "maildir:var/mail/complaints", ("maildir", "imap", "imaps"))
-        password = self.password(t, "inbound", url)
+        auth, token = self.login(t, "inbound", url)
+        password = self.password(t, "inbound", url) if auth == "password" else None
         plaintext = self.boolean(t, "inbound.allow_plaintext", False)
         processed = self.string(t, "inbound.processed_folder", "Processed")
         quarantine = self.string(t, "inbound.quarantine_folder", "Quarantine")
@@ -198,14 +210,17 @@ class _Reader:
             self.problem("inbound.quarantine_folder", "must differ from inbound.processed_folder")
         if url is None:
             return None
-        return InboundSettings(url, password, plaintext, processed, quarantine)
+        return InboundSettings(url, password, plaintext, processed, quarantine, auth, token)
 
     def outbound(self, t: dict[str, Any]) -> OutboundSettings | None:
-        self.unknown_keys("outbound", t, ("url", "username", "password_env", "allow_plaintext",
-                                          "from"))
+        self.unknown_keys("outbound", t, ("url", "username", "auth", "password_env", "token_env",
+                                          "token_command", "allow_plaintext", "from",
+                                          "give_up_after"))
         url = self.mail_url(t, "outbound", "maildir:var/mail/sent", ("maildir", "smtp", "smtps"))
-        password = self.password(t, "outbound", url)
+        auth, token = self.login(t, "outbound", url)
+        password = self.password(t, "outbound", url) if auth == "password" else None
         plaintext = self.boolean(t, "outbound.allow_plaintext", False)
+        give_up_after = self.duration(t, "outbound.give_up_after", "1h")
         sender = self.string(t, "outbound.from", "")
         name, email = _split_mailbox(sender)
         if not sender:
@@ -215,7 +230,8 @@ class _Reader:
             self.problem("outbound.from", f"{sender!r} is not an address")
         if url is None:
             return None
-        return OutboundSettings(url, password, plaintext, name, email.lower())
+        return OutboundSettings(url, password, plaintext, name, email.lower(), auth, token,
+                                give_up_after or timedelta(hours=1))
 
     def deadlines(self, t: dict[str, Any]) -> Deadlines:
         self.unknown_keys("deadlines", t, tuple(k.value for k in DeadlineKind))
@@ -433,6 +449,45 @@ class _Reader:
             self.problem(f"{section}.password_env", f"the environment variable {var} is not set")
             return None
         return self.env[var]
+
+    def login(self, t: dict[str, Any], section: str, url: MailURL | None) -> tuple[str, TokenSource | None]:
+        """`auth` and, for "xoauth2", where the token comes from. A maildir url logs in to
+        nothing, so only the shape of the keys is checked there."""
+        auth = self.string(t, f"{section}.auth", "password")
+        env_var = self.string(t, f"{section}.token_env", "")
+        command = self.string(t, f"{section}.token_command", "")
+        if auth not in ("password", "xoauth2"):
+            self.problem(f"{section}.auth", f"{auth!r} must be \"password\" or \"xoauth2\"")
+            return auth, None
+        if auth == "password":
+            for key, value in (("token_env", env_var), ("token_command", command)):
+                if value:
+                    self.problem(f"{section}.{key}", "only used with auth = \"xoauth2\"")
+            return auth, None
+        return auth, self.token_source(section, url, env_var, command)
+
+    def token_source(self, section: str, url: MailURL | None, env_var: str, command: str) -> TokenSource | None:
+        """Exactly one of token_env / token_command; a user to log in as (network urls only)."""
+        if env_var and command:
+            self.problem(f"{section}.token_command", "give token_env or token_command, not both")
+            return None
+        if not env_var and not command:
+            self.problem(f"{section}.token_env", "missing: with auth = \"xoauth2\" name the environment "
+                         "variable that holds the access token, or give token_command instead")
+            return None
+        if url is None or url.scheme == "maildir":
+            return None
+        if not url.username:
+            self.problem(f"{section}.username", "missing: XOAUTH2 logs in as a user; put it in the url "
+                         f"(e.g. \"{url.scheme}://complaints%40corp.example.com@{url.host}\") or in username")
+            return None
+        if command:
+            return TokenSource.from_command(command)  # run at each login, never here
+        if not self.env.get(env_var, "").strip():
+            self.problem(f"{section}.token_env", f"the environment variable {env_var} is "
+                         + ("empty" if env_var in self.env else "not set"))
+            return None
+        return TokenSource.from_env(env_var, self.env[env_var])
 
     def database_url(self, text: str) -> str:
         if text.startswith("sqlite:///"):

@@ -3,36 +3,39 @@
     MaildirMailer   writes each message into a local Maildir (the embedded default)
     SmtpMailer      sends over SMTP with aiosmtplib: the only async code in the daemon
 
-`send(mails)` never raises for a server problem; it returns one SendResult per mail, in order:
+`send(mails, on_result)` never raises for a server problem; it returns one SendResult per
+mail, in order, and hands each to `on_result` as soon as it is known:
 
 * SENT: at least one recipient accepted it. `refused` lists recipients answered 5xx at RCPT.
 * PERMANENT: the server answered 5xx (every recipient refused, sender refused, or data refused).
-* TEMPORARY: try again later: a 4xx anywhere, a connection/TLS/login failure, a timeout, or an
-  insecure connection refused by policy. When any recipient gets a 4xx the mail is not sent to
-  anyone (RSET), so the retry reaches everyone once, with no duplicate for those who accepted.
-
-Plaintext refused: `smtp://` to a server that does not offer STARTTLS, without
-`allow_plaintext = true`, gives every mail of the batch a TEMPORARY result whose detail names
-`allow_plaintext` (and logs an error). TEMPORARY rather than PERMANENT, because the mail itself is
-fine: once the configuration or the server is fixed, the queued mail goes out, late but not lost.
+* TEMPORARY: the server deferred this mail with a 4xx. When any recipient gets a 4xx the mail
+  is not sent to anyone (RSET), so the retry reaches everyone once, with no duplicate for
+  those who accepted.
+* UNAVAILABLE: nothing is wrong with the mail: the server could not be reached, dropped the
+  connection, timed out, answered 421, refused our login, or offers no STARTTLS while
+  allow_plaintext is false (that one also logs an error naming `allow_plaintext`). The outbox
+  waits for the server rather than counting this against the mail, so an outage of any length
+  delivers everything late but once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import logging
 import os
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiosmtplib
 
 from daemon.config import OutboundSettings
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
 from daemon.sources import ensure_maildir
+from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +68,9 @@ class MaildirMailer:
         self.root = os.path.abspath(path)
         ensure_maildir(self.root)
 
-    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
-        return [self._deliver(mail) for mail in mails]
+    def send(self, mails: Sequence[OutgoingMail],
+             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
+        return [_tell(on_result, self._deliver(mail)) for mail in mails]
 
     def _deliver(self, mail: OutgoingMail) -> SendResult:
         name = self._unique_name()
@@ -79,7 +83,7 @@ class MaildirMailer:
             os.rename(tmp, os.path.join(self.root, "new", name))
         except OSError as exc:
             log.error("mail=%s message_id=%s cannot be written to %s: %s", mail.key, mail.message_id, self.root, exc)
-            return SendResult(mail.key, Outcome.TEMPORARY, f"cannot write to {self.root}: {exc}")
+            return SendResult(mail.key, Outcome.UNAVAILABLE, f"cannot write to {self.root}: {exc}")
         log.info("mail=%s message_id=%s written to %s/new/%s", mail.key, mail.message_id, self.root, name)
         return SendResult(mail.key, Outcome.SENT, f"maildir {name}")
 
@@ -105,6 +109,10 @@ class _ConnectionRefusedByPolicy(Exception):
     """The server offers no STARTTLS and allow_plaintext is false."""
 
 
+class _LoginFailed(aiosmtplib.SMTPException):
+    """XOAUTH2 could not log in (no token, not offered, token refused): a connection failure."""
+
+
 class SmtpMailer:
     """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
     allow_plaintext), certificates verified; login when a username is set."""
@@ -120,12 +128,14 @@ class SmtpMailer:
         self._timeout = timeout
         self.name = f"{url.scheme}://{self._host}:{self._port}"
 
-    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
+    def send(self, mails: Sequence[OutgoingMail],
+             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
         if not mails:
             return []
-        return asyncio.run(self._send_batch(list(mails)))
+        return asyncio.run(self._send_batch(list(mails), on_result))
 
-    async def _send_batch(self, mails: list[OutgoingMail]) -> list[SendResult]:
+    async def _send_batch(self, mails: list[OutgoingMail],
+                          on_result: Callable[[SendResult], None] | None) -> list[SendResult]:
         smtp = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
@@ -139,13 +149,14 @@ class SmtpMailer:
         except _ConnectionRefusedByPolicy as exc:
             smtp.close()
             log.error("server=%s %s", self.name, exc)
-            return [SendResult(m.key, Outcome.TEMPORARY, str(exc)) for m in mails]
+            return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
         except _CONNECTION_ERRORS as exc:
             smtp.close()
             log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
-            return [SendResult(m.key, Outcome.TEMPORARY, f"{self.name}: {_describe(exc)}") for m in mails]
+            return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
+                    for m in mails]
         try:
-            return [await self._send_or_defer(smtp, mail) for mail in mails]
+            return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
         finally:
             await _quit(smtp)
 
@@ -164,18 +175,43 @@ class SmtpMailer:
                 )
             else:
                 log.warning("server=%s no STARTTLS offered; sending in plaintext (allow_plaintext)", self.name)
-        username = self._settings.url.username
-        if username:
-            await smtp.login(username, self._settings.password or "")
+        await self._login(smtp)
+
+    async def _login(self, smtp: aiosmtplib.SMTP) -> None:
+        """Log in as the url's user (if any): with the password, or with auth = "xoauth2" by
+        AUTH XOAUTH2 with an access token asked for now, so each connection gets a fresh one."""
+        settings = self._settings
+        username = settings.url.username
+        if not username:
+            return
+        if settings.auth != "xoauth2":
+            await smtp.login(username, settings.password or "")
+            return
+        if "xoauth2" not in smtp.server_auth_methods:
+            offered = " ".join(smtp.server_auth_methods).upper() or "no AUTH at all"
+            raise _LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
+        token = await asyncio.to_thread(self._access_token)  # token_command may take seconds
+        await _auth_xoauth2(smtp, username, token)
+
+    def _access_token(self) -> str:
+        source = self._settings.token
+        try:
+            if source is None:
+                raise TokenError("auth = \"xoauth2\" but no token_env or token_command")
+            return source.token()
+        except TokenError as exc:
+            where = f" from {source.describe()}" if source is not None else ""
+            log.error("server=%s cannot get the XOAUTH2 access token%s: %s", self.name, where, exc)
+            raise _LoginFailed(f"cannot get the XOAUTH2 access token: {exc}") from exc
 
     async def _send_or_defer(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
         if not smtp.is_connected:
-            return SendResult(mail.key, Outcome.TEMPORARY, f"{self.name}: connection lost earlier in the batch")
+            return SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: connection lost earlier in the batch")
         try:
             result = await self._send_one(smtp, mail)
         except _CONNECTION_ERRORS as exc:
             smtp.close()
-            result = SendResult(mail.key, Outcome.TEMPORARY, f"{self.name}: {_describe(exc)}")
+            result = SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}")
         level = logging.INFO if result.outcome is Outcome.SENT and not result.refused else logging.WARNING
         log.log(
             level, "mail=%s message_id=%s %s: %s refused=%s",
@@ -233,6 +269,18 @@ async def _recipients(
     return accepted, refused, deferred
 
 
+async def _auth_xoauth2(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
+    """AUTH XOAUTH2 with base64("user=U\\x01auth=Bearer T\\x01\\x01") as the initial response.
+    A refused token draws a 334 carrying the error (base64 JSON); an empty line then gets the
+    final 5xx. Anything but 235 is a failed login."""
+    blob = base64.b64encode(f"user={username}\x01auth=Bearer {token}\x01\x01".encode())
+    response = await smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
+    if response.code == 334:
+        response = await smtp.execute_command(b"")
+    if response.code != 235:
+        raise _LoginFailed(f"XOAUTH2 login as {username} refused: {response.code} {response.message}")
+
+
 async def _hello(smtp: aiosmtplib.SMTP) -> None:
     try:
         await smtp.ehlo()
@@ -260,7 +308,15 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
 
 
 def _outcome(code: int) -> Outcome:
+    if code == 421:  # "service not available, closing transmission channel": the server, not the mail
+        return Outcome.UNAVAILABLE
     return Outcome.PERMANENT if 500 <= code < 600 else Outcome.TEMPORARY
+
+
+def _tell(on_result: Callable[[SendResult], None] | None, result: SendResult) -> SendResult:
+    if on_result is not None:
+        on_result(result)
+    return result
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cached_property
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,11 @@ class OutgoingMail:
 
 class Outcome(str, Enum):
     SENT = "sent"
-    TEMPORARY = "temporary"  # try again later (4xx, connection refused, timeout)
+    TEMPORARY = "temporary"  # the server deferred this mail (4xx): try it again later
     PERMANENT = "permanent"  # this recipient will never take it (5xx)
+    # The server could not be reached, dropped the connection, refused our login, or policy
+    # refused plaintext: nothing is wrong with the mail, so an outage never uses up its retries.
+    UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,12 @@ class SendResult:
 
 
 class Mailer(Protocol):
-    def send(self, mails: Sequence[OutgoingMail]) -> list[SendResult]:
+    def send(self, mails: Sequence[OutgoingMail],
+             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
         """Send a batch over one connection; one result per mail, in order. Never raises for
-        a server problem: that is a TEMPORARY result."""
+        a server problem: that is a TEMPORARY or UNAVAILABLE result.
+
+        `on_result` is called with each result as soon as it is known, before the next mail
+        is tried, so that the caller can record it: a crash then leaves at most one mail whose
+        fate is unknown."""
         ...

@@ -33,6 +33,7 @@ from imapclient import IMAPClient
 from daemon.config import InboundSettings
 from daemon.errors import SourceError
 from daemon.ports import Fetched, MailSource, SourceKey
+from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,9 @@ _NETWORK_ERRORS = (imaplib.IMAP4.error, OSError)  # imapclient's errors derive f
 
 
 class ImapSource:
-    """An IMAP folder as the complaints inbox (imapclient, use_uid=True)."""
+    """An IMAP folder as the complaints inbox (imapclient, use_uid=True). It logs in with the
+    password, or with auth = "xoauth2" by AUTHENTICATE XOAUTH2 with a token asked for anew at
+    each connect (daemon/tokens.py)."""
 
     def __init__(self, settings: InboundSettings) -> None:
         url = settings.url
@@ -339,6 +342,7 @@ class ImapSource:
 
     def _open(self) -> IMAPClient:
         context = ssl.create_default_context()
+        token = self._access_token()  # before connecting: a slow token_command holds no socket
         log.debug("mailbox=%s connecting", self.name)
         client = IMAPClient(
             self._host, port=self._port, use_uid=True, ssl=self._tls, ssl_context=context, timeout=_TIMEOUT
@@ -346,7 +350,9 @@ class ImapSource:
         try:
             self._secure(client, context)
             settings = self._settings
-            if settings.url.username:
+            if settings.url.username and token is not None:
+                client.oauth2_login(settings.url.username, token)  # AUTHENTICATE XOAUTH2
+            elif settings.url.username:
                 client.login(settings.url.username, settings.password or "")
             for folder in (settings.processed_folder, settings.quarantine_folder):
                 self._ensure_folder(client, folder)
@@ -356,6 +362,21 @@ class ImapSource:
             raise
         log.info("mailbox=%s connected", self.name)
         return client
+
+    def _access_token(self) -> str | None:
+        """With auth = "xoauth2", a fresh access token for this login; otherwise None.
+        A token that cannot be had is a connection failure, so the usual backoff applies."""
+        settings = self._settings
+        if settings.auth != "xoauth2" or not settings.url.username:
+            return None
+        if settings.token is None:
+            raise SourceError(f"{self.name}: auth = \"xoauth2\" but no token_env or token_command")
+        try:
+            return settings.token.token()
+        except TokenError as exc:
+            log.error("mailbox=%s cannot get the XOAUTH2 access token from %s: %s",
+                      self.name, settings.token.describe(), exc)
+            raise SourceError(f"{self.name}: cannot get the XOAUTH2 access token: {exc}") from exc
 
     def _secure(self, client: IMAPClient, context: ssl.SSLContext) -> None:
         if self._tls:

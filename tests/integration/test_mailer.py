@@ -12,7 +12,7 @@ import pytest
 
 from daemon.config import MailURL, OutboundSettings
 from daemon.mailer import MaildirMailer, SmtpMailer, open_mailer
-from daemon.ports import Outcome, OutgoingMail
+from daemon.ports import Outcome, OutgoingMail, SendResult
 from tests.support.dovecot import free_port
 from tests.support.smtp import SmtpServer
 from tests.support.tls import TlsFiles
@@ -119,16 +119,27 @@ class TestSmtpMailer:
         assert "451" in result.detail
         assert smtp.messages == []
 
-    def test_a_server_that_is_down_is_temporary(self) -> None:
-        """Connection refused gives every mail of the batch a TEMPORARY result, no exception."""
-        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")])
-        assert [r.outcome for r in results] == [Outcome.TEMPORARY, Outcome.TEMPORARY]
+    def test_a_server_that_is_down_is_unavailable(self) -> None:
+        """Connection refused gives every mail of the batch an UNAVAILABLE result (the mails are
+        not at fault), reported to on_result one by one, and no exception."""
+        told: list[SendResult] = []
+        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.append)
+        assert [r.outcome for r in results] == [Outcome.UNAVAILABLE, Outcome.UNAVAILABLE]
         assert all(r.detail for r in results)
+        assert told == results
+
+    def test_each_result_is_told_before_the_next_mail_is_tried(self, smtp: SmtpServer) -> None:
+        """on_result sees mail 1's result while mail 2 has not reached the server yet: the
+        outbox commits each one before the next, so a crash can leave only one in doubt."""
+        mails = [make_mail("a"), make_mail("b")]
+        seen_by_server: list[int] = []
+        SmtpMailer(smtp_settings(smtp.port)).send(mails, lambda r: seen_by_server.append(len(smtp.messages)))
+        assert seen_by_server == [1, 2]
 
     def test_plaintext_is_refused_without_allow_plaintext(self, smtp: SmtpServer) -> None:
-        """No STARTTLS offered and allow_plaintext false: nothing sent, TEMPORARY naming allow_plaintext."""
+        """No STARTTLS offered and allow_plaintext false: nothing sent, UNAVAILABLE naming allow_plaintext."""
         (result,) = SmtpMailer(smtp_settings(smtp.port, allow_plaintext=False)).send([make_mail()])
-        assert result.outcome is Outcome.TEMPORARY
+        assert result.outcome is Outcome.UNAVAILABLE
         assert "allow_plaintext" in result.detail
         assert smtp.messages == []
 
@@ -153,11 +164,11 @@ class TestSmtpLogin:
         assert result.outcome is Outcome.SENT
         assert len(auth_smtp.wait_for(1)) == 1
 
-    def test_a_wrong_password_is_temporary(self, auth_smtp: SmtpServer) -> None:
-        """A failed login is a connection-level problem: TEMPORARY, nothing sent."""
+    def test_a_wrong_password_is_unavailable(self, auth_smtp: SmtpServer) -> None:
+        """A failed login is a connection-level problem: UNAVAILABLE, nothing sent."""
         settings = smtp_settings(auth_smtp.port, username="complaintd", password="wrong")
         (result,) = SmtpMailer(settings).send([make_mail()])
-        assert result.outcome is Outcome.TEMPORARY
+        assert result.outcome is Outcome.UNAVAILABLE
         assert auth_smtp.messages == []
 
 
@@ -202,13 +213,13 @@ class TestSmtpTls:
             assert server.wait_for(1)[0].raw == make_mail().data
 
     @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "smtps"])
-    def test_an_untrusted_certificate_is_temporary(self, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch, implicit: bool) -> None:
-        """Certificates are verified: an unknown CA means TEMPORARY and nothing sent."""
+    def test_an_untrusted_certificate_is_unavailable(self, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch, implicit: bool) -> None:
+        """Certificates are verified: an unknown CA means UNAVAILABLE and nothing sent."""
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
         with SmtpServer(tls=tls_files, implicit_tls=implicit) as server:
             url = MailURL("smtps" if implicit else "smtp", host=server.host, port=server.port)
             settings = OutboundSettings(url, None, False, "complaintd", "complaintd@example.org")
             (result,) = SmtpMailer(settings).send([make_mail()])
-            assert result.outcome is Outcome.TEMPORARY
+            assert result.outcome is Outcome.UNAVAILABLE
             assert "CERTIFICATE_VERIFY_FAILED" in result.detail
             assert server.messages == []

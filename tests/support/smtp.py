@@ -10,12 +10,20 @@
 `defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA.
 No STARTTLS is offered unless `tls=` (tests/support/tls.py) is given: then STARTTLS, or
 implicit TLS (smtps) with `implicit_tls=True`.
+
+`xoauth2=(user, token)` offers AUTH XOAUTH2 (as Exchange Online does) and requires a login:
+only that user with `server.xoauth2_token` (changeable between connections) gets in. A wrong
+token gets what real servers send: a 334 with a base64 JSON error, then 535 after the client's
+empty line. Successful logins are listed in `server.logins` as (mechanism, user).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.policy
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +31,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 from tests.support.dovecot import free_port
 from tests.support.tls import TlsFiles
@@ -66,11 +74,37 @@ class _Handler:
         return "250 2.0.0 accepted"
 
 
+class _XOAuth2Handler(_Handler):
+    """_Handler plus the XOAUTH2 mechanism (aiosmtpd offers every `auth_*` of the handler)."""
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        if len(args) == 2:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+        else:
+            answer = await server.challenge_auth("")
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)  # challenge_auth already answered
+            blob = answer
+        fields = dict(part.partition("=")[::2] for part in blob.decode("utf-8", "replace").split("\x01") if part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        if self.server.xoauth2 is not None and (user, token) == (self.server.xoauth2[0], self.server.xoauth2_token):
+            self.server._logins.append(("XOAUTH2", user))
+            return AuthResult(success=True, auth_data=user)
+        error = json.dumps({"status": "401", "schemes": "bearer", "scope": "https://outlook.office.com/SMTP.Send"})
+        if await server.challenge_auth(error) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False)  # aiosmtpd answers 535 5.7.8
+
+
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1 at a free port; optional AUTH with (user, password)."""
+    """aiosmtpd on 127.0.0.1 at a free port; optional AUTH with (user, password), or XOAUTH2."""
 
     def __init__(
-        self, *, credentials: tuple[str, str] | None = None, tls: TlsFiles | None = None, implicit_tls: bool = False
+        self, *, credentials: tuple[str, str] | None = None, tls: TlsFiles | None = None, implicit_tls: bool = False,
+        xoauth2: tuple[str, str] | None = None,
     ) -> None:
         self.tls = tls
         self.implicit_tls = implicit_tls and tls is not None
@@ -80,6 +114,9 @@ class SmtpServer:
         self.defer: set[str] = set()
         self.tempfail = False
         self.credentials = credentials
+        self.xoauth2 = xoauth2  # (user, first token); the token accepted now is xoauth2_token
+        self.xoauth2_token = xoauth2[1] if xoauth2 is not None else ""
+        self._logins: list[tuple[str, str]] = []
         self._messages: list[Received] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -87,6 +124,10 @@ class SmtpServer:
     @property
     def url(self) -> str:
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        return list(self._logins)
 
     @property
     def messages(self) -> list[Received]:
@@ -100,12 +141,13 @@ class SmtpServer:
         # across stop()/start(), so a test can take the server down and bring it back.
         self.port = self.port or free_port()
         kwargs: dict[str, Any] = {}
-        if self.credentials is not None:
+        if self.credentials is not None or self.xoauth2 is not None:
             # AUTH over plaintext is what this loopback test server is for; aiosmtpd warns.
             kwargs = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
         if self.tls is not None:
             kwargs["ssl_context" if self.implicit_tls else "tls_context"] = self.tls.server_context()
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
+        handler = _XOAuth2Handler(self) if self.xoauth2 is not None else _Handler(self)
+        self._controller = Controller(handler, hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
 
     def stop(self) -> None:
@@ -114,9 +156,11 @@ class SmtpServer:
             controller.stop()
 
     def clear(self) -> None:
-        """Forget recorded messages and reset reject/defer/tempfail (between tests)."""
+        """Forget recorded messages and logins; reset reject/defer/tempfail and the token."""
         with self._lock:
             self._messages.clear()
+        self._logins.clear()
+        self.xoauth2_token = self.xoauth2[1] if self.xoauth2 is not None else ""
         self.reject = set()
         self.defer = set()
         self.tempfail = False

@@ -154,3 +154,70 @@ def test_check_command_accepts_the_shipped_config() -> None:
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "OK" in done.stdout
+
+
+# -- auth = "xoauth2" ---------------------------------------------------------------------------
+
+IMAPS = 'url = "imaps://complaints%40corp.example.com@mail.corp.example.com/INBOX"'
+SMTP = 'url = "smtp://complaints%40corp.example.com@mail.corp.example.com:587"'
+
+
+def with_login(inbound: str = "", outbound: str = "") -> str:
+    """The shipped config with [inbound] / [outbound] url lines replaced by these lines."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    if inbound:
+        text = text.replace('url = "maildir:var/mail/complaints"', inbound, 1)
+    if outbound:
+        text = text.replace('url = "maildir:var/mail/sent"', outbound, 1)
+    return text
+
+
+def test_xoauth2_takes_the_token_instead_of_a_password(tmp_path: Path) -> None:
+    """token_env is read like password_env, password_env is then not needed, and
+    token_command is not run when the config is loaded, only when a token is asked for."""
+    marker = tmp_path / "ran"
+    text = with_login(
+        f'{IMAPS}\nauth = "xoauth2"\ntoken_env = "COMPLAINTD_IMAP_TOKEN"',
+        f'{SMTP}\nauth = "xoauth2"\ntoken_command = "touch {marker}; printf %s smtp-token"')
+    settings = load_settings(write(tmp_path, text), env={"COMPLAINTD_IMAP_TOKEN": "imap-token"})
+    assert (settings.inbound.auth, settings.inbound.password) == ("xoauth2", None)
+    assert settings.inbound.token is not None and settings.inbound.token.token() == "imap-token"
+    assert settings.outbound.auth == "xoauth2" and settings.outbound.token is not None
+    assert not marker.exists()
+    assert settings.outbound.token.token() == "smtp-token"
+    assert marker.exists()
+
+
+def test_password_stays_the_default_auth(tmp_path: Path) -> None:
+    """Without `auth`, login is by password, and no token source is set."""
+    settings = load_settings(write(tmp_path, with_login(IMAPS)), env={"COMPLAINTD_IMAP_PASSWORD": "pw"})
+    assert (settings.inbound.auth, settings.inbound.password, settings.inbound.token) == ("password", "pw", None)
+
+
+@pytest.mark.parametrize("inbound, outbound, env, expected", [
+    pytest.param(f'{IMAPS}\nauth = "xoauth2"', "", {},
+                 ['inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
+                  "holds the access token, or give token_command instead"], id="no-token-source"),
+    pytest.param("", f'{SMTP}\nauth = "xoauth2"\ntoken_env = "T"\ntoken_command = "get-token"', {"T": "t"},
+                 ["outbound.token_command: give token_env or token_command, not both"], id="both-token-sources"),
+    pytest.param(f'{IMAPS}\nauth = "oauth2"', "", {},
+                 ["inbound.auth: 'oauth2' must be \"password\" or \"xoauth2\""], id="unknown-auth"),
+    pytest.param('url = "imaps://mail.corp.example.com/INBOX"\nauth = "xoauth2"\ntoken_env = "T"', "", {"T": "t"},
+                 ['inbound.username: missing: XOAUTH2 logs in as a user; put it in the url '
+                  '(e.g. "imaps://complaints%40corp.example.com@mail.corp.example.com") or in username'],
+                 id="no-username"),
+    pytest.param(f'{IMAPS}\nauth = "xoauth2"\ntoken_env = "COMPLAINTD_IMAP_TOKEN"', "", {},
+                 ["inbound.token_env: the environment variable COMPLAINTD_IMAP_TOKEN is not set"], id="env-unset"),
+    pytest.param(f'{IMAPS}\ntoken_command = "get-token"', "", {"COMPLAINTD_IMAP_PASSWORD": "pw"},
+                 ['inbound.token_command: only used with auth = "xoauth2"'], id="token-without-xoauth2"),
+    pytest.param(f'{IMAPS}\nauth = "xoauth2"\ntoken_cmd = "get-token"', "", {},
+                 ["inbound.token_cmd: unknown key (did you mean token_command?)",
+                  'inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
+                  "holds the access token, or give token_command instead"], id="misspelt-key"),
+])
+def test_xoauth2_problems_are_named_by_key(tmp_path: Path, inbound: str, outbound: str,
+                                           env: dict[str, str], expected: list[str]) -> None:
+    """Each XOAUTH2 mistake is one problem line naming its key; no token is fetched."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, with_login(inbound, outbound)), env=env)
+    assert caught.value.problems == expected
