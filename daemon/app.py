@@ -19,14 +19,14 @@ from sqlalchemy.engine import Engine
 
 from daemon.clock import Clock, SystemClock
 from daemon.config import Settings, load_settings
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, SourceError
 from daemon.escalation import deadline_pass
 from daemon.intake import Intake, Outcome
 from daemon.mailer import open_mailer
-from daemon.outbox import flush
+from daemon.outbox import ServerUnavailable, flush
 from daemon.ports import Mailer, MailSource
 from daemon.rendering import Renderer
-from daemon.reports import config_refused, digest_pass, directory_changed
+from daemon.reports import config_refused, digest_pass, directory_changed, undeliverable_reporter
 from daemon.sources import open_source
 from daemon.store import Lease, beat
 from models.directory import Person
@@ -35,8 +35,31 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-BACKOFF_FIRST = timedelta(seconds=1)  # after the first mailbox failure …
-BACKOFF_CAP = timedelta(seconds=60)  # … doubling up to this: a restarted server is back within a minute
+BACKOFF_FIRST = timedelta(seconds=1)  # after the first failure of a server …
+BACKOFF_CAP = timedelta(seconds=30)  # … doubling up to this: a restarted server is used within 30 s
+
+
+class Backoff:
+    """After a server fails: wait 1 s, doubling to 30 s, with jitter so that replicas and
+    restarts do not retry in step. A success resets it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failures = 0
+        self.retry_at: datetime | None = None
+
+    def waiting(self, now: datetime) -> bool:
+        return self.retry_at is not None and now < self.retry_at
+
+    def failed(self, now: datetime, why: str) -> None:
+        self.failures += 1
+        delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (self.failures - 1)) * random.uniform(0.5, 1.0)
+        self.retry_at = now + delay
+        log.warning("%s failed (%d in a row): %s; next try in %.0f s", self.name, self.failures, why,
+                    delay.total_seconds())
+
+    def succeeded(self) -> None:
+        self.failures, self.retry_at = 0, None
 
 
 class App:
@@ -54,8 +77,8 @@ class App:
         self.clock = clock or SystemClock()
         self.use(settings)
         self.source: MailSource | None = None
-        self.source_failures = 0
-        self.source_retry_at: datetime | None = None
+        self.source_backoff = Backoff("mailbox")
+        self.mailer_backoff = Backoff("mail server")
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.lease = Lease(engine)
@@ -64,23 +87,23 @@ class App:
     # -- the steps ------------------------------------------------------------------------
 
     def intake_pass(self, now: datetime) -> list[Outcome]:
-        """Register what is in the inbox. A mailbox failure drops the connection and backs off
-        (exponential, capped, with jitter so replicas and restarts do not retry in step)."""
-        if self.source_retry_at is not None and now < self.source_retry_at:
+        """Register what is in the inbox. A mailbox failure drops the connection and backs off:
+        a server that is down is a warning, anything else a bug with its traceback."""
+        if self.source_backoff.waiting(now):
             return []
         try:
             if self.source is None:
                 self.source = self.open_source()
             outcomes = self.intake.drain(self.source, now)
-        except Exception:
+        except SourceError as exc:
             self.close_source()
-            self.source_failures += 1
-            delay = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (self.source_failures - 1)) * random.uniform(0.5, 1.0)
-            self.source_retry_at = now + delay
-            log.warning("mailbox failed (%d in a row); next try in %.0f s", self.source_failures,
-                        delay.total_seconds())
+            self.source_backoff.failed(now, str(exc))
+            return []
+        except Exception as exc:
+            self.close_source()
+            self.source_backoff.failed(now, type(exc).__name__)
             raise
-        self.source_failures, self.source_retry_at = 0, None
+        self.source_backoff.succeeded()
         beat(self.engine, "poll", self.clock.now())
         return outcomes
 
@@ -88,7 +111,18 @@ class App:
         return deadline_pass(self.engine, self.settings, self.renderer, now)
 
     def flush_pass(self, now: datetime) -> int:
-        return flush(self.engine, self.mailer, self.settings.outbound.from_email, now)
+        """Send what is due; an unreachable mail server is backed off, the mail waits."""
+        if self.mailer_backoff.waiting(now):
+            return 0
+        try:
+            sent = flush(self.engine, self.mailer, self.settings.outbound.from_email, now,
+                         give_up_after=self.settings.outbound.give_up_after,
+                         report=undeliverable_reporter(self.settings, self.renderer))
+        except ServerUnavailable as exc:
+            self.mailer_backoff.failed(now, str(exc))
+            return 0
+        self.mailer_backoff.succeeded()
+        return sent
 
     def clock_pass(self) -> None:
         """The clocks and the daily digest, then the outbox: what comes due leaves this tick."""
@@ -158,6 +192,10 @@ class App:
         assert self.source is not None
         try:
             return bool(self.source.wait(seconds))
+        except SourceError as exc:
+            self.close_source()
+            log.warning("waiting for new mail failed: %s", exc)
+            return False
         except Exception:
             self.close_source()
             raise

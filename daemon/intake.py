@@ -18,7 +18,6 @@ unit of work and a commit per message cost several times the parse.
 
 from __future__ import annotations
 
-import zlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
 from daemon.replies import Replies
+from daemon.reports import bad_address_rows
 from daemon.store import expire_ack_windows, session
 from daemon.views import Clock, first_line, mail_context
 from models.directory import Person
@@ -230,21 +230,8 @@ class Intake:
                 why = "自动回复（不在岗）" if status is InboundStatus.AUTOREPLY else "退信（无法送达）"
                 self._event(rows, case_id, now, "unreachable", None, f"{address} {why}：转 B 角或上一级")
             if status is InboundStatus.BOUNCE and self.settings.directory.is_known(address):
-                rows.outbox += self._bad_address_notice(case_id, address, mail, now)
-
-    def _bad_address_notice(self, case_id: str, address: str, mail: ParsedMail, now: datetime) -> list[dict[str, Any]]:
-        """综合部 keeps the directory: a bounced directory address is theirs to correct."""
-        directory = self.settings.directory
-        person = directory.person(address)
-        context = {"greeting": directory.general_dept.name, "case_id": case_id, "address": address,
-                   "name": person.name if person else "", "reason": mail.reason, "subject": mail.subject}
-        gd = directory.general_dept
-        to = [p for p in (*directory.mailboxes(gd), *([gd.interface_b] if gd.interface_b else []))
-              if p.email != address]  # not to the address that bounced
-        return outbox_rows(self.renderer, directory,
-                           Mail(case_id, "bad_address", "bad_address", context, to,
-                                round=zlib.crc32(address.encode()) & 0x7FFFFFFF),
-                           now, self.settings.message_id_domain)
+                rows.outbox += bad_address_rows(self.settings, self.renderer, case_id, address, why="bounce",
+                                                reason=mail.reason, subject=mail.subject, step="bounce", now=now)
 
     def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
         now = group.now

@@ -2,9 +2,17 @@
 
 `enqueue` runs in the same transaction as the decision and writes one row per recipient under
 a unique key (case/step/round/recipient) with the finished bytes, so a crash either keeps both
-the decision and the mail or neither. `flush` drains due rows through the Mailer; a temporary
-failure is retried with backoff and nothing is ever dropped. A crash between the server's
-"250 OK" and our commit resends that one mail with the same Message-ID, which clients dedupe.
+the decision and the mail or neither. `flush` drains due rows through the Mailer:
+
+- sent: recorded the moment the server says 250, before the next mail is tried;
+- deferred by the server (4xx): retried with backoff; still deferred after give_up_after, or
+  refused outright (5xx): FAILED, never silently: the case's record says so, B or the next
+  leader takes over, and 综合部 is told (the `report` callback);
+- server unreachable: the mails wait untouched and the app backs off the server, so an outage
+  of any length delivers everything afterwards, once.
+
+A crash between the server's 250 and our commit can resend that one mail, under the same
+Message-ID, which recipients' servers and clients dedupe; `recover` logs it and records it.
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy.engine import Engine
+from sqlalchemy import text, update
 from sqlmodel import Session, select
 
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
@@ -29,6 +38,9 @@ log = logging.getLogger(__name__)
 BATCH = 50  # mails per connection
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(minutes=30)
+# A mail the server keeps deferring (4xx) is given up after this and reported to 综合部, who
+# can still phone: the procedure's clocks are half an hour to an hour long.
+GIVE_UP_AFTER = timedelta(hours=1)
 _PLACEHOLDER = "0" * 16  # the random part's length in new_message_id
 
 
@@ -98,56 +110,144 @@ def enqueue(db: Session, rows: Sequence[dict[str, Any]]) -> int:
     return len(new)
 
 
-def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime,
+class ServerUnavailable(Exception):
+    """The mail server could not be reached this time; the mails wait, their retries untouched."""
+
+
+# Reports a mail that will not be delivered to 综合部, inside the transaction that records it:
+# (db, row, why, the server's words, now); why is "refused" (5xx) or "deferred" (4xx too long).
+Report = Callable[[Session, Outbox, str, str, datetime], None]
+
+
+def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime, *,
+          give_up_after: timedelta = GIVE_UP_AFTER, report: Report | None = None,
           max_batches: int = 20) -> int:
-    """Send what is due, a batch per connection; returns how many were sent."""
+    """Send what is due, a batch per connection; returns how many were sent.
+
+    Each batch is claimed (SENDING) in one commit and each result is committed as it comes,
+    before the next mail is tried. So a crash leaves at most one mail whose fate is unknown:
+    the first one still SENDING, which `recover` resends. Raises ServerUnavailable when the
+    server could not be reached, after recording that.
+    """
+    recover(engine, now)
     sent = 0
     for _ in range(max_batches):
-        rows = _due(engine, now)
+        rows = _claim(engine, now)
         if not rows:
             break
-        mails = [OutgoingMail(r.key, envelope_from, (r.recipient,), r.message_id, r.data) for r in rows]
-        results = mailer.send(mails)
-        sent += _record(engine, rows, results, now)
-        if len(rows) < BATCH or any(r.outcome is Outcome.TEMPORARY for r in results):
+        recorder = _Recorder(engine, {r.key: r for r in rows}, now, give_up_after, report)
+        mailer.send([OutgoingMail(r.key, envelope_from, (r.recipient,), r.message_id, r.data) for r in rows],
+                    recorder)
+        sent += recorder.sent
+        if recorder.unavailable:
+            raise ServerUnavailable(recorder.unavailable)
+        if len(rows) < BATCH or recorder.deferred:
             break  # the server is struggling: leave the rest for the next pass
     return sent
 
 
-def _due(engine: Engine, now: datetime) -> list[Outbox]:
+def recover(engine: Engine, now: datetime) -> int:
+    """Rows left SENDING by a crash go back to PENDING. Mails are sent in id order and each
+    result is committed before the next is tried, so only the first of them may have reached
+    the server: it is resent under the same Message-ID (recipients' servers and clients
+    dedupe on it) and the uncertainty is logged and put in the case's record."""
     with session(engine) as db:
-        return list(db.exec(
+        left = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.SENDING.value)
+                            .order_by(Outbox.id)))  # type: ignore[arg-type]
+        if not left:
+            return 0
+        first = left[0]
+        for row in left:
+            row.status = OutboxStatus.PENDING.value
+        _event(db, first, now, "resend_uncertain", f"发送给 {first.recipient} 时系统中断，无法确定是否已送达，将以同一邮件编号重发")
+        db.commit()
+        log.warning("send interrupted case=%s message_id=%s to=%s: may have been delivered; resending "
+                    "under the same Message-ID (%d more of that batch were not tried yet)",
+                    first.case_id, first.message_id, first.recipient, len(left) - 1)
+        return len(left)
+
+
+def _claim(engine: Engine, now: datetime) -> list[Outbox]:
+    """The next due batch, marked SENDING in one commit."""
+    with session(engine) as db:
+        rows = list(db.exec(
             select(Outbox)
             .where(Outbox.status == OutboxStatus.PENDING.value, Outbox.next_attempt_at <= now)
             .order_by(Outbox.id)  # type: ignore[arg-type]
             .limit(BATCH)
         ))
+        if rows:
+            db.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
+                       .values(status=OutboxStatus.SENDING.value))
+            db.commit()
+        return rows
 
 
-def _record(engine: Engine, rows: list[Outbox], results: list[SendResult], now: datetime) -> int:
-    sent = 0
-    with session(engine) as db:
-        for row, result in zip(rows, results, strict=True):
-            row = db.merge(row)
+class _Recorder:
+    """Commits each SendResult as the mailer reports it."""
+
+    def __init__(self, engine: Engine, rows: dict[str, Outbox], now: datetime, give_up_after: timedelta,
+                 report: Report | None) -> None:
+        self.engine, self.rows, self.now = engine, rows, now
+        self.give_up_after, self.report = give_up_after, report
+        self.sent = 0
+        self.deferred = False
+        self.unavailable = ""  # the server's problem, when it could not be reached
+
+    def __call__(self, result: SendResult) -> None:
+        with session(self.engine) as db:
+            if db.get_bind().dialect.name == "postgresql":
+                # Shrinks the window in which a kill resends a mail: the commit returns once the
+                # server has it, not once its disk does. A daemon killed right after loses
+                # nothing; only a crash of PostgreSQL itself can, and that resends the mail
+                # under its own Message-ID, as any uncertain send is.
+                db.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            row = db.get(Outbox, self.rows[result.key].id)
+            assert row is not None
             row.attempts += 1
-            if result.outcome is Outcome.SENT:
-                row.status, row.sent_at, row.last_error = OutboxStatus.SENT.value, now, None
-                sent += 1
-                _event(db, row, now, "mail_out", f"已发送给 {row.recipient}")
-            elif result.outcome is Outcome.PERMANENT:
-                row.status, row.last_error = OutboxStatus.FAILED.value, result.detail
-                _event(db, row, now, "send_failed", f"{row.recipient} 拒收：{result.detail}")
-                if row.case_id:  # unreachable: B or the next leader is told on the next pass
-                    expire_ack_windows(db, row.case_id, row.recipient, now)
-                log.warning("send refused case=%s message_id=%s to=%s: %s",
-                            row.case_id, row.message_id, row.recipient, result.detail)
-            else:
-                row.last_error = result.detail
-                row.next_attempt_at = now + retry_delay(row.attempts)
-                log.info("send deferred case=%s message_id=%s attempt=%d: %s",
-                         row.case_id, row.message_id, row.attempts, result.detail)
-        db.commit()
-    return sent
+            handler = {Outcome.SENT: self._sent, Outcome.PERMANENT: self._refused,
+                       Outcome.TEMPORARY: self._deferred, Outcome.UNAVAILABLE: self._unavailable}
+            handler[result.outcome](db, row, result)
+            db.commit()
+
+    def _sent(self, db: Session, row: Outbox, result: SendResult) -> None:
+        row.status, row.sent_at, row.last_error = OutboxStatus.SENT.value, self.now, None
+        self.sent += 1
+        _event(db, row, self.now, "mail_out", f"已发送给 {row.recipient}")
+
+    def _refused(self, db: Session, row: Outbox, result: SendResult) -> None:
+        log.warning("send refused case=%s message_id=%s to=%s: %s",
+                    row.case_id, row.message_id, row.recipient, result.detail)
+        self._give_up(db, row, "refused", result.detail, f"{row.recipient} 拒收：{result.detail}")
+
+    def _deferred(self, db: Session, row: Outbox, result: SendResult) -> None:
+        self.deferred = True
+        row.deferred_since = row.deferred_since or self.now
+        if self.now - row.deferred_since >= self.give_up_after:
+            log.error("send given up case=%s message_id=%s to=%s: deferred since %s: %s", row.case_id,
+                      row.message_id, row.recipient, row.deferred_since.isoformat(), result.detail)
+            self._give_up(db, row, "deferred", result.detail,
+                          f"{row.recipient} 暂时拒收，自 {row.deferred_since:%Y-%m-%d %H:%M} UTC 起重试未果，停止重试：{result.detail}")
+            return
+        row.status, row.last_error = OutboxStatus.PENDING.value, result.detail
+        row.next_attempt_at = self.now + retry_delay(row.attempts)
+        log.info("send deferred case=%s message_id=%s attempt=%d: %s",
+                 row.case_id, row.message_id, row.attempts, result.detail)
+
+    def _unavailable(self, db: Session, row: Outbox, result: SendResult) -> None:
+        # The mail keeps its place and its next attempt time: the app backs off the server.
+        row.status, row.last_error = OutboxStatus.PENDING.value, result.detail
+        self.unavailable = result.detail
+
+    def _give_up(self, db: Session, row: Outbox, why: str, detail: str, summary: str) -> None:
+        """The mail will not arrive: B or the next leader takes over on the next pass, and
+        综合部 is told whom it did not reach."""
+        row.status, row.last_error = OutboxStatus.FAILED.value, detail
+        _event(db, row, self.now, "send_failed", summary)
+        if row.case_id:
+            expire_ack_windows(db, row.case_id, row.recipient, self.now)
+        if self.report is not None:
+            self.report(db, row, why, detail, self.now)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from daemon.config import Settings
-from daemon.outbox import Mail, enqueue, outbox_rows
+from daemon.outbox import Mail, Report, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import next_deadlines, session
 from daemon.views import clock_label, time_left
@@ -162,3 +163,38 @@ def _contacts(old: Directory, new: Directory) -> list[tuple[str, Person | None, 
 
 def _who(person: Person | None) -> str:
     return person.mailbox if person else "（无）"
+
+
+def bad_address_rows(settings: Settings, renderer: Renderer, case_id: str | None, address: str, *,
+                     why: str, reason: str, subject: str, step: str, now: datetime) -> list[dict[str, Any]]:
+    """Tell 综合部 that a directory address did not take a mail: it keeps the directory.
+
+    `why` is "bounce" (a DSN came back), "refused" (our server said 5xx) or "deferred" (its
+    server kept saying 4xx past give_up_after). Once per case and address (per step for mail
+    outside a case), whichever way it is noticed first.
+    """
+    directory = settings.directory
+    person = directory.person(address)
+    context = {"greeting": directory.general_dept.name, "case_id": case_id, "address": address,
+               "name": person.name if person else "", "why": why, "reason": reason, "subject": subject}
+    gd = directory.general_dept
+    to = [p for p in (*directory.mailboxes(gd), *([gd.interface_b] if gd.interface_b else []))
+          if p.email != address]  # not to the address that failed
+    tag = address if case_id else f"{address}/{step}"
+    return outbox_rows(renderer, directory,
+                       Mail(case_id, "bad_address", "bad_address", context, to,
+                            round=zlib.crc32(tag.encode()) & 0x7FFFFFFF),
+                       now, settings.message_id_domain)
+
+
+def undeliverable_reporter(settings: Settings, renderer: Renderer) -> Report:
+    """The outbox's report: a mail given up is announced to 综合部 in the same transaction."""
+    def report(db: Session, row: Outbox, why: str, reason: str, now: datetime) -> None:
+        if row.step == "bad_address":  # the notice itself failed: no notice about the notice
+            log.error("a notice to 综合部 could not be delivered to %s: %s", row.recipient, reason)
+            return
+        if not settings.directory.is_known(row.recipient):
+            return
+        enqueue(db, bad_address_rows(settings, renderer, row.case_id, row.recipient, why=why, reason=reason,
+                                     subject=row.subject, step=row.step, now=now))
+    return report

@@ -200,13 +200,13 @@ def test_the_daemon_rides_out_a_mail_server_restart(tmp_path: Path, imap: Doveco
     imap.stop()
     try:
         run_until(app, T0 + timedelta(minutes=6))  # fails inside, logged; the loop goes on
-        assert app.source_failures == 1 and app.source_retry_at is not None
+        assert app.source_backoff.failures == 1 and app.source_backoff.retry_at is not None
     finally:
         imap.start()
     imap.append(outlook_forward(2, forwarder="sun@corp.example.com"))
-    run_until(app, app.source_retry_at - timedelta(milliseconds=1))  # still backing off
+    run_until(app, app.source_backoff.retry_at - timedelta(milliseconds=1))  # still backing off
     assert len(list_cases(app.engine, "all", T0)) == 1
     run_until(app, T0 + timedelta(minutes=8))
     assert len(list_cases(app.engine, "all", T0)) == 2
-    assert app.source_failures == 0
+    assert app.source_backoff.failures == 0
     app.close()

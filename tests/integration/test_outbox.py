@@ -43,8 +43,9 @@ def app_for(tmp_path: Path, smtp_url: str) -> App:
 
 
 def test_mail_queued_while_the_server_is_down_goes_out_once_it_is_back(tmp_path: Path) -> None:
-    """SMTP down at registration: the acknowledgment waits with a retry time; once the server
-    is back and the retry is due, each recipient gets it exactly once."""
+    """SMTP down at registration: the acknowledgment waits, its retries untouched (an outage is
+    not the mail's fault), and the app backs off the server; once the server is back and the
+    back-off is over, each recipient gets it exactly once."""
     server = SmtpServer()
     server.port = free_port()  # reserved for the server, which nobody has started yet
     app = app_for(tmp_path, f"smtp://127.0.0.1:{server.port}")
@@ -54,34 +55,98 @@ def test_mail_queued_while_the_server_is_down_goes_out_once_it_is_back(tmp_path:
     # The forwarder, and 综合部: its members (its A contact among them; B only on failover).
     assert {r.recipient for r in rows} == {"wei@net.corp.example.com", "zonghe@corp.example.com",
                                            "liu.gd@corp.example.com"}
-    assert all(r.status == "pending" and r.attempts == 1 and r.last_error for r in rows)
-    assert all(r.next_attempt_at == app.clock.now() + timedelta(seconds=30) for r in rows)
+    assert all(r.status == "pending" and r.last_error and r.deferred_since is None for r in rows)
+    assert app.mailer_backoff.failures == 1 and app.mailer_backoff.retry_at is not None
 
     server.start()
     try:
-        envelope_from = app.settings.outbound.from_email
-        assert flush(app.engine, app.mailer, envelope_from, app.clock.now() + timedelta(seconds=29)) == 0
-        assert flush(app.engine, app.mailer, envelope_from, app.clock.now() + timedelta(seconds=30)) == 3
-        assert flush(app.engine, app.mailer, envelope_from, app.clock.now() + timedelta(hours=1)) == 0
+        retry_at = app.mailer_backoff.retry_at
+        assert app.flush_pass(app.clock.now()) == 0  # still backing off
+        assert app.flush_pass(retry_at) == 3
+        assert app.flush_pass(retry_at + timedelta(hours=1)) == 0
         received = server.wait_for(3)
         assert sorted(r.rcpt_tos[0] for r in received) == sorted(r.recipient for r in rows)
         assert {r.message_id for r in received} == {r.message_id for r in rows}
+        assert app.mailer_backoff.failures == 0
     finally:
         server.stop()
         app.close()
 
 
-def test_a_refused_recipient_is_recorded_and_the_others_still_get_theirs(tmp_path: Path,
-                                                                         smtp: SmtpServer) -> None:
-    """550 for one address: that copy is marked failed with an event on the case; the rest go."""
+def acks(app: App) -> dict[str, Outbox]:
+    with session(app.engine) as db:
+        return {r.recipient: r for r in db.exec(select(Outbox).where(Outbox.step == "ack"))}
+
+
+def test_a_refused_recipient_is_recorded_and_reported_to_the_general_dept(tmp_path: Path,
+                                                                           smtp: SmtpServer) -> None:
+    """550 for one address: that copy is marked failed with an event on the case, the rest go,
+    and on the next pass 综合部's other people are told which address was refused."""
     app = app_for(tmp_path, smtp.url)
     smtp.reject.add("zonghe@corp.example.com")
     app.tick()
-    app.close()
-    with session(app.engine) as db:
-        rows = {r.recipient: r for r in db.exec(select(Outbox))}
-        failed = db.exec(select(Event).where(Event.kind == "send_failed")).all()
+    rows = acks(app)
     assert rows["zonghe@corp.example.com"].status == "failed"
     assert {r.status for e, r in rows.items() if e != "zonghe@corp.example.com"} == {"sent"}
+    with session(app.engine) as db:
+        failed = db.exec(select(Event).where(Event.kind == "send_failed")).all()
     assert len(failed) == 1 and "zonghe@corp.example.com" in failed[0].summary
     assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted(e for e in rows if e != "zonghe@corp.example.com")
+
+    app.tick()
+    app.close()
+    notices = [m for m in smtp.messages if m.message_id and ".bad_address." in m.message_id]
+    assert sorted(m.rcpt_tos[0] for m in notices) == ["liu.gd@corp.example.com", "zhou.gd@corp.example.com"]
+    body = notices[0].parsed()
+    assert "通讯录地址被拒收" in body["Subject"] and "zonghe@corp.example.com" in body["Subject"]
+    assert "550" in body.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_mail_deferred_past_give_up_after_is_given_up_and_reported(tmp_path: Path, smtp: SmtpServer) -> None:
+    """450 for the forwarder, again and again: retried with back-off; once it has been deferred
+    for give_up_after (1 h by default) it is failed, not dropped: the case's record says so and
+    综合部 is told to phone."""
+    app = app_for(tmp_path, smtp.url)
+    smtp.defer.add("wei@net.corp.example.com")
+    start = app.clock.now()
+    app.tick()
+    row = acks(app)["wei@net.corp.example.com"]
+    assert row.status == "pending" and row.deferred_since == start
+    assert row.next_attempt_at == start + timedelta(seconds=30)
+
+    app.clock.at = start + timedelta(minutes=59)
+    app.tick()
+    assert acks(app)["wei@net.corp.example.com"].status == "pending"
+
+    app.clock.at = start + timedelta(hours=1, minutes=1)
+    app.tick()
+    row = acks(app)["wei@net.corp.example.com"]
+    assert row.status == "failed" and "450" in (row.last_error or "")
+    app.tick()  # the notice goes out on the next pass
+    app.close()
+    notices = [m.parsed() for m in smtp.messages if m.message_id and ".bad_address." in m.message_id]
+    assert notices and all("邮件无法送达" in n["Subject"] for n in notices)
+    text = notices[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "多次重试仍未送达" in text and "wei@net.corp.example.com" in text
+    assert [m for m in smtp.messages if m.rcpt_tos == ("wei@net.corp.example.com",)] == []
+
+
+def test_a_send_interrupted_by_a_crash_is_resent_once_and_recorded(tmp_path: Path, smtp: SmtpServer) -> None:
+    """Rows a crash left SENDING: the first may have reached the server, so it is resent under
+    the same Message-ID with a resend_uncertain event; the others were never tried and are
+    simply sent. Every recipient ends with one Message-ID."""
+    app = app_for(tmp_path, smtp.url)
+    app.intake_pass(app.clock.now())
+    with session(app.engine) as db:  # as if killed right after claiming the batch
+        claimed = db.exec(select(Outbox).order_by(Outbox.id)).all()  # type: ignore[arg-type]
+        for row in claimed:
+            row.status = "sending"
+        db.commit()
+    assert app.flush_pass(app.clock.now()) == 3
+    app.close()
+    with session(app.engine) as db:
+        uncertain = db.exec(select(Event).where(Event.kind == "resend_uncertain")).all()
+        statuses = {r.status for r in db.exec(select(Outbox))}
+    assert [e.message_id for e in uncertain] == [claimed[0].message_id]
+    assert statuses == {"sent"}
+    assert sorted(m.message_id for m in smtp.messages) == sorted(r.message_id for r in claimed)
