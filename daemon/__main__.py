@@ -20,7 +20,6 @@ from daemon.app import App
 from daemon.clock import SystemClock
 from daemon.config import Settings, config_path, load_settings
 from daemon.errors import ComplaintdError, ConfigError, StoreError
-from daemon.export import FORMATS, default_filename, export_register
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
@@ -75,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.add_argument("--form", type=Path, metavar="FILE.xlsx", help="also write the registration form (媒体投诉登记表)")
     export = sub.add_parser("export", parents=[common], help="the register as XLSX (with statistics) or CSV")
-    export.add_argument("--format", choices=FORMATS,
+    export.add_argument("--format", choices=("xlsx", "csv"),
                         help="xlsx or csv (default: from -o's suffix; csv for -o -; else xlsx)")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="where to write (default: 登记簿-YYYYMMDD.xlsx here; - for stdout)")
@@ -259,6 +258,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         fmt = "csv" if args.output == "-" or (args.output or "").lower().endswith(".csv") else "xlsx"
     if args.output == "-" and fmt == "xlsx" and sys.stdout.isatty():
         raise ComplaintdError("an XLSX file is not for a terminal; use --format csv or -o FILE")
+    from daemon.export import default_filename, export_register  # openpyxl: only when exporting
+
     tz = settings.daemon.timezone
     now = SystemClock().now()
     data = export_register(open_engine(settings.daemon.database), tz, settings.directory, fmt, since,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -30,10 +30,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PASS_LIMIT = 1000  # cases settled per pass; the rest are due on the next tick
 
 
-def deadline_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime) -> int:
-    """Settle every case with a clock due at `now`; returns how many cases acted."""
+def deadline_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime,
+                  stop: Callable[[], bool] = lambda: False) -> int:
+    """Settle every case with a clock due at `now`, until `stop()` (SIGTERM: the case in hand
+    is finished, the rest wait for the next start); returns how many cases acted."""
     acted = 0
     for case_id in due_cases(engine, now):
+        if stop():
+            break
         try:
             acted += settle_case(engine, settings, renderer, case_id, now)
         except Exception:  # one case's failure must not hold up the others' clocks

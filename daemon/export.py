@@ -37,7 +37,7 @@ from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, r
 from models.tables import Case, Deadline
 from models.types import DeadlineKind
 
-FORMATS = ("xlsx", "csv")
+FORMATS = ("xlsx", "csv")  # `complaintd export --format` lists them too
 REGISTER_SHEET = "登记簿"
 STATS_SHEET = "统计"
 BOM = "\ufeff"

@@ -22,7 +22,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
@@ -117,10 +117,13 @@ class Intake:
 
     # -- the pass -------------------------------------------------------------------------
 
-    def drain(self, source: MailSource, now: datetime) -> list[Outcome]:
-        """Handle every message now in the inbox, a group per transaction."""
+    def drain(self, source: MailSource, now: datetime, stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+        """Handle every message now in the inbox, a group per transaction, until `stop()`
+        (SIGTERM: the group in hand is finished; the rest stays in the inbox)."""
         outcomes: list[Outcome] = []
         for items in _groups(source.fetch_new()):
+            if stop():
+                break
             settled = self.settle(items, now)
             self.move(source, settled)
             outcomes += settled

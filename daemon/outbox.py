@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from sqlalchemy.engine import Engine
-from sqlalchemy import text, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
@@ -121,7 +121,7 @@ Report = Callable[[Session, Outbox, str, str, datetime], None]
 
 def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime, *,
           give_up_after: timedelta = GIVE_UP_AFTER, report: Report | None = None,
-          max_batches: int = 20) -> int:
+          max_batches: int = 20, stop: Callable[[], bool] = lambda: False) -> int:
     """Send what is due, a batch per connection; returns how many were sent.
 
     Each batch is claimed (SENDING) in one commit and each result is committed as it comes,
@@ -132,6 +132,8 @@ def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime, *,
     recover(engine, now)
     sent = 0
     for _ in range(max_batches):
+        if stop():  # SIGTERM: the batch in hand was finished; the rest waits for the next start
+            break
         rows = _claim(engine, now)
         if not rows:
             break
@@ -195,25 +197,43 @@ class _Recorder:
         self.unavailable = ""  # the server's problem, when it could not be reached
 
     def __call__(self, result: SendResult) -> None:
+        if result.outcome is Outcome.SENT:
+            self._sent(self.rows[result.key])
+            return
         with session(self.engine) as db:
-            if db.get_bind().dialect.name == "postgresql":
-                # Shrinks the window in which a kill resends a mail: the commit returns once the
-                # server has it, not once its disk does. A daemon killed right after loses
-                # nothing; only a crash of PostgreSQL itself can, and that resends the mail
-                # under its own Message-ID, as any uncertain send is.
-                db.execute(text("SET LOCAL synchronous_commit TO OFF"))
             row = db.get(Outbox, self.rows[result.key].id)
             assert row is not None
             row.attempts += 1
-            handler = {Outcome.SENT: self._sent, Outcome.PERMANENT: self._refused,
-                       Outcome.TEMPORARY: self._deferred, Outcome.UNAVAILABLE: self._unavailable}
+            handler = {Outcome.PERMANENT: self._refused, Outcome.TEMPORARY: self._deferred,
+                       Outcome.UNAVAILABLE: self._unavailable}
             handler[result.outcome](db, row, result)
             db.commit()
 
-    def _sent(self, db: Session, row: Outbox, result: SendResult) -> None:
-        row.status, row.sent_at, row.last_error = OutboxStatus.SENT.value, self.now, None
+    def _sent(self, row: Outbox) -> None:
+        """The common case, kept to two statements and a commit: until it is committed, a
+        kill would send this mail again."""
+        # This commit does not wait for the disk (SQLite: synchronous=NORMAL, PostgreSQL:
+        # synchronous_commit off, for this transaction only): a daemon killed right after
+        # still has it, since the OS or the database server does; only a power cut or a
+        # database crash can undo it, and that resends the mail under its own Message-ID, as
+        # any send in doubt is. Waiting for an fsync per mail would widen the doubt window.
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if sqlite else "SET LOCAL synchronous_commit TO OFF")
+            try:
+                conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
+                             .values(status=OutboxStatus.SENT.value, sent_at=self.now, last_error=None,
+                                     attempts=row.attempts + 1))
+                conn.execute(insert(Event).values(
+                    case_id=row.case_id, at=self.now, kind="mail_out", actor="complaintd",
+                    message_id=row.message_id, subject=row.subject, summary=f"已发送给 {row.recipient}"))
+                conn.commit()
+            finally:
+                if sqlite:  # back to the pool as every other connection is: FULL
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                    conn.commit()
         self.sent += 1
-        _event(db, row, self.now, "mail_out", f"已发送给 {row.recipient}")
 
     def _refused(self, db: Session, row: Outbox, result: SendResult) -> None:
         log.warning("send refused case=%s message_id=%s to=%s: %s",
