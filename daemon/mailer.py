@@ -256,6 +256,12 @@ class SmtpMailer:
         except aiosmtplib.SMTPResponseException as exc:
             await _reset(smtp)
             return SendResult(mail.key, _outcome(exc.code), f"DATA: {exc.code} {exc.message}", refused_addresses)
+        except _CONNECTION_ERRORS as exc:
+            # The message may have been taken before the line dropped: sent again later,
+            # under the same Message-ID, and said to be in doubt.
+            smtp.close()
+            return SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: connection lost during DATA: "
+                              f"{_describe(exc)}", refused_addresses, in_doubt=True)
         return SendResult(mail.key, Outcome.SENT, f"accepted by {len(accepted)} of {len(mail.recipients)}", refused_addresses)
 
 

@@ -158,15 +158,18 @@ def recover(engine: Engine, now: datetime) -> int:
                             .order_by(Outbox.id)))  # type: ignore[arg-type]
         if not left:
             return 0
-        first = left[0]
         for row in left:
             row.status = OutboxStatus.PENDING.value
-        _event(db, first, now, "resend_uncertain", f"发送给 {first.recipient} 时系统中断，无法确定是否已送达，将以同一邮件编号重发")
+        _in_doubt(db, left[0], now)
         db.commit()
-        log.warning("send interrupted case=%s message_id=%s to=%s: may have been delivered; resending "
-                    "under the same Message-ID (%d more of that batch were not tried yet)",
-                    first.case_id, first.message_id, first.recipient, len(left) - 1)
+        log.info("%d more of that batch were not tried yet", len(left) - 1)
         return len(left)
+
+
+def _in_doubt(db: Session, row: Outbox, now: datetime) -> None:
+    _event(db, row, now, "resend_uncertain", f"发送给 {row.recipient} 时中断，无法确定是否已送达，将以同一邮件编号重发")
+    log.warning("send interrupted case=%s message_id=%s to=%s: may have been delivered; it will be sent "
+                "again under the same Message-ID", row.case_id, row.message_id, row.recipient)
 
 
 def _claim(engine: Engine, now: datetime) -> list[Outbox]:
@@ -258,6 +261,8 @@ class _Recorder:
         # The mail keeps its place and its next attempt time: the app backs off the server.
         row.status, row.last_error = OutboxStatus.PENDING.value, result.detail
         self.unavailable = result.detail
+        if result.in_doubt:
+            _in_doubt(db, row, self.now)
 
     def _give_up(self, db: Session, row: Outbox, why: str, detail: str, summary: str) -> None:
         """The mail will not arrive: B or the next leader takes over on the next pass, and

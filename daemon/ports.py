@@ -94,6 +94,7 @@ class SendResult:
     outcome: Outcome
     detail: str = ""
     refused: tuple[str, ...] = ()
+    in_doubt: bool = False  # the line dropped after the message was handed over: maybe delivered
 
 
 class Mailer(Protocol):

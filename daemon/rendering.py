@@ -56,6 +56,7 @@ EVENT_LABELS = {
     "mail_in": "来信", "mail_out": "发信", "registered": "登记", "duplicate": "重复来信",
     "quarantined": "隔离", "parse_problems": "读取问题", "breached": "超时", "status": "状态变更",
     "command": "回复指令", "rejected": "未采纳", "unreachable": "无法联系", "send_failed": "发送失败",
+    "resend_uncertain": "重发（送达不明）",
 }
 
 CATEGORY_LABELS = {

@@ -150,3 +150,21 @@ def test_a_send_interrupted_by_a_crash_is_resent_once_and_recorded(tmp_path: Pat
     assert [e.message_id for e in uncertain] == [claimed[0].message_id]
     assert statuses == {"sent"}
     assert sorted(m.message_id for m in smtp.messages) == sorted(r.message_id for r in claimed)
+
+
+def test_a_line_dropped_after_the_message_was_taken_is_resent_and_said_to_be_in_doubt(tmp_path: Path,
+                                                                                      smtp: SmtpServer) -> None:
+    """The server takes the message and the connection drops before its 250: complaintd
+    cannot know, so it sends again later under the same Message-ID and records the doubt."""
+    app = app_for(tmp_path, smtp.url)
+    smtp.drop_after_data = True
+    app.tick()
+    first = [m.message_id for m in smtp.messages]
+    assert len(first) == 1  # the line dropped on the first mail of the batch
+    smtp.drop_after_data = False
+    assert app.flush_pass(app.mailer_backoff.retry_at) == 3  # type: ignore[arg-type]
+    app.close()
+    with session(app.engine) as db:
+        doubt = db.exec(select(Event).where(Event.kind == "resend_uncertain")).all()
+    assert [e.message_id for e in doubt] == first
+    assert sorted(m.message_id for m in smtp.messages).count(first[0]) == 2  # same Message-ID twice

@@ -7,7 +7,8 @@
     server.messages[0].rcpt_tos
 
 `reject` holds recipient addresses answered `550 5.1.1 mailbox unavailable` at RCPT,
-`defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA.
+`defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA;
+`drop_after_data = True` keeps the message, then closes the connection without replying.
 No STARTTLS is offered unless `tls=` (tests/support/tls.py) is given: then STARTTLS, or
 implicit TLS (smtps) with `implicit_tls=True`.
 
@@ -74,6 +75,8 @@ class _Handler:
         self.server._record(
             Received(envelope.mail_from, tuple(envelope.rcpt_tos), raw, message["Message-ID"], tuple(session.peer[:2]))
         )
+        if self.server.drop_after_data:  # took the message, then the line dropped: no reply
+            server.transport.close()
         return "250 2.0.0 accepted"
 
 
@@ -116,6 +119,7 @@ class SmtpServer:
         self.reject: set[str] = set()
         self.defer: set[str] = set()
         self.tempfail = False
+        self.drop_after_data = False
         self.credentials = credentials
         self.xoauth2 = xoauth2  # (user, first token); the token accepted now is xoauth2_token
         self.xoauth2_token = xoauth2[1] if xoauth2 is not None else ""
@@ -167,6 +171,7 @@ class SmtpServer:
         self.reject = set()
         self.defer = set()
         self.tempfail = False
+        self.drop_after_data = False
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
         """Poll until at least `n` messages were accepted; fail after `timeout` seconds."""
