@@ -112,22 +112,22 @@ def head_revision() -> str:
 
 def _upgrade(conn: Connection, head: str) -> SchemaChange:
     """Under the lock: look again (another process may just have done it), then upgrade."""
-    current, tables = _schema_state(conn)
+    current, ours = _schema_state(conn)
     config = _alembic_config(conn)
     unversioned = False
     known = {script.revision for script in _alembic_scripts().walk_revisions()}
     if current is not None and current not in known:
         raise StoreError(f"the database's schema is at revision {current}, newer than this complaintd "
                          f"(up to {head}): a newer version upgraded it; run that one (no downgrades)")
-    if current is not None and not tables:
+    if current is not None and not ours:
         # Versioned, yet every table is gone (dropped by hand, or by metadata.drop_all, which
         # knows nothing of alembic_version): nothing to keep, so build it again from scratch.
         conn.exec_driver_sql("DELETE FROM alembic_version")
         current = None
-    elif current is None and tables:
-        if tables != RELEASED_TABLES:
+    elif current is None and ours:
+        if ours != RELEASED_TABLES:
             raise StoreError("the database has some of complaintd's tables but not all of them "
-                             f"({', '.join(sorted(tables))}) and no schema version: not one complaintd made")
+                             f"({', '.join(sorted(ours))}) and no schema version: not one complaintd made")
         current, unversioned = _unversioned_revision(conn), True
         command.stamp(config, current)
     if current != head:

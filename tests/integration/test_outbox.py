@@ -11,7 +11,6 @@ from sqlmodel import select
 from daemon.app import App
 from daemon.config import load_settings
 from daemon.mailer import open_mailer
-from daemon.outbox import flush
 from daemon.sources import open_source
 from daemon.store import open_engine, session
 from models.tables import Event, Outbox
