@@ -144,7 +144,13 @@ class Outbox(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        # "confirmations to this sender in the last hour", "is today's digest queued": both
+        # answered from the index, never by reading past the mails' bytes (SQLite stores
+        # the columns after `data` behind it).
+        Index("ix_outbox_step_recipient", "step", "recipient", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # "<case or subject>/<step>/<round>/<recipient>"
