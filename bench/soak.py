@@ -68,7 +68,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -95,9 +94,8 @@ from daemon.store import open_engine  # noqa: E402
 from models.tables import Case, Deadline, InboundMail, Outbox  # noqa: E402
 from tests.support.dovecot import Dovecot, free_port  # noqa: E402
 from tests.support.mail import FORWARDERS, outlook_forward, server_config, set_keys  # noqa: E402
+from tests.support.postgres import fresh_database  # noqa: E402
 from tests.support.smtp import SmtpServer  # noqa: E402
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # trust auth, as .ci/run sets it up
 
 # Clocks in seconds: every case's chain runs its course within CHAIN_SPAN of its arrival.
 # solution / normal_completion / progress are longer than a run: a repeating clock (progress)
@@ -315,15 +313,8 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp}/complaintd.sqlite3"
         return
-    import psycopg
-
-    name = f"complaintd_soak_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("complaintd_soak") as url:
+        yield url
 
 
 # -- watching the daemon ------------------------------------------------------------------

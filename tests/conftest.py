@@ -12,17 +12,14 @@ A missing server is an error, never a skip: CI must run every test (.ci/run star
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from tests.support.dovecot import Dovecot
+from tests.support.postgres import PostgresUnreachable, fresh_database
 from tests.support.smtp import SmtpServer
 from tests.support.tls import TlsFiles, make_tls_files
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # trust auth, as .ci/run sets up
 
 
 @pytest.fixture(scope="session")
@@ -55,17 +52,11 @@ def smtp(smtp_server: SmtpServer) -> SmtpServer:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """`postgresql+psycopg://…/<unique>`: a database created for this session, dropped after."""
-    name = f"complaintd_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (run .ci/run, which starts it): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with fresh_database("complaintd_test") as url:
+            yield url
+    except PostgresUnreachable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -19,29 +19,25 @@ takes over (within 2 x tick + poll interval), and the killed one comes back as t
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-import psycopg
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from daemon.store import open_engine, session
 from models.tables import Case, Event, Outbox
-from tests.conftest import PG_ADMIN
+from tests.support.daemon import spawn
 from tests.support.dovecot import Dovecot
-from tests.support.mail import ROOT, outlook_forward, server_config, set_keys
+from tests.support.mail import outlook_forward, server_config, set_keys
+from tests.support.postgres import fresh_database
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
 
@@ -60,13 +56,8 @@ STEPS_PER_CASE = {"ack", "assess_overdue"}
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
     """A PostgreSQL database of its own, dropped after."""
-    name = f"complaintd_crash_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("complaintd_crash") as url:
+        yield url
 
 
 class Daemon:
@@ -77,10 +68,7 @@ class Daemon:
     def __init__(self, config: Path, imap: Dovecot) -> None:
         Daemon.count += 1
         self.log = config.parent / f"daemon-{Daemon.count}.log"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "COMPLAINTD_IMAP_PASSWORD": imap.password}
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "-c", str(config)], env=env,
-                                         stdout=subprocess.DEVNULL, stderr=log)
+        self.proc = spawn(config, imap, self.log)
 
     def active(self) -> bool:
         return "this replica is now active" in self.log.read_text(encoding="utf-8", errors="replace")

@@ -13,13 +13,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -31,8 +29,8 @@ from sqlmodel import select as select_model
 from daemon.store import MIGRATION_KEY, engine_for, head_revision, load_case, migrate, open_engine, session
 from models.tables import Outbox
 from models.types import UTCDateTime
-from tests.conftest import PG_ADMIN
 from tests.support.mail import ROOT, server_config
+from tests.support.postgres import PostgresUnreachable, fresh_database
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -106,17 +104,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/complaintd.sqlite3"
         return
-    name = f"complaintd_migrations_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 (run .ci/run, which starts it): {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with fresh_database("complaintd_migrations") as url:
+            yield url
+    except PostgresUnreachable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
