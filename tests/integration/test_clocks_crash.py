@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import spawn
 from tests.support.dovecot import Dovecot
-from tests.support.mail import ROOT, outlook_forward, server_config, set_keys
+from tests.support.mail import outlook_forward, server_config, set_keys
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -41,12 +39,6 @@ def config(tmp_path: Path, imap: Dovecot, smtp: SmtpServer) -> Path:
     return set_keys(path, "deadlines", **SECONDS)
 
 
-def daemon(path: Path, imap: Dovecot) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COMPLAINTD_IMAP_PASSWORD": imap.password}
-    return subprocess.Popen([sys.executable, "-m", "daemon", "run", "-c", str(path)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def received(smtp: SmtpServer) -> dict[tuple[str, str, str], set[str]]:
     """(step, round, recipient) → the Message-IDs it came under."""
     found: dict[tuple[str, str, str], set[str]] = {}
@@ -64,11 +56,11 @@ def walk(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, kills: int, seed: int)
     rng = random.Random(seed)
     deadline = time.monotonic() + 90  # bounds a failing run only
     for _ in range(kills):
-        proc = daemon(path, imap)
+        proc = spawn(path, imap)
         time.sleep(rng.uniform(0.8, 3.0))  # when to pull the plug, not a deadline
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    proc = daemon(path, imap)
+    proc = spawn(path, imap)
     try:
         while len(received(smtp)) < EXPECTED_MAILS and time.monotonic() < deadline:
             time.sleep(0.1)

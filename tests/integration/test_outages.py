@@ -9,10 +9,7 @@ stops cleanly on SIGTERM within 5 s.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -23,8 +20,9 @@ from sqlmodel import select
 
 from daemon.store import open_engine, session
 from models.tables import Case, Outbox
+from tests.support.daemon import spawn
 from tests.support.dovecot import Dovecot
-from tests.support.mail import ROOT, outlook_forward, server_config, set_keys
+from tests.support.mail import outlook_forward, server_config, set_keys
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
 
@@ -51,10 +49,7 @@ def test_dovecot_down_30_s_and_smtp_down_60_s(tmp_path: Path) -> None:
         set_keys(config, "deadlines", assess="3s", account_manager="1h", general_dept="1h", ack="1h")
         engine = open_engine(f"sqlite:///{tmp_path}/complaintd.sqlite3")
         log = tmp_path / "daemon.log"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "COMPLAINTD_IMAP_PASSWORD": imap.password}
-        with open(log, "wb") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "-c", str(config)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = spawn(config, imap, log)
         try:
             # Stamped ahead: the complaint counts as received when registered, and its 3-second
             # assessment clock starts then.
