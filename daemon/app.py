@@ -118,7 +118,7 @@ class App:
         try:
             sent = flush(self.engine, self.mailer, self.settings.outbound.from_email, now,
                          give_up_after=self.settings.outbound.give_up_after,
-                         report=undeliverable_reporter(self.settings, self.renderer),
+                         report=self.report_undeliverable,
                          stop=self.stopping.is_set)
         except ServerUnavailable as exc:
             self.mailer_backoff.failed(now, str(exc))
@@ -220,6 +220,7 @@ class App:
         self.renderer = Renderer(settings.daemon.timezone,
                                  Person(settings.outbound.from_name, settings.outbound.from_email))
         self.intake = Intake(settings, self.engine, self.renderer)
+        self.report_undeliverable = undeliverable_reporter(settings, self.renderer)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -227,9 +227,7 @@ class _Recorder:
                 conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
                              .values(status=OutboxStatus.SENT.value, sent_at=self.now, last_error=None,
                                      attempts=row.attempts + 1))
-                conn.execute(insert(Event).values(
-                    case_id=row.case_id, at=self.now, kind="mail_out", actor="complaintd",
-                    message_id=row.message_id, subject=row.subject, summary=f"已发送给 {row.recipient}"))
+                conn.execute(insert(Event).values(_event_fields(row, self.now, "mail_out", f"已发送给 {row.recipient}")))
                 conn.commit()
             finally:
                 if sqlite:  # back to the pool as every other connection is: FULL
@@ -281,8 +279,13 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _event(db: Session, row: Outbox, now: datetime, kind: str, summary: str) -> None:
-    db.add(Event(case_id=row.case_id, at=now, kind=kind, actor="complaintd",
-                 message_id=row.message_id, subject=row.subject, summary=summary))
+    db.add(Event(**_event_fields(row, now, kind, summary)))
+
+
+def _event_fields(row: Outbox, now: datetime, kind: str, summary: str) -> dict[str, Any]:
+    """An outbox event on the case's record: what was sent, to whom, what became of it."""
+    return dict(case_id=row.case_id, at=now, kind=kind, actor="complaintd", message_id=row.message_id,
+                subject=row.subject, summary=summary)
 
 
 def _directory_only(directory: Directory, people: Sequence[Person], mail: Mail) -> list[Person]:
