@@ -51,14 +51,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """-c, -v and --log-format, accepted before the command word and after it (SPEC §6).
+
+    The main parser holds the defaults. A subparser's copies default to SUPPRESS, because
+    argparse lets a subparser's default overwrite what the main parser already read: with a
+    real default there, `complaintd -c X check` would drop X."""
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", help="config file (default: $COMPLAINTD_CONFIG or ./config.toml)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log more")
-    common.add_argument("--log-format", choices=("text", "json"), default="text",
+    common.add_argument("-c", "--config", default=default(None),
+                        help="config file (default: $COMPLAINTD_CONFIG or ./config.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log more")
+    common.add_argument("--log-format", choices=("text", "json"), default=default("text"),
                         help="json: one JSON object per line, for log collectors")
-    parser = argparse.ArgumentParser(prog="complaintd", parents=[common],
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="complaintd", parents=[_common_options(defaults=True)],
                                      description="Media complaint (媒体投诉) intake and escalation daemon.")
+    common = _common_options(defaults=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", parents=[common], help="run the daemon")
     run.add_argument("--once", action="store_true", help="one poll and one outbox flush, then exit")
