@@ -32,6 +32,8 @@ from models.directory import (
     Leaders,
     MediaOutlet,
     Person,
+    is_host_name,
+    local_part,
 )
 from models.types import DeadlineKind
 
@@ -94,7 +96,6 @@ DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "COMPLAINTD_CONFIG"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _DEPT_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PREFIX = re.compile(r"^[A-Z]{1,8}$")
 
@@ -226,8 +227,8 @@ class _Reader:
         if not sender:
             self.problem("outbound.from", "missing: the address complaintd sends from, "
                          "e.g. \"媒体投诉处理 <complaints@corp.example.com>\"")
-        elif not _ADDRESS.match(email):
-            self.problem("outbound.from", f"{sender!r} is not an address")
+        else:
+            self.address("outbound.from", email)
         if url is None:
             return None
         return OutboundSettings(url, password, plaintext, name, email.lower(), auth, token,
@@ -333,8 +334,9 @@ class _Reader:
         aliases = tuple(self.list_of(t, f"{key}.aliases", str))
         domains = tuple(d.lower() for d in self.list_of(t, f"{key}.domains", str))
         for i, domain in enumerate(domains):
-            if "." not in domain or "@" in domain or " " in domain:
-                self.problem(f"{key}.domains[{i}]", f"{domain!r} is not a domain name")
+            problem = domain_problem(domain)
+            if problem:
+                self.problem(f"{key}.domains[{i}]", f"{domain!r}: {problem}")
         am_a = self.person(t, f"{key}.account_manager_a")
         am_b = self.person(t, f"{key}.account_manager_b")
         return MediaOutlet(name, aliases, domains, am_a, am_b) if name else None
@@ -386,8 +388,7 @@ class _Reader:
         if not email:
             self.problem(f"{key}.email", "missing")
             return None
-        if not _ADDRESS.match(email):
-            self.problem(f"{key}.email", f"{email!r} is not an address")
+        if not self.address(f"{key}.email", email):
             return None
         return Person(str(value.get("name", "")), email, str(value.get("phone", "")))
 
@@ -395,13 +396,19 @@ class _Reader:
         found = []
         for i, member in enumerate(self.list_of(t, key, str)):
             member = member.strip().lower()
-            plain = member[2:] if member.startswith("*@") else member
-            valid = _ADDRESS.match(member) or (member.startswith("*@") and "." in plain and "@" not in plain)
-            if not valid:
-                self.problem(f"{key}[{i}]", f"{member!r} is not an address or *@domain pattern")
+            problem = domain_problem(member[2:]) if member.startswith("*@") else address_problem(member)
+            if problem:
+                self.problem(f"{key}[{i}]", f"{member!r}: {problem} (write an address or *@domain)")
             else:
                 found.append(member)
         return tuple(found)
+
+    def address(self, key: str, email: str) -> bool:
+        """Whether complaintd can send to `email`; if not, the problem is noted under `key`."""
+        problem = address_problem(email)
+        if problem:
+            self.problem(key, f"{email!r}: {problem}")
+        return problem is None
 
     def mail_url(self, t: dict[str, Any], section: str, default: str,
                  schemes: tuple[str, ...]) -> MailURL | None:
@@ -569,6 +576,41 @@ def parse_duration(text: str) -> timedelta | None:
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     return value if value > timedelta(0) else None
+
+
+def address_problem(email: str) -> str | None:
+    """Why mail to `email` could not be sent, or None when it can. Checked at load (so also
+    by `check` and on SIGHUP): an address let through here breaks every mail built to it."""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return "is not an address (it has no @)"
+    if not local:
+        return "has nothing before the @"
+    if not local.isascii():
+        return ("has non-ASCII characters before the @, which complaintd cannot send to; "
+                "give the mailbox's ASCII address")
+    if local_part(email) is None:
+        return ("has characters that cannot stand unquoted before the @ (spaces, quotes, control "
+                "characters, another @, or a dot at either end or twice in a row)")
+    return domain_problem(domain)
+
+
+def domain_problem(domain: str) -> str | None:
+    """Why `domain` is not a host name complaintd can send to or match on, or None."""
+    if not domain.isascii():
+        return (f"the domain {domain!r} is not ASCII; write its punycode form "
+                f"({_punycode(domain)}) instead")
+    if not is_host_name(domain):
+        return (f"the domain {domain!r} is not a host name like corp.example.com (letters, digits "
+                "and hyphens, in at least two parts joined by single dots)")
+    return None
+
+
+def _punycode(domain: str) -> str:
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "xn--…"
 
 
 def _split_mailbox(text: str) -> tuple[str, str]:

@@ -5,6 +5,7 @@ daemon/config.py builds these from the file; everything here is pure lookup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -174,6 +175,29 @@ DEFAULT_DEADLINES = {
     DeadlineKind.ACK: timedelta(minutes=10),
     DeadlineKind.NORMAL_COMPLETION: timedelta(hours=72),
 }
+
+
+# What complaintd sends to and matches on: an RFC 5321 dot-atom before the last @, an ASCII
+# host name after it. Quoted local parts ("x@y"@corp…) and non-ASCII addresses (SMTPUTF8) are
+# left out on purpose: formataddr cannot build a header for them, and no directory entry needs
+# them. Classes are spelled out rather than case-folded: under re.IGNORECASE, [a-z] also
+# matches the Kelvin sign and the long s.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+
+
+def local_part(email: str) -> str | None:
+    """The mailbox part of `email`, before its LAST @, when it is a plain dot-atom; None when
+    there is none or it is anything else (empty, quoted, spaces, controls, non-ASCII)."""
+    local, at, _ = email.rpartition("@")
+    return local if at and _DOT_ATOM.fullmatch(local) else None
+
+
+def is_host_name(domain: str) -> bool:
+    """An ASCII domain of at least two labels (corp.example.com; not localhost, not 例子.cn)."""
+    return _HOST_NAME.fullmatch(domain) is not None
 
 
 def _matches(pattern: str, email: str) -> bool:

@@ -221,3 +221,52 @@ def test_xoauth2_problems_are_named_by_key(tmp_path: Path, inbound: str, outboun
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, with_login(inbound, outbound)), env=env)
     assert caught.value.problems == expected
+
+
+# -- addresses complaintd can send to ---------------------------------------------------------
+
+def shipped_with(old: str, new: str) -> str:
+    """The shipped config.toml with the first `old` replaced by `new`."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize("old, new, key, says", [
+    ("zhang.net@corp.example.com", "张伟@corp.example.com", "departments[0].interface_a.email",
+     "non-ASCII characters before the @"),
+    ("zhang.net@corp.example.com", "zhang@例子.cn", "departments[0].interface_a.email",
+     "write its punycode form (xn--fsqu00a.cn)"),
+    ("complaints@corp.example.com>", "投诉@corp.example.com>", "outbound.from", "non-ASCII"),
+    ('"zonghe@corp.example.com"', '"zonghe@综合.corp.example.com"', "general_dept.members[0]", "punycode"),
+    ('"*@mkt.corp.example.com"', '"*@市场.corp.example.com"', "departments[1].members[0]", "punycode"),
+    ("emergency@corp.example.com", "emergency@corp", "leaders.major_incident[0].email",
+     "not a host name like corp.example.com"),
+    ("chen.am@corp.example.com", "chen am@corp.example.com", "media_outlets[0].account_manager_a.email",
+     "spaces"),
+    ("zhao.ceo@corp.example.com", '\\"zhao\\"@corp.example.com', "leaders.company.email", "quotes"),
+    ("qian.media@corp.example.com", "qian\\u001b@corp.example.com", "leaders.media.email", "control characters"),
+    ("gd@prov.example.com", "@prov.example.com", "leaders.higher_authority.email", "nothing before the @"),
+    ("li.net@corp.example.com", "li..net@corp.example.com", "departments[0].interface_b.email", "twice in a row"),
+    ('"jcwb.example.cn"', '"晚报.cn"', "media_outlets[0].domains[0]", "punycode"),
+], ids=["chinese-local-part", "chinese-domain", "from", "member", "member-pattern", "no-dot", "space", "quotes",
+        "escape", "empty-local-part", "double-dot", "outlet-domain"])
+def test_an_address_complaintd_cannot_send_to_is_refused_by_key(tmp_path: Path, old: str, new: str, key: str,
+                                                                  says: str) -> None:
+    """Every address field takes only what a mail can be built to: a non-ASCII address (which
+    formataddr refuses, so every complaint would stay in the inbox), spaces, quotes, controls,
+    a domain without a dot. One problem, under the key, saying what is wrong."""
+    [found] = problems(tmp_path, shipped_with(old, new))
+    assert found.startswith(f"{key}: ")
+    assert says in found
+
+
+def test_check_command_refuses_a_non_ascii_address_suggesting_punycode(tmp_path: Path) -> None:
+    """What `check` (and so a start, or a reload on SIGHUP) says about zhang@例子.cn."""
+    path = write(tmp_path, shipped_with("zhang.net@corp.example.com", "zhang@例子.cn"))
+    done = subprocess.run([sys.executable, "-m", "daemon", "check", "-c", str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1
+    assert "departments[0].interface_a.email: 'zhang@例子.cn': the domain '例子.cn' is not ASCII; " \
+           "write its punycode form (xn--fsqu00a.cn) instead" in done.stderr
+    assert "Traceback" not in done.stderr
