@@ -109,8 +109,8 @@ def _returned_ids(view: mime.MailView) -> tuple[str, ...]:
     them): that mail's Message-ID finds the case and the addressee."""
     ids = [i for part in view.returned for i in mime.message_ids(str(part.get("message-id", "")))]
     for part in view.parts:
-        if part.get_content_type() == "text/rfc822-headers" and isinstance(part.get_payload(), str):
-            ids += _MESSAGE_ID_LINE.findall(part.get_payload())
+        if part.get_content_type() == "text/rfc822-headers":
+            ids += _MESSAGE_ID_LINE.findall(mime.payload_text(part))
     return tuple(dict.fromkeys(ids))
 
 

@@ -57,13 +57,26 @@ _WESTERN_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1
 _ASCII_LABELS = frozenset({"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us", "7bit", "8bit"})
 # What undeclared or wrongly declared text most probably is, in this company's mail.
 FALLBACK_ORDER = ("utf-8", "gb18030")
+# Python codecs that call themselves text encodings but are no mail charset: their decoders
+# raise on ordinary bytes (idna, punycode, undefined) or read backslashes as escapes.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
+_MAX_LABEL = 40  # IANA charset names are at most 40 characters
+# What a decoder may raise on hostile input; the decoders here turn all of it into a guess.
+_DECODE_ERRORS = (UnicodeError, LookupError, ValueError, TypeError)
 
 
 def normalize_label(label: str | None) -> str | None:
-    """The Python codec name to use for a MIME charset label, or None when it is unusable."""
+    """The Python codec name to use for a MIME charset label, or None when it is unusable.
+
+    A label is sender data: ``zlib``, ``base64`` or ``rot13`` name bytes-to-bytes codecs that
+    ``bytes.decode`` refuses, and a NUL makes ``codecs.lookup`` raise ValueError. Only real
+    text charsets come back; anything else is None, so the caller falls back to guessing.
+    """
     if not label:
         return None
     name = label.strip().strip("\"'").lower()
+    if not (name.isascii() and name.isprintable() and 0 < len(name) <= _MAX_LABEL):
+        return None
     if name in _GB_LABELS:
         return "gb18030"
     if name in _BIG5_LABELS:
@@ -74,15 +87,18 @@ def normalize_label(label: str | None) -> str | None:
         return "ascii"
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except _DECODE_ERRORS:
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def _try_decode(data: bytes, codec: str) -> str | None:
     try:
         return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
+    except _DECODE_ERRORS:
         return None
 
 
@@ -108,7 +124,7 @@ def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[st
     codec = normalize_label(label)
     if data.isascii():
         unknown = label and codec is None
-        return data.decode("ascii"), f"{what}: unknown charset {label!r}; the text is plain ASCII" if unknown else None
+        return data.decode("ascii"), f"{what}: unknown charset {label[:60]!r}; the text is plain ASCII" if unknown else None
     if codec is not None and codec != "ascii":
         text = _decode_declared(data, codec)
         if text is not None:
@@ -120,16 +136,25 @@ def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[st
         if text is not None:
             return text, _guess_problem(what, label, codec, guess)
     last_resort = codec if codec not in (None, "ascii") else "cp1252"
-    text = data.decode(last_resort, errors="replace")
+    text = _replacing(data, last_resort)
+    if text is None:  # a codec whose error handling itself fails: Latin-1 maps every byte
+        last_resort, text = "latin-1", data.decode("latin-1")
     declared = label or "none"
     return text, f"{what}: bytes fit no known charset (declared {declared!r}); decoded as {last_resort} with replacements"
+
+
+def _replacing(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec, errors="replace")
+    except _DECODE_ERRORS:
+        return None
 
 
 def _guess_problem(what: str, label: str | None, codec: str | None, guess: str) -> str:
     if not label:
         return f"{what}: 8-bit bytes without a declared charset; decoded as {guess}"
     if codec is None:
-        return f"{what}: unknown charset {label!r}; decoded as {guess}"
+        return f"{what}: unknown or non-text charset {label[:60]!r}; decoded as {guess}"
     return f"{what}: bytes are not valid {label!r}; decoded as {guess}"
 
 

@@ -134,8 +134,7 @@ def _dsn_recipients(parts: list[Message]) -> tuple[tuple[str, ...], tuple[str, .
     failed: list[str] = []
     delayed: list[str] = []
     for part in parts:
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else []
+        blocks = part.get_payload() if part.is_multipart() else []  # a str payload would be decoded
         for block in blocks:
             if not isinstance(block, Message):
                 continue

@@ -181,7 +181,7 @@ def _walk(part: Message, view: MailView, depth: int, in_report: bool) -> None:
         _add_attached_mail(part, view, in_report)
     elif ctype in ("message/delivery-status", "message/global-delivery-status"):
         view.dsn_parts.append(part)
-    elif isinstance(part.get_payload(), list):
+    elif part.is_multipart():  # not get_payload(): see payload_text()
         if ctype == "multipart/report":
             view.report_types.append(str(part.get_param("report-type") or "").lower())
             in_report = True
@@ -205,8 +205,8 @@ def _add_attached_mail(part: Message, view: MailView, in_report: bool) -> None:
 
 
 def _inner_message(part: Message) -> Message | None:
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.is_multipart():
+        payload = part.get_payload()
         first = payload[0] if payload else None
         return first if isinstance(first, Message) else None
     # A message/rfc822 part with a base64 or QP transfer encoding (not allowed, but Outlook and
@@ -249,13 +249,27 @@ def part_text(part: Message, what: str) -> tuple[str, str | None]:
     return charset.decode_bytes(part_bytes(part), str(label) if label else None, what)
 
 
+def payload_text(part: Message) -> str:
+    """A leaf part's payload as a string, without raising.
+
+    ``Message.get_payload()`` (no ``decode``) decodes 8-bit octets with the part's declared
+    charset, so a sender's label such as ``idna`` or ``utf-8\\0`` makes it raise. Then the
+    octets are read as Latin-1, which is enough for what is looked for in them (ids, base64).
+    """
+    if part.is_multipart():
+        return ""
+    try:
+        payload = part.get_payload()
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return part_bytes(part).decode("latin-1")
+    return payload if isinstance(payload, str) else ""
+
+
 def part_size(part: Message) -> int:
     """Decoded size in bytes, computed without decoding base64 (a 20 MB file costs nothing)."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return sum(part_size(child) for child in payload if isinstance(child, Message))
-    if not isinstance(payload, str):
-        return 0
+    if part.is_multipart():
+        return sum(part_size(child) for child in part.get_payload() if isinstance(child, Message))
+    payload = payload_text(part)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
         elided = _elided_size(payload)
@@ -264,9 +278,7 @@ def part_size(part: Message) -> int:
         stripped = len(payload) - sum(payload.count(c) for c in "\r\n \t")
         padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
         return max(0, stripped * 3 // 4 - padding)
-    if cte in ("quoted-printable", "x-uuencode", "uuencode", "x-uue"):
-        return len(part_bytes(part))
-    return len(payload)
+    return len(part_bytes(part))  # octets, not the characters get_payload() decodes them to
 
 
 _MSGID = re.compile(r"<[^<>\s]+>")
