@@ -42,7 +42,7 @@ from models.registration import CaseDraft, draft_case
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail, Outbox
 from models.types import CaseStatus, InboundStatus
 from parsers import parse
-from parsers.message import Kind, ParseContext, ParsedMail
+from parsers.message import Address, Kind, ParseContext, ParsedMail
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,9 @@ class Intake:
 
     def settle(self, items: list[Fetched], now: datetime) -> list[Outcome]:
         """Commit the outcomes of a group; a message that cannot be committed is left out."""
-        parsed = [parse(item.raw, self.context) for item in items]
+        return self._settle(items, [parse(item.raw, self.context) for item in items], now)
+
+    def _settle(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
         try:
             return self._commit(items, parsed, now)
         except OperationalError:
@@ -149,7 +151,40 @@ class Intake:
                 # a second look finds it recorded, or registers a duplicate sighting.
                 return self._second_look(items[0], parsed[0], now)
             log.warning("a group of %d conflicted; settling its messages one by one", len(items))
-            return [o for item in items for o in self.settle([item], now)]
+            return self._one_by_one(items, parsed, now)
+        except MessageFailed as failed:
+            # The group's transaction is rolled back whole, so nothing the failed message
+            # half-did survives (all or nothing per message, without SAVEPOINTs, which
+            # pysqlite mishandles). The others are settled alone; the failed one is quarantined.
+            if len(items) > 1:
+                return self._one_by_one(items, parsed, now)
+            return self._quarantine_alone(items[0], parsed[0], now, failed.error)
+        except Exception as exc:  # a bug of ours outside the per-message guard: never stop intake
+            log.exception("cannot settle %d message(s)", len(items))
+            if len(items) > 1:
+                return self._one_by_one(items, parsed, now)
+            return self._quarantine_alone(items[0], parsed[0], now, f"{type(exc).__name__}: {exc}")
+
+    def _one_by_one(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+        return [o for item, mail in zip(items, parsed, strict=True) for o in self._settle([item], [mail], now)]
+
+    def _quarantine_alone(self, item: Fetched, mail: ParsedMail, now: datetime, error: str) -> list[Outcome]:
+        """Keep a message whose handling failed: its raw bytes and a reason, in Quarantine, and
+        综合部 told. Only the headers proven harmless are kept of the parse (the failure may
+        have come from any other field); if even that cannot be written, it stays in the inbox."""
+        bare = ParsedMail(kind=Kind.UNUSABLE, reason=mail.reason, sender=_safe_sender(mail),
+                          subject=_safe_text(mail.subject), message_id=None)
+        try:
+            with session(self.engine) as db:
+                rows = Rows()
+                outcome = self._failure(rows, item, bare, error, now)
+                rows.write(db)
+                db.commit()
+            log.info("inbound quarantined after a failure key=%s", item.key.uid)
+            return [outcome]
+        except Exception:
+            log.exception("cannot record; message left in the inbox key=%s", item.key)
+            return []
 
     def move(self, source: MailSource, settled: list[Outcome]) -> None:
         """Move committed messages out of the inbox. Nothing is written: a message found in
@@ -185,8 +220,9 @@ class Intake:
             outcome = self._apply(db, group, rows, item, mail)
         except Exception as exc:  # one bad message must never stop the daemon
             log.exception("processing failed key=%s message_id=%s", item.key, mail.message_id)
-            rows = Rows()
-            outcome = self._failure(rows, item, mail, f"{type(exc).__name__}: {exc}", group.now)
+            # Its changes to loaded rows (a reply's case) are in the session already: only
+            # rolling back the whole transaction undoes them. settle() takes it from there.
+            raise MessageFailed(f"{type(exc).__name__}: {exc}") from exc
         group.rows.extend(rows)
         return outcome
 
@@ -198,7 +234,7 @@ class Intake:
         if status is InboundStatus.QUARANTINED:
             return self._quarantine(rows, item, mail, mail.reason, now)
         if status is InboundStatus.REPLY:
-            return self._reply(db, rows, item, mail, now)
+            return self._reply(db, group, rows, item, mail)
         case_id = self._thread_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
             self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
@@ -206,16 +242,19 @@ class Intake:
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
         return Outcome(item.key, status, case_id, mail.reason)
 
-    def _reply(self, db: Session, rows: Rows, item: Fetched, mail: ParsedMail, now: datetime) -> Outcome:
-        """A reply to a case mail: authenticated, acknowledged, acted on (daemon/replies.py)."""
-        case_id, events, outbox = self.replies.handle(db, mail, now)
-        for event in events:
+    def _reply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+        """A reply to a case mail: authenticated, acknowledged, acted on (daemon/replies.py);
+        an outsider's mail that only looked like one is a complaint."""
+        handled = self.replies.handle(db, mail, group.now)
+        if handled.register:
+            return self._complaint(db, group, rows, item, mail)
+        for event in handled.events:
             rows.add(Event, **event.model_dump(exclude={"id"}))
-        rows.outbox += outbox
-        rejected = [e.summary for e in events if e.kind == "rejected"]
+        rows.outbox += handled.outbox
+        rejected = [e.summary for e in handled.events if e.kind == "rejected"]
         reason = "；".join(rejected) if rejected else mail.reason
-        self._inbound(rows, item, mail, InboundStatus.REPLY, case_id, reason, now)
-        return Outcome(item.key, InboundStatus.REPLY, case_id, reason)
+        self._inbound(rows, item, mail, InboundStatus.REPLY, handled.case_id, reason, group.now)
+        return Outcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
 
     def _unreachable(self, db: Session, rows: Rows, case_id: str, mail: ParsedMail, status: InboundStatus,
                      now: datetime) -> None:
@@ -352,6 +391,25 @@ class Intake:
         return None
 
 
+class MessageFailed(Exception):
+    """Handling one message raised; `error` says how, for the quarantine record."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _safe_text(text: str) -> str:
+    """Text that any database takes: no lone surrogates (undecodable bytes), no NUL."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:500]
+
+
+def _safe_sender(mail: ParsedMail) -> Address | None:
+    if mail.sender is None:
+        return None
+    return Address(_safe_text(mail.sender.name), _safe_text(mail.sender.email))
+
+
 def _groups(items: Iterable[Fetched]) -> Iterator[list[Fetched]]:
     group: list[Fetched] = []
     size = 0
@@ -385,8 +443,18 @@ def _registered(db: Session, source_keys: list[str]) -> dict[str, str]:
 
 
 def _source_key(item: Fetched, mail: ParsedMail) -> str:
-    """What makes a message one case however often it is seen: its Message-ID, else its bytes."""
-    return mail.message_id or "sha256:" + item.digest
+    """What makes a message one case however often it is seen: its Message-ID, else its bytes.
+
+    Only a well-formed id counts (the parser drops others; this is the second line): 8-bit
+    bytes in a hostile Message-ID must never reach a query, where they stopped all intake.
+    """
+    mid = mail.message_id
+    if mid and len(mid) <= _MAX_ID and mid.isascii() and mid.isprintable() and " " not in mid:
+        return mid
+    return "sha256:" + item.digest
+
+
+_MAX_ID = 250
 
 
 def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:

@@ -27,7 +27,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
-from daemon.rendering import Renderer, new_message_id, with_message_id
+from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
 from daemon.store import expire_ack_windows, session
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
@@ -88,7 +88,8 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
         rows.append(dict(
             key=f"{mail.case_id or '-'}/{mail.step}/{mail.round}/{person.email}",
             case_id=mail.case_id, step=mail.step, round=mail.round, recipient=person.email,
-            message_id=message_id, subject=parts.subject,
+            message_id=message_id,
+            subject=f"{subject_tag(mail.case_id, token_of(message_id))} {parts.subject}" if mail.case_id else parts.subject,
             data=with_message_id(data, placeholder, message_id),
             status=OutboxStatus.PENDING.value, created_at=now, next_attempt_at=now, attempts=0,
         ))

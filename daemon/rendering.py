@@ -103,8 +103,6 @@ class Renderer:
     def parts(self, template: str, context: dict[str, Any], case_id: str | None = None) -> Parts:
         """Render `<template>.subject.j2`, `.txt.j2` and `.html.j2` once for all recipients."""
         subject = one_line(self.env.get_template(f"{template}.subject.j2").render(context))
-        if case_id and f"[{case_id}]" not in subject:
-            subject = f"[{case_id}] {subject}"
         text = self.env.get_template(f"{template}.txt.j2").render(context)
         html = self.env.get_template(f"{template}.html.j2").render(context)
         return Parts(subject, text, html, case_id)
@@ -132,11 +130,14 @@ class Renderer:
         every mail back with the email package. Every header value passes one_line().
         """
         refs = [one_line(r) for r in dict.fromkeys(references) if r]
+        subject = Header(parts.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)
+        if parts.case_id:  # the tag first, as its own encoded word: see tag_word()
+            subject = f"{tag_word(parts.case_id, token_of(message_id))}{CRLF} {subject}"
         headers = [
             ("From", _mailbox(self.sender)),
             ("To", ", ".join(_mailbox(p) for p in to)),
             *([("Cc", ", ".join(_mailbox(p) for p in cc))] if cc else []),
-            ("Subject", Header(parts.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)),
+            ("Subject", subject),
             ("Date", format_datetime(date)),
             ("Message-ID", one_line(message_id)),
             *([("In-Reply-To", one_line(in_reply_to))] if in_reply_to else []),
@@ -230,22 +231,64 @@ def _rfc2231(key: str, value: str) -> list[str]:
 def new_message_id(local: str, domain: str, token: str | None = None) -> str:
     """`<MT-20261127-0001.ack.0.9f3a…@complaintd.corp.example.com>`: readable, unguessable.
 
-    The random part is what the replies issue checks a reply's threading headers against:
-    a forged From cannot know it.
+    The random part is what a reply's threading headers are checked against: a forged From
+    cannot know it. Its first TOKEN_LENGTH characters are also the recipient's token in the
+    subject tag (token_of), for clients that drop threading headers.
     """
     safe = re.sub(r"[^A-Za-z0-9._\-]", "-", local)
     return f"<{safe}.{token or secrets.token_hex(8)}@{domain}>"
 
 
+# Six hex digits: 16.7 million values, short enough for a phone's subject line. Guessing one
+# costs an attacker a mail per try, and every wrong try from a directory address mails the
+# real owner (docs/design.md, "Who may answer").
+TOKEN_LENGTH = 6
+TAG_SEPARATOR = "·"  # U+00B7 between the case id and the token: [MT-20261130-0001·7f3a9c]
+
+
+def token_of(message_id: str) -> str:
+    """The recipient's subject token: the start of the Message-ID's random part."""
+    random_part = message_id.strip("<>").rsplit("@", 1)[0].rsplit(".", 1)[-1]
+    return random_part[:TOKEN_LENGTH].lower()
+
+
+def subject_tag(case_id: str, token: str) -> str:
+    """`[MT-20261130-0001·7f3a9c]`: the case and the one recipient it was sent to."""
+    return f"[{case_id}{TAG_SEPARATOR}{token}]"
+
+
+def tag_word(case_id: str, token: str) -> str:
+    """The subject tag as one RFC 2047 Q-encoded word. Q keeps the case id and the hex token
+    as they are, so a copy for another recipient differs only in those six characters (the
+    "·" and the brackets are encoded; "?" cannot occur in a base64 body, so the word is unique
+    in the mail)."""
+    encoded = "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else
+                      "".join(f"={b:02X}" for b in ch.encode("utf-8"))
+                      for ch in subject_tag(case_id, token))
+    # "_" is the space before the subject: the whitespace between two encoded words is not
+    # text (RFC 2047 §6.2), and Header() always encodes the rest of the subject.
+    return f"=?utf-8?q?{encoded}_?="
+
+
+def _tag_tail(token: str) -> bytes:
+    """The end of tag_word(): "·", the token, "]", the word's end; the same for every case."""
+    return f"=C2=B7{token}=5D_?=".encode("ascii")
+
+
 def with_message_id(data: bytes, placeholder: str, message_id: str) -> bytes:
-    """The same composed mail under another Message-ID of the same length.
+    """The same composed mail under another Message-ID of the same length, and with that
+    recipient's token in the subject tag when the mail has one.
 
     Composing (header folding above all) is the costly part of a mail; copies for several
-    recipients differ only in this id, which no folding ever splits.
+    recipients differ only in this id and the token, which no folding ever splits.
     """
     if len(placeholder) != len(message_id) or data.count(placeholder.encode()) != 1:
         raise ValueError("the placeholder Message-ID must occur once and match in length")
-    return data.replace(placeholder.encode(), message_id.encode())
+    data = data.replace(placeholder.encode(), message_id.encode())
+    old_tail, new_tail = (_tag_tail(token_of(mid)) for mid in (placeholder, message_id))
+    if data.count(old_tail) == 1:  # mails without a case have no tag
+        data = data.replace(old_tail, new_tail)
+    return data
 
 
 def one_line(text: str) -> str:

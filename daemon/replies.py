@@ -1,20 +1,30 @@
 """Replies: the people's half of the conversation. Authenticate, acknowledge, act, confirm.
 
-A reply counts only when
-1. it threads to a Message-ID complaintd sent to that same address (the random part of our
-   Message-IDs is the token a forged From cannot know) — or, when it carries no threading
-   headers at all (QQ Mail, some phones), its subject names the case;
-2. the sender holds a role on the case that allows the command (models/permissions.py).
-Anything else is recorded and rejected without a word back (no backscatter); 综合部 reads
-the rejections in the case's event log and reports. Every accepted reply from a notified
-person acknowledges what was awaited from them or their A/B partner; commands change the
-case as SPEC §3 says, mostly by moving the clocks, and the sender gets one short threaded
-confirmation (at most CONFIRMS_PER_HOUR an hour).
+Who may answer (threat model in docs/design.md, "Who may answer"): a `From:` header proves
+nothing. A reply counts only when it proves that its sender received a mail of that case:
+1. it threads (In-Reply-To / References) to a Message-ID complaintd minted for that very
+   address — the random part of our Message-IDs is the secret a forger cannot know — or,
+2. for clients that drop threading headers, its subject carries that address's own token in
+   the case tag, `[MT-20261130-0001·7f3a9c]` (rendering.token_of);
+and then only for a command that sender's role allows on that case (models/permissions.py).
+
+What becomes of the others:
+- a directory address that proves nothing changes nothing; that person is mailed once (at
+  most CONFIRMS_PER_HOUR an hour) asking them to answer our mail instead, so a forged From
+  warns the real owner and a genuine user of a header-dropping client is told what to do;
+- an address outside the directory that names a case (a journalist or customer writing
+  again) is attached to the case as an event and the case's people are told (FOLLOWUPS_PER_HOUR);
+  when it names no case of ours it is registered as a new complaint (`Handled.register`);
+- a mail naming no case from a directory address is recorded and rejected; no backscatter.
+Every accepted reply from a notified person acknowledges what was awaited from them or their
+A/B partner; commands change the case as SPEC §3 says, mostly by moving the clocks, and the
+sender gets one short threaded confirmation (at most CONFIRMS_PER_HOUR an hour).
 """
 
 from __future__ import annotations
 
 import logging
+from hmac import compare_digest
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
@@ -25,7 +35,7 @@ from sqlmodel import Session, select
 from daemon.config import Settings
 from daemon.escalation import case_mail
 from daemon.outbox import outbox_rows
-from daemon.rendering import Renderer
+from daemon.rendering import Renderer, token_of
 from daemon.views import first_line
 from models.directory import Person
 from models.permissions import may, partners, roles_of
@@ -38,6 +48,8 @@ from parsers.message import ParsedMail
 log = logging.getLogger(__name__)
 
 CONFIRMS_PER_HOUR = 10  # a reply loop with a person's client never floods their inbox
+FOLLOWUPS_PER_HOUR = 5  # an outsider writing again and again is logged, not relayed each time
+_FOLLOWUP_TEXT = 4000  # characters of an outsider's follow-up quoted to the case's people
 
 VERB_WORDS = {
     Verb.ACK: "收到", Verb.LOCAL: "可处理", Verb.CANNOT: "无法处理", Verb.ESCALATE: "上报综合部",
@@ -45,6 +57,17 @@ VERB_WORDS = {
     Verb.MEDIA_OUTLET: "媒体单位", Verb.REPORTER: "记者", Verb.GROUP: "成立小组", Verb.STATEMENT: "口径",
     Verb.APPROVE: "批准", Verb.MAJOR: "重大", Verb.DISMISS: "非媒体投诉",
 }
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one reply comes to: the case it concerns, what to log, what to send; `register`
+    when an outsider's mail names no case of ours after all (SPEC §4: then it is a complaint)."""
+
+    case_id: str | None
+    events: list[Event]
+    outbox: list[dict[str, object]]
+    register: bool = False
 
 
 @dataclass
@@ -80,16 +103,25 @@ class Replies:
         self.settings = settings
         self.renderer = renderer
 
-    def handle(self, db: Session, mail: ParsedMail, now: datetime) -> tuple[str | None, list[Event], list[dict[str, object]]]:
-        """(case id, events to log, outbox rows) for one reply; the caller writes them."""
+    def handle(self, db: Session, mail: ParsedMail, now: datetime) -> Handled:
+        """What one reply does: the case it concerns, events to log, outbox rows; the caller writes them."""
         sender = mail.sender.email if mail.sender else ""
-        case, why = self._case_for(db, mail, sender)
+        if not self.settings.directory.is_known(sender):
+            named = self._named_case(db, mail)
+            if named is None:
+                return Handled(None, [], [], register=True)
+            return self._followup(db, mail, named, sender, now)
+        case_id = self._proven_case(db, mail, sender)
+        if case_id is None:
+            return self._unproven(db, mail, sender, now)
+        case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
         if case is None:
-            return None, [_event(None, now, "rejected", sender, mail, why)], []
+            return Handled(None, [_event(None, now, "rejected", sender, mail, f"没有案件 {case_id}")], [])
         dept = self.settings.directory.department(case.receiving_dept) or self.settings.directory.general_dept
         roles = roles_of(sender, dept, self.settings.directory.outlet(case.media_outlet), self.settings.directory)
         if not roles:
-            return case.id, [_event(case.id, now, "rejected", sender, mail, f"{sender} 不在本案件的处理人员中，回复未采纳")], []
+            return Handled(case.id, [_event(case.id, now, "rejected", sender, mail,
+                                            f"{sender} 不在本案件的处理人员中，回复未采纳")], [])
         reply = Reply(case, list(db.exec(select(Deadline).where(Deadline.case_id == case.id))), sender, now)
         events = [_event(case.id, now, "mail_in", sender, mail, first_line(mail.text) or "（空白回复）")]
         acked = self._acknowledge(reply)
@@ -100,28 +132,106 @@ class Replies:
         db.add(case)
         for clock in reply.clocks:
             db.add(clock)
-        return case.id, events, self._mails(db, reply, mail)
+        return Handled(case.id, events, self._mails(db, reply, mail))
 
     # -- authentication -------------------------------------------------------------------
 
-    def _case_for(self, db: Session, mail: ParsedMail, sender: str) -> tuple[Case | None, str]:
-        """The case this reply may act on, or why it may act on none."""
-        if not self.settings.directory.is_known(sender):
-            return None, f"{sender or '未知发件人'} 不在通讯录中，回复未采纳"
+    def _proven_case(self, db: Session, mail: ParsedMail, sender: str) -> str | None:
+        """The case whose mail this sender provably received and answers, else None."""
         ids = [*mail.in_reply_to, *mail.references]
         if ids:
             case_id = db.exec(select(Outbox.case_id).where(
-                Outbox.message_id.in_(ids), Outbox.recipient == sender)).first()  # type: ignore[attr-defined]
-            if case_id is None:
-                return None, "回复未对应系统发给该发件人的邮件（缺少或不符的线索），未采纳"
-            if mail.case_tag and mail.case_tag != case_id:
-                log.warning("reply tagged %s threads to %s; acting on %s", mail.case_tag, case_id, case_id)
-        elif mail.case_tag:
-            case_id = mail.case_tag
-        else:
-            return None, "回复中找不到案件编号，未采纳"
-        case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
-        return (case, "") if case is not None else (None, f"没有案件 {case_id}")
+                Outbox.message_id.in_(ids), Outbox.recipient == sender,  # type: ignore[attr-defined]
+                Outbox.case_id.is_not(None))).first()  # type: ignore[union-attr]
+            if case_id is not None:
+                if mail.case_tag and mail.case_tag != case_id:
+                    log.warning("reply tagged %s threads to %s; acting on %s", mail.case_tag, case_id, case_id)
+                return case_id
+        if mail.case_tag and mail.case_token:
+            sent = db.exec(select(Outbox.message_id).where(Outbox.case_id == mail.case_tag,
+                                                           Outbox.recipient == sender))
+            token = mail.case_token.lower()
+            if any(compare_digest(token_of(mid), token) for mid in sent):
+                return mail.case_tag
+        return None
+
+    def _named_case(self, db: Session, mail: ParsedMail) -> str | None:
+        """The existing case a mail names, proof or not: threading to any mail of ours (the
+        case's thread root included), else the subject tag."""
+        ids = [*mail.in_reply_to, *mail.references]
+        if ids:
+            hit = db.exec(select(Outbox.case_id).where(Outbox.message_id.in_(ids),  # type: ignore[attr-defined]
+                                                       Outbox.case_id.is_not(None))).first()  # type: ignore[union-attr]
+            if hit:
+                return hit
+            suffix = f"@{self.settings.message_id_domain}>"
+            roots = [i[1:-len(suffix)] for i in ids if i.endswith(suffix) and "." not in i[1:-len(suffix)]]
+            if roots:
+                hit = db.exec(select(Case.id).where(Case.id.in_(roots))).first()  # type: ignore[attr-defined]
+                if hit:
+                    return hit
+        if mail.case_tag and db.get(Case, mail.case_tag) is not None:
+            return mail.case_tag
+        return None
+
+    def _unproven(self, db: Session, mail: ParsedMail, sender: str, now: datetime) -> Handled:
+        """A directory address whose mail proves nothing: nothing changes, and the address's
+        owner is asked once to answer our mail instead (a forgery thus reaches the real owner)."""
+        case_id = self._named_case(db, mail)
+        if case_id is None:
+            return Handled(None, [_event(None, now, "rejected", sender, mail,
+                                         "回复中找不到本系统的案件，未采纳")], [])
+        events = [_event(case_id, now, "rejected", sender, mail,
+                         "未能证明发件人收到过本案件的邮件（无邮件线索，主题口令不符），未采纳；已请其回复系统邮件确认")]
+        if self._sent_within_hour(db, Step.VERIFY, sender=sender, now=now) >= CONFIRMS_PER_HOUR:
+            return Handled(case_id, events, [])
+        case = db.get(Case, case_id)
+        assert case is not None  # _named_case found it
+        person = self.settings.directory.person(sender) or Person(mail.sender.name if mail.sender else "", sender)
+        understood = [VERB_WORDS[c.verb] for c in read_commands(mail.text, self.settings.daemon.timezone, now)]
+        notify = Notify(Step.VERIFY, _next_step_round(db, case_id, Step.VERIFY), (person,), (), (), now)
+        rows = self._case_mail_rows(db, case, notify, now, claimed=sender, their_subject=mail.subject,
+                                    understood=understood)
+        return Handled(case_id, events, rows)
+
+    def _followup(self, db: Session, mail: ParsedMail, case_id: str, sender: str, now: datetime) -> Handled:
+        """An outsider wrote again about a case: never dropped, never answered; the case's
+        people are told (SPEC §4), at most FOLLOWUPS_PER_HOUR times an hour per case."""
+        text = mail.text.strip()
+        events = [_event(case_id, now, "mail_in", sender, mail, f"外部来信（补充）：{first_line(text) or '（无正文）'}")]
+        if self._sent_within_hour(db, Step.FOLLOWUP, case_id=case_id, now=now) >= FOLLOWUPS_PER_HOUR:
+            return Handled(case_id, events, [])
+        case = db.get(Case, case_id)
+        assert case is not None
+        directory = self.settings.directory
+        dept = directory.department(case.receiving_dept)
+        receiver = case.receiver_email or case.forwarder_email
+        to = [p for p in (directory.person(receiver) or Person("", receiver) if receiver else None,
+                          dept.leader if dept else None) if p is not None]
+        gd = list(directory.mailboxes(directory.general_dept))
+        notify = Notify(Step.FOLLOWUP, _next_step_round(db, case_id, Step.FOLLOWUP), tuple(to or gd),
+                        tuple(gd) if to else (), (), now)
+        rows = self._case_mail_rows(db, case, notify, now, from_address=sender, their_subject=mail.subject,
+                                    their_text=text[:_FOLLOWUP_TEXT])
+        return Handled(case_id, events, rows)
+
+    def _case_mail_rows(self, db: Session, case: Case, notify: Notify, now: datetime,
+                        **extra: object) -> list[dict[str, object]]:
+        clocks = list(db.exec(select(Deadline).where(Deadline.case_id == case.id)))
+        events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
+        composed = case_mail(self.settings, case, clocks, events, notify, now, **extra)
+        return outbox_rows(self.renderer, self.settings.directory, composed, now, self.settings.message_id_domain)
+
+    def _sent_within_hour(self, db: Session, step: Step, *, now: datetime, sender: str | None = None,
+                          case_id: str | None = None) -> int:
+        """How many mails of this step went to `sender` (rows), or about `case_id` (rounds), in the last hour."""
+        query = select(func.count(func.distinct(Outbox.round)) if case_id else func.count()).select_from(Outbox).where(
+            Outbox.step == step.value, Outbox.created_at > now - timedelta(hours=1))
+        if sender is not None:
+            query = query.where(Outbox.recipient == sender)
+        if case_id is not None:
+            query = query.where(Outbox.case_id == case_id)
+        return db.exec(query).one()
 
     def _acknowledge(self, reply: Reply) -> int:
         """Any human reply meets the ack windows awaiting its sender or their A/B partner."""
@@ -272,7 +382,7 @@ class Replies:
         rows: list[dict[str, object]] = []
         if reply.done and self._may_confirm(db, reply):
             actor = self.settings.directory.person(reply.sender) or Person(mail.sender.name if mail.sender else "", reply.sender)
-            confirm = Notify(Step.CONFIRM, _next_confirm_round(db, reply.case.id), (actor,), (), (), reply.now)
+            confirm = Notify(Step.CONFIRM, _next_step_round(db, reply.case.id, Step.CONFIRM), (actor,), (), (), reply.now)
             reply.mails.append((confirm, {"done": reply.done}))
         for notify, extra in reply.mails:
             composed = case_mail(self.settings, reply.case, reply.clocks, events, notify, reply.now,
@@ -282,10 +392,7 @@ class Replies:
         return rows
 
     def _may_confirm(self, db: Session, reply: Reply) -> bool:
-        sent = db.exec(select(func.count()).select_from(Outbox).where(
-            Outbox.step == Step.CONFIRM.value, Outbox.recipient == reply.sender,
-            Outbox.created_at > reply.now - timedelta(hours=1))).one()
-        return sent < CONFIRMS_PER_HOUR
+        return self._sent_within_hour(db, Step.CONFIRM, sender=reply.sender, now=reply.now) < CONFIRMS_PER_HOUR
 
 
 ACTIONS: dict[Verb, Callable[[Replies, Reply, Command], str]] = {
@@ -302,9 +409,8 @@ def _next_round(r: Reply) -> int:
     return int(r.now.timestamp())
 
 
-def _next_confirm_round(db: Session, case_id: str) -> int:
-    last = db.exec(select(func.max(Outbox.round)).where(Outbox.case_id == case_id,
-                                                        Outbox.step == Step.CONFIRM.value)).one()
+def _next_step_round(db: Session, case_id: str, step: Step) -> int:
+    last = db.exec(select(func.max(Outbox.round)).where(Outbox.case_id == case_id, Outbox.step == step.value)).one()
     return (last or 0) + 1
 
 

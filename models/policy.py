@@ -46,6 +46,8 @@ class Step(str, Enum):
     RESOLVED = "resolved"  # closure report with the form
     STATEMENT_DRAFT = "statement_draft"  # a statement for the leaders to approve
     MAJOR = "major"  # handed to the 重大突发事件 contacts
+    VERIFY = "verify"  # a reply that proved nothing: its claimed sender asked to answer our mail
+    FOLLOWUP = "followup"  # an outsider wrote again about a case: its people are told
 
 
 @dataclass(frozen=True)

@@ -139,19 +139,22 @@ def test_a_forged_leader_without_the_token_cannot_approve(app: App, imap: Doveco
     reply(imap, None, "赵总 <zhao.ceo@corp.example.com>", "批准", subject=f"Re: [{CASE}]", in_reply_to=forged_thread)
     seen = len(smtp.messages)
     run_until(app, T0 + timedelta(hours=1, minutes=2))
-    assert new_mails(smtp, seen) == set()  # no statement, and nothing back to the forger
+    # No statement, nothing to the forger; the real leader is asked to answer our own mail.
+    assert new_mails(smtp, seen) == {("verify", "zhao.ceo@corp.example.com")}
     assert case_row(app).statement_approved_at is None
 
 
 def test_an_outsider_changes_nothing_and_hears_nothing(app: App, imap: Dovecot, smtp: SmtpServer) -> None:
-    """A journalist replying with the case tag cannot resolve it, and gets no answer."""
+    """A journalist replying with the case tag cannot resolve it, and gets no answer; what
+    they wrote goes on the case's record."""
     reply(imap, None, "李记者 <li.reporter@jcwb.example.cn>", "办结：已解决", subject=f"回复：[{CASE}] 投诉", in_reply_to="")
     seen = len(smtp.messages)
     run_until(app, T0 + timedelta(minutes=6))
     assert case_row(app).status == "registered"
     assert not [m for m in smtp.messages[seen:] if "jcwb" in m.rcpt_tos[0]]
     with session(app.engine) as db:
-        assert db.exec(select(Event).where(Event.kind == "rejected")).first() is not None
+        event = db.exec(select(Event).where(Event.actor == "li.reporter@jcwb.example.cn")).one()
+    assert event.kind == "mail_in" and "办结：已解决" in event.summary
 
 
 def test_an_account_manager_cannot_approve_a_statement(app: App, imap: Dovecot, smtp: SmtpServer) -> None:

@@ -12,7 +12,7 @@ from jinja2 import UndefinedError
 
 from daemon.config import load_settings
 from daemon.outbox import Mail, Thread, outbox_rows
-from daemon.rendering import Renderer
+from daemon.rendering import TOKEN_LENGTH, Renderer, token_of
 from daemon.views import mail_context
 from models.directory import Person
 from models.registration import intake_deadlines
@@ -54,6 +54,20 @@ def ack(c: Case, to: list[Person], cc: list[Person], now: datetime = T0 + timede
     return [email.message_from_bytes(r["data"], policy=email.policy.default) for r in rows]  # type: ignore[misc]
 
 
+def test_every_recipient_has_their_own_token_in_the_subject_tag() -> None:
+    """A client that drops threading headers still proves which copy it answers: the subject
+    tag carries that recipient's token, the start of the random part of their Message-ID."""
+    msgs = ack(full_case(), [SUN], list(DIRECTORY.mailboxes(DIRECTORY.general_dept)))
+    assert len(msgs) == 3
+    tokens = set()
+    for msg in msgs:
+        token = token_of(msg["Message-ID"])
+        assert len(token) == TOKEN_LENGTH and token in msg["Message-ID"]
+        assert msg["Subject"].startswith(f"[MT-20261127-0001·{token}] 媒体投诉已登记")
+        tokens.add(token)
+    assert len(tokens) == 3
+
+
 def text_of(msg: email.message.EmailMessage, kind: str = "plain") -> str:
     return msg.get_body((kind,)).get_content()  # type: ignore[union-attr]
 
@@ -62,7 +76,8 @@ def test_acknowledgment_reads_like_a_colleague_wrote_it() -> None:
     """Chinese subject with the case tag and the first deadline; the record and clocks in the body."""
     msgs = ack(full_case(), [SUN], list(DIRECTORY.mailboxes(DIRECTORY.general_dept)))
     msg = msgs[0]
-    assert msg["Subject"] == "[MT-20261127-0001] 媒体投诉已登记：江城晚报 — 请于 11-27 10:30 前评估答复（可处理/无法处理）"
+    token = token_of(msg["Message-ID"])
+    assert msg["Subject"] == f"[MT-20261127-0001·{token}] 媒体投诉已登记：江城晚报 — 请于 11-27 10:30 前评估答复（可处理/无法处理）"
     body = text_of(msg)
     for words in ("孙明：", "您转来的媒体投诉已登记，编号 MT-20261127-0001", "媒体单位：江城晚报",
                   "记者/联系人：李记者 <li.reporter@jcwb.example.cn>", "联系电话：13912345678",
