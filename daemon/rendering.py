@@ -129,7 +129,8 @@ class Renderer:
         registration does (0.6 ms a mail against 0.1 ms). tests/unit/test_rendering.py reads
         every mail back with the email package. Every header value passes one_line().
         """
-        refs = [one_line(r) for r in dict.fromkeys(references) if r]
+        refs = [r for r in dict.fromkeys(references) if echoable_id(r)][-MAX_REFERENCES:]
+        in_reply_to = in_reply_to if in_reply_to and echoable_id(in_reply_to) else None
         subject = Header(parts.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)
         if parts.case_id:  # the tag first, as its own encoded word: see tag_word()
             subject = f"{tag_word(parts.case_id, token_of(message_id))}{CRLF} {subject}"
@@ -140,7 +141,7 @@ class Renderer:
             ("Subject", subject),
             ("Date", format_datetime(date)),
             ("Message-ID", one_line(message_id)),
-            *([("In-Reply-To", one_line(in_reply_to))] if in_reply_to else []),
+            *([("In-Reply-To", in_reply_to)] if in_reply_to else []),
             *([("References", (CRLF + " ").join(refs))] if refs else []),  # an id per line
             ("Auto-Submitted", "auto-generated"),
             ("X-Auto-Response-Suppress", "All"),
@@ -289,6 +290,18 @@ def with_message_id(data: bytes, placeholder: str, message_id: str) -> bytes:
     if data.count(old_tail) == 1:  # mails without a case have no tag
         data = data.replace(old_tail, new_tail)
     return data
+
+
+# Ids from inbound mail that we echo in In-Reply-To / References: a hostile 1 MB id, 8-bit
+# bytes or a line break must never reach an outgoing header (RFC 5322: lines ≤ 998).
+MAX_ID_LENGTH = 250
+MAX_REFERENCES = 20
+_ECHOABLE_ID = re.compile(r"<[!-;=?-~]{1,248}>", re.ASCII)  # printable ASCII but "<" and ">"
+
+
+def echoable_id(message_id: str) -> bool:
+    """Whether an id may go into our threading headers as it is."""
+    return len(message_id) <= MAX_ID_LENGTH and _ECHOABLE_ID.fullmatch(message_id) is not None
 
 
 def one_line(text: str) -> str:

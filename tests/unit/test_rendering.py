@@ -191,3 +191,26 @@ def test_a_long_attachment_name_is_split_not_overlong() -> None:
     files = list(msg.iter_attachments())
     assert [f.get_filename() for f in files] == [name, "notes.bin"]
     assert [f.get_content() for f in files] == [b"x", b"\x00\xff"]
+
+
+@pytest.mark.parametrize("hostile", [
+    "<" + "x" * 1_000_000 + "@evil.example>",  # a 1 MB id
+    "no-brackets@evil.example",
+    "<caf\u00e9@evil.example>",  # 8-bit
+    "<a@b>\r\nBcc: boss@corp.example.com",
+])
+def test_hostile_inbound_ids_are_never_echoed_in_threading_headers(hostile: str) -> None:
+    """The forward's own Message-ID threads our ack under it, but only a well-formed one:
+    every header line stays within RFC 5322's 998 characters and nothing is injected."""
+    c = full_case()
+    context = mail_context(c, [], DIRECTORY)
+    context["greeting"] = "孙明"
+    rows = outbox_rows(RENDERER, DIRECTORY, Mail(c.id, "ack", "ack", context, [SUN],
+                                                 thread=Thread(hostile, ("<ok@corp.example.com>", hostile))),
+                       T0, SETTINGS.message_id_domain)
+    data: bytes = rows[0]["data"]  # type: ignore[assignment]
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert msg["In-Reply-To"] is None and msg["Bcc"] is None
+    assert str(msg["References"]) == "<ok@corp.example.com>"
