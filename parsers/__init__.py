@@ -13,13 +13,13 @@ form fields (``complaint``).
 from __future__ import annotations
 
 import re
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from email.message import Message
+from typing import Any
 
+from parsers import charset, complaint, forwarded, mime, replies
 from parsers import classify as classifier
-from parsers import complaint, forwarded, mime, replies
-from parsers.headers import Envelope, read_envelope
+from parsers.headers import MAX_REFERENCES, Envelope, read_envelope
 from parsers.message import (
     Address,
     Attachment,
@@ -50,11 +50,43 @@ _MAX_ATTACHED_DEPTH = 5
 def parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
     """Understand one inbound mail; never raises."""
     try:
-        return _parse(raw, ctx)
+        result = _parse(raw, ctx)
     except RecursionError:
-        return _unusable("MIME structure nested too deeply to read")
+        result = _unusable("MIME structure nested too deeply to read")
     except Exception as exc:  # the last resort: a bug of ours must not stop the intake loop
-        return _unusable(f"{SAFETY_NET_PREFIX} {type(exc).__name__}: {exc}")
+        result = _unusable(f"{SAFETY_NET_PREFIX} {type(exc).__name__}: {exc}")
+    try:
+        return _sanitised(result)
+    except Exception as exc:  # the same last resort, for the cleaning step itself
+        return _unusable(f"{SAFETY_NET_PREFIX} {type(exc).__name__} while cleaning the result")
+
+
+def _sanitised(mail: ParsedMail) -> ParsedMail:
+    """The result with no lone surrogate in any string (raw 8-bit bytes that no decoder saw,
+    e.g. in a header quoted into `reason`): the shell writes every field to the database and
+    into UTF-8 mail, where one would raise. Which fields needed it is noted in `problems`."""
+    changed = {f.name: _clean(getattr(mail, f.name)) for f in fields(mail)}
+    touched = [name for name, value in changed.items() if value is not getattr(mail, name)]
+    if not touched:
+        return mail
+    note = f"raw 8-bit bytes outside any charset in {', '.join(touched)}; decoded as a guess"
+    changed["problems"] = (*changed["problems"], note)
+    return replace(mail, **changed)
+
+
+def _clean(value: Any) -> Any:
+    """`value` with charset.without_surrogates() applied to every string in it; the very same
+    object when nothing changed."""
+    if type(value) is str:  # not Kind, a str Enum
+        return charset.without_surrogates(value)
+    if isinstance(value, tuple):
+        items = tuple(_clean(item) for item in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: _clean(getattr(value, f.name)) for f in fields(value)}
+        same = all(changed[name] is getattr(value, name) for name in changed)
+        return value if same else replace(value, **changed)
+    return value
 
 
 def _unusable(reason: str, problems: tuple[str, ...] = ()) -> ParsedMail:
@@ -82,8 +114,7 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
         reason=_reason(verdict, content, envelope),
         message_id=envelope.message_id,
         in_reply_to=envelope.in_reply_to,
-        references=(*envelope.references, *_returned_ids(view)) if verdict.kind is Kind.BOUNCE
-        else envelope.references,
+        references=_references(envelope, view, verdict.kind),
         subject=envelope.subject,
         sender=envelope.sender,
         to=envelope.to,
@@ -101,6 +132,13 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
     )
 
 
+def _references(envelope: Envelope, view: mime.MailView, kind: Kind) -> tuple[str, ...]:
+    if kind is not Kind.BOUNCE:
+        return envelope.references
+    ids = (*envelope.references, *_returned_ids(view))
+    return tuple(dict.fromkeys(ids))[-MAX_REFERENCES:]  # the returned mail's ids last: they find the case
+
+
 _MESSAGE_ID_LINE = re.compile(r"(?im)^message-id:[ \t]*(<[^<>\s]+>)")
 
 
@@ -110,7 +148,7 @@ def _returned_ids(view: mime.MailView) -> tuple[str, ...]:
     ids = [i for part in view.returned for i in mime.message_ids(str(part.get("message-id", "")))]
     for part in view.parts:
         if part.get_content_type() == "text/rfc822-headers":
-            ids += _MESSAGE_ID_LINE.findall(mime.payload_text(part))
+            ids += mime.message_ids(" ".join(_MESSAGE_ID_LINE.findall(mime.payload_text(part))))
     return tuple(dict.fromkeys(ids))
 
 

@@ -166,6 +166,28 @@ def recover_bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+_ESCAPED_OCTETS = re.compile("[\udc80-\udcff]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with no lone surrogate left, so that it always encodes as UTF-8.
+
+    Runs of surrogate-escaped octets (what the stdlib bytes parser makes of raw 8-bit bytes)
+    are decoded with the usual guesses (UTF-8, GB18030, then replacement); any other lone
+    surrogate (UTF-7 and UTF-16 can decode to one) becomes U+FFFD.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    text = _ESCAPED_OCTETS.sub(lambda run: decode_bytes(recover_bytes(run.group()), None)[0], text)
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def decode_8bit(value: str, what: str = "header") -> tuple[str, str | None]:
     """Turn a parser string that may hold raw 8-bit octets into real text."""
     if value.isascii():

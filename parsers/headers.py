@@ -9,7 +9,7 @@ from email.utils import getaddresses
 from parsers import charset
 from parsers.dates import parse_header_date
 from parsers.message import Address
-from parsers.mime import message_ids
+from parsers.mime import split_ids
 
 
 @dataclass
@@ -32,8 +32,6 @@ def read_envelope(headers: dict[str, list[str]], local: tzinfo) -> Envelope:
     problems: list[str] = []
     subject = _decoded(headers, "subject", problems)
     senders = parse_addresses(_first(headers, "from"), "From", problems)
-    raw_id = _first(headers, "message-id").strip()
-    ids = message_ids(raw_id)
     date_value = _first(headers, "date")
     sent_at = parse_header_date(charset.decode_8bit(date_value)[0], local) if date_value else None
     if date_value and sent_at is None:
@@ -43,9 +41,9 @@ def read_envelope(headers: dict[str, list[str]], local: tzinfo) -> Envelope:
         sender=senders[0] if senders else None,
         to=parse_addresses(_all(headers, "to"), "To", problems),
         cc=parse_addresses(_all(headers, "cc"), "Cc", problems),
-        message_id=ids[0] if ids else (raw_id or None),
-        in_reply_to=message_ids(_first(headers, "in-reply-to")),
-        references=message_ids(_all(headers, "references")),
+        message_id=_message_id(_first(headers, "message-id"), problems),
+        in_reply_to=read_ids(_first(headers, "in-reply-to"), "In-Reply-To", problems),
+        references=read_ids(_all(headers, "references"), "References", problems),
         sent_at=sent_at,
         problems=problems,
     )
@@ -58,6 +56,46 @@ def _first(headers: dict[str, list[str]], name: str) -> str:
 
 def _all(headers: dict[str, list[str]], name: str) -> str:
     return ", ".join(headers.get(name, ()))
+
+
+MAX_REFERENCES = 50  # the newest ids of a thread; a reply threads by the last few
+_MAX_ID_HEADER = 64_000  # 50 ids of 250 characters, folded, with room to spare
+
+
+def _message_id(value: str, problems: list[str]) -> str | None:
+    """The mail's own id, valid or None: it becomes a database key and an event's reference.
+    A bare ``abc@host`` is taken as ``<abc@host>``."""
+    text = _id_text(value[:_MAX_ID_HEADER])
+    if not text:
+        return None
+    ids, rejected = split_ids(text)
+    if not ids:
+        problems.append(f"Message-ID not valid, ignored: {text[:80]!r}")
+        return None
+    if rejected or "<" not in text:
+        problems.append(f"Message-ID repaired: {text[:80]!r} read as {ids[0]}")
+    return ids[0]
+
+
+def read_ids(value: str, what: str, problems: list[str]) -> tuple[str, ...]:
+    """The valid ids of an In-Reply-To or References value, at most MAX_REFERENCES (the last)."""
+    text = _id_text(value[-_MAX_ID_HEADER:])
+    if not text:
+        return ()
+    ids, rejected = split_ids(text)
+    if rejected:
+        problems.append(f"{what}: {len(rejected)} malformed id(s) ignored, e.g. {rejected[0][:80]!r}")
+    if len(ids) > MAX_REFERENCES:
+        problems.append(f"{what}: {len(ids)} ids, only the last {MAX_REFERENCES} kept")
+        ids = ids[-MAX_REFERENCES:]
+    return tuple(dict.fromkeys(ids))
+
+
+def _id_text(value: str) -> str:
+    """Raw 8-bit octets as text (so they fail the ASCII check instead of passing as surrogates),
+    and RFC 2047 words decoded: Python's email package folds a long id into encoded words."""
+    text, _ = charset.decode_header_text(value, "id")
+    return text
 
 
 _MAX_RAW_HEADER = 16_000  # far above any real subject; bounds the work on hostile headers

@@ -281,12 +281,48 @@ def part_size(part: Message) -> int:
     return len(part_bytes(part))  # octets, not the characters get_payload() decodes them to
 
 
-_MSGID = re.compile(r"<[^<>\s]+>")
+# A message id as it may leave the parser: printable ASCII without spaces or angle brackets,
+# short enough for an indexed database column. RFC 5322 allows 998-character lines, but no
+# mail system mints ids anywhere near 250 characters; longer ones are junk or an attack.
+MAX_ID_CHARS = 250
+_ID_CANDIDATE = re.compile(r"<([^<>]*)>")  # one pass, no backtracking: [^<>] cannot overlap ">"
+_ID_TEXT = re.compile(r"[!-;=?-~]+")  # 0x21-0x7E without "<" and ">"
+_BARE_SPLIT = re.compile(r"[\s,]+")
+_COMMENT = re.compile(r"\([^()]*\)")  # "(added by postmaster)" after a bare id
+
+
+def split_ids(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The valid ``<id>`` tokens of a Message-ID, In-Reply-To or References value, and the
+    candidates that were rejected (non-ASCII, spaces, too long, empty).
+
+    A value without any angle bracket is read as bare ids (``abc@host``, which some clients
+    write); those that hold an "@" and are otherwise valid come back as ``<abc@host>``.
+    """
+    if "<" not in value:
+        return _bare_ids(value)
+    valid: list[str] = []
+    rejected: list[str] = []
+    for inner in _ID_CANDIDATE.findall(value):
+        (valid if _valid_id(inner) else rejected).append(f"<{inner}>")
+    return tuple(valid), tuple(rejected)
+
+
+def _bare_ids(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    valid: list[str] = []
+    rejected: list[str] = []
+    for token in _BARE_SPLIT.split(_COMMENT.sub(" ", value).strip()):
+        if token:
+            (valid if _valid_id(token) and "@" in token else rejected).append(f"<{token}>")
+    return tuple(valid), tuple(rejected)
+
+
+def _valid_id(inner: str) -> bool:
+    return 0 < len(inner) <= MAX_ID_CHARS - 2 and _ID_TEXT.fullmatch(inner) is not None
 
 
 def message_ids(value: str) -> tuple[str, ...]:
-    """Every ``<id>`` token in a Message-ID, In-Reply-To or References value."""
-    return tuple(_MSGID.findall(value))
+    """Every valid ``<id>`` token in a Message-ID, In-Reply-To or References value."""
+    return split_ids(value)[0]
 
 
 def defect_problems(view: MailView) -> list[str]:

@@ -63,3 +63,139 @@ def test_an_undecodable_body_under_an_odd_label_is_replaced_not_fatal() -> None:
     _readable(result)
     assert result.text.startswith("ok ") and result.text.endswith(" end")
     assert any("punycode" in p for p in result.problems), result.problems
+
+
+# --- message ids: only syntactically valid ids leave the parser (defect 1) ------------------
+
+def _with_ids(ids_head: bytes) -> bytes:
+    return _mail(b"From: li.reporter@jcwb.example.cn\nSubject: ids\n" + ids_head + b"\nContent-Type: text/plain; charset=utf-8")
+
+
+def _is_clean_id(value: str) -> bool:
+    return (value.startswith("<") and value.endswith(">") and len(value) <= 250 and value.isascii()
+            and value.isprintable() and " " not in value and "<" not in value[1:-1] and ">" not in value[1:-1])
+
+
+@pytest.mark.parametrize("raw_id", [b"<a\xd6\xd0b@jcwb.example.cn>", b"<a\xe4\xb8\xadb@jcwb.example.cn>",
+                                    b"<a\xffb@jcwb.example.cn>", b"\xd6\xd0@jcwb.example.cn"],
+                         ids=["gbk", "utf-8", "invalid-8bit", "bare-gbk"])
+def test_a_message_id_with_8bit_bytes_is_dropped_with_a_problem(raw_id: bytes) -> None:
+    """A Message-ID holding raw GBK or UTF-8 octets becomes None (never a surrogate string) and is noted."""
+    result = parse(_with_ids(b"Message-ID: " + raw_id), CTX)
+    _readable(result)
+    assert result.message_id is None
+    assert any("Message-ID" in p for p in result.problems), result.problems
+    assert result.text == COMPLAINT
+
+
+def test_a_message_id_without_brackets_is_normalised() -> None:
+    """``Message-ID: abc.123@jcwb.example.cn`` is read as ``<abc.123@jcwb.example.cn>``."""
+    result = parse(_with_ids(b"Message-ID: abc.123@jcwb.example.cn"), CTX)
+    assert result.message_id == "<abc.123@jcwb.example.cn>"
+
+
+def test_an_overlong_message_id_is_dropped() -> None:
+    """A 300-character Message-ID is junk, not a key: None, with a problem."""
+    result = parse(_with_ids(b"Message-ID: <" + b"x" * 290 + b"@jcwb.example.cn>"), CTX)
+    assert result.message_id is None
+    assert any("Message-ID" in p for p in result.problems), result.problems
+
+
+def test_threading_headers_keep_only_their_valid_ids() -> None:
+    """In-Reply-To and References lose their 8-bit ids and keep the valid ones, in order."""
+    head = (b"Message-ID: <ok@jcwb.example.cn>\nIn-Reply-To: <bad\xd6\xd0@h> <good@h>\n"
+            b"References: <one@h> <two\xe4\xb8\xad@h>\n <three@h>")
+    result = parse(_with_ids(head), CTX)
+    assert result.message_id == "<ok@jcwb.example.cn>"
+    assert result.in_reply_to == ("<good@h>",)
+    assert result.references == ("<one@h>", "<three@h>")
+    assert any("In-Reply-To" in p for p in result.problems) and any("References" in p for p in result.problems)
+
+
+def test_references_keep_the_newest_fifty() -> None:
+    """A References header of 80 ids keeps the last 50: the newest are the ones that thread."""
+    ids = [f"<ref-{i:03d}@h>" for i in range(80)]
+    result = parse(_with_ids(b"References: " + "\n ".join(ids).encode()), CTX)
+    assert result.references == tuple(ids[-50:])
+    assert any("References" in p and "50" in p for p in result.problems), result.problems
+
+
+HOSTILE = {
+    "gbk": b"\xd6\xd0\xce\xc4",
+    "utf-8": "中文".encode("utf-8"),
+    "invalid": b"\xff\xfe\x80\xc0",
+    "mixed": b"\xe4\xb8\xad\xd6\xd0\xff\x00\x1b",
+}
+
+
+def _hostile_mail(places: set[str], junk: bytes) -> bytes:
+    """A complaint with two attachments, `junk` put into the headers (or parameters) named in `places`."""
+    def h(name: str) -> bytes:
+        return junk if name in places or "everywhere" in places else b""
+    head = (b"From: " + h("from-name") + b" <li" + h("from") + b"@jcwb.example.cn>\n"
+            b"Sender: x" + h("sender") + b"@jcwb.example.cn\n"
+            b"To: " + h("to") + b" <complaints@corp.example.com>, a" + h("to") + b"@b.example\n"
+            b"Cc: \"" + h("cc") + b"\" <cc" + h("cc") + b"@corp.example.com>\n"
+            b"Subject: [MT-20261130-0001" + h("subject") + b"] " + h("subject") + b" =?gbk?b?" + h("subject") + b"?=\n"
+            b"Date: Fri, 27 Nov 2026 10:00:00 +0800" + h("date") + b"\n"
+            b"Message-ID: <m" + h("message-id") + b"@jcwb.example.cn>\n"
+            b"In-Reply-To: <i" + h("in-reply-to") + b"@h>\n"
+            b"References: <r" + h("references") + b"@h> <ok@h>\n"
+            b"X-Mailer: " + h("x-mailer") + b"\n"
+            b"MIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=\"b1\"; x=\"" + h("content-type") + b"\"")
+    body = (b"--b1\r\nContent-Type: text/plain; charset=\"utf-8" + h("charset") + b"\"; format=" + h("content-type")
+            + b"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + COMPLAINT.encode("utf-8") + b"\r\n"
+            b"--b1\r\nContent-Type: application/pdf; name=\"a" + h("name") + b".pdf\"\r\n"
+            b"Content-Disposition: attachment; filename=\"a" + h("filename") + b".pdf\"; x=" + h("content-disposition")
+            + b"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+            b"--b1\r\nContent-Type: image/png\r\n"
+            b"Content-Disposition: attachment; filename*=gbk''%D6%D0" + h("filename*") + b".png\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n"
+            b"--b1--\r\n")
+    return _mail(head, body)
+
+
+HOSTILE_PLACES = ["from-name", "from", "sender", "to", "cc", "subject", "date", "message-id", "in-reply-to",
+                  "references", "x-mailer", "content-type", "charset", "name", "filename", "content-disposition",
+                  "filename*", "everywhere"]
+
+
+def _strings(value: object, path: str = "mail") -> list[tuple[str, str]]:
+    """Every str inside a ParsedMail, with where it is."""
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, tuple):
+        return [found for i, item in enumerate(value) for found in _strings(item, f"{path}[{i}]")]
+    if hasattr(value, "__dataclass_fields__"):
+        return [found for name in value.__dataclass_fields__ for found in _strings(getattr(value, name), f"{path}.{name}")]
+    return []
+
+
+@pytest.mark.parametrize("junk", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("where", HOSTILE_PLACES)
+def test_hostile_bytes_in_any_header_give_a_clean_result(where: str, junk: bytes) -> None:
+    """Raw 8-bit bytes in any header or parameter: parse() still reads the complaint, every str encodes as UTF-8, ids are valid."""
+    result = parse(_hostile_mail({where}, junk), CTX)
+    _readable(result)
+    for path, text in _strings(result):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            pytest.fail(f"{path} holds a lone surrogate: {text[:120]!r}")
+    for mail_id in (result.message_id or "<ok@h>", *result.in_reply_to, *result.references):
+        assert _is_clean_id(mail_id), mail_id
+    assert COMPLAINT in result.text
+    assert result.sender is not None and result.sender.email.endswith("@jcwb.example.cn")
+    assert len(result.attachments) == 2
+
+
+@pytest.mark.parametrize(("header", "kind"), [(b"Auto-Submitted: auto-replied \xd6\xd0\xff", Kind.AUTOREPLY),
+                                              (b"List-Id: \xe4\xb8\xad\xff <news.jcwb.example.cn>", Kind.BULK)],
+                         ids=["auto-submitted", "list-id"])
+def test_hostile_bytes_quoted_into_the_reason_are_cleaned(header: bytes, kind: Kind) -> None:
+    """The reason quotes Auto-Submitted or List-Id; raw bytes there still give a reason that encodes as UTF-8."""
+    result = parse(_mail(b"From: a@jcwb.example.cn\nSubject: x\n" + header + b"\nContent-Type: text/plain"), CTX)
+    assert result.kind is kind
+    result.reason.encode("utf-8")
+    assert any("reason" in p for p in result.problems), result.problems
