@@ -23,18 +23,23 @@ from daemon.errors import ComplaintdError, ConfigError, StoreError
 from daemon.file_source import FileSource
 from daemon.mailer import open_mailer
 from daemon.sources import open_source
-from daemon.store import (STATUS_FILTERS, DaemonLock, Health, SchemaChange, engine_for, health, list_cases,
-                          load_case, migrate, open_engine)
+from daemon.store import (STATUS_FILTERS, DaemonLock, DatabaseMissing, Health, SchemaChange, engine_for, health,
+                          list_cases, load_case, migrate, open_current, open_engine, reason_of)
 from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, time_left
 
 log = logging.getLogger("daemon")
+
+# The commands that log in to the mail servers (run; ingest, which sends the acknowledgments),
+# and check, which vouches for what run will need: only these read the password and token
+# variables. The others need only the database.
+MAIL_COMMANDS = frozenset({"run", "ingest", "check"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _logging(args.command, args.verbose, args.log_format)
     try:
-        settings = load_settings(config_path(args.config))
+        settings = load_settings(config_path(args.config), secrets=args.command in MAIL_COMMANDS)
         if args.command == "check":
             return _check(settings)
         return int(COMMANDS[args.command](settings, args) or 0)
@@ -183,7 +188,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cases(settings: Settings, args: argparse.Namespace) -> int:
-    engine = open_engine(settings.daemon.database)
+    engine = open_current(settings.daemon.database)
     now = SystemClock().now()
     rows = list_cases(engine, args.status, now)
     tz = settings.daemon.timezone
@@ -195,7 +200,7 @@ def _cases(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
-    record = load_case(open_engine(settings.daemon.database), args.case_id)
+    record = load_case(open_current(settings.daemon.database), args.case_id)
     if record is None:
         print(f"complaintd: no case {args.case_id}", file=sys.stderr)
         return 1
@@ -218,7 +223,14 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """Last poll, last pass, outbox backlog, open cases, next deadline; exit 1 if stuck."""
-    engine = open_engine(settings.daemon.database)
+    try:
+        engine = open_current(settings.daemon.database)
+    except DatabaseMissing as exc:
+        # Never run on this config: unhealthy to a monitor (exit 1), not a broken command.
+        print(f"daemon：未运行（{settings.daemon.database}）")
+        print("异常：没有 complaintd 进程在运行", file=sys.stderr)
+        print(f"异常：数据库 {exc.path} 不存在（complaintd run 或 complaintd migrate 会创建它）", file=sys.stderr)
+        return 1
     now, tz = SystemClock().now(), settings.daemon.timezone
     h = health(engine)
     probe = DaemonLock(settings.daemon.database)
@@ -276,7 +288,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
     tz = settings.daemon.timezone
     now = SystemClock().now()
-    data = export_register(open_engine(settings.daemon.database), tz, settings.directory, fmt, since,
+    data = export_register(open_current(settings.daemon.database), tz, settings.directory, fmt, since,
                            args.status, now)
     if args.output == "-":
         sys.stdout.buffer.write(data)
@@ -305,8 +317,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         change = migrate(engine)
     except OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise StoreError(f"cannot migrate {url}: {reason}") from None
+        raise StoreError(f"cannot migrate {url}: {reason_of(exc)}") from None
     finally:
         engine.dispose()
         lock.release()

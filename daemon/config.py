@@ -4,7 +4,9 @@ The file is read once with tomllib; every problem is collected with its key, so 
 `complaintd check` (and a refused start) names them all at once rather than one per try.
 Passwords never live in the file: `password_env` names the environment variable. With
 `auth = "xoauth2"` an access token replaces the password: `token_env` names its variable, or
-`token_command` prints it (run at each login, see daemon/tokens.py).
+`token_command` prints it (run at each login, see daemon/tokens.py). Those variables are read
+only when the caller will log in to a mail server (`secrets=True`); a command that needs only
+the database works without them.
 """
 
 from __future__ import annotations
@@ -139,8 +141,11 @@ def config_path(given: str | None) -> Path:
     return Path(given or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate the config file; ConfigError lists every problem found."""
+def load_settings(path: Path, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> Settings:
+    """Read and validate the config file; ConfigError lists every problem found.
+
+    secrets=False leaves the passwords and tokens of [inbound] and [outbound] unread (None), so
+    that their variables need not be set: for commands that never log in to a mail server."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -151,15 +156,16 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return _Reader(path.resolve().parent, os.environ if env is None else env).settings(raw, path)
+    return _Reader(path.resolve().parent, os.environ if env is None else env, secrets).settings(raw, path)
 
 
 class _Reader:
     """Walks the TOML tables, converting values and collecting `key: problem` lines."""
 
-    def __init__(self, base: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, base: Path, env: Mapping[str, str], secrets: bool = True) -> None:
         self.base = base
         self.env = env
+        self.secrets = secrets  # read password and token variables (see load_settings)
         self.problems: list[str] = []
 
     def problem(self, key: str, message: str) -> None:
@@ -452,6 +458,8 @@ class _Reader:
             self.problem(f"{section}.password_env", "missing: name the environment variable "
                          f"that holds the password for {url.username}")
             return None
+        if not self.secrets:
+            return None
         if var not in self.env:
             self.problem(f"{section}.password_env", f"the environment variable {var} is not set")
             return None
@@ -487,6 +495,8 @@ class _Reader:
         if not url.username:
             self.problem(f"{section}.username", "missing: XOAUTH2 logs in as a user; put it in the url "
                          f"(e.g. \"{url.scheme}://complaints%40corp.example.com@{url.host}\") or in username")
+            return None
+        if not self.secrets:
             return None
         if command:
             return TokenSource.from_command(command)  # run at each login, never here

@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine, select
 
 from daemon import migrations
@@ -39,11 +40,64 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+class DatabaseMissing(StoreError):
+    """A SQLite file that is not there: complaintd never ran (or migrated) on this config."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"no database at {path}: `complaintd run` or `complaintd migrate` creates it")
+
+
+def open_current(url: str) -> Engine:
+    """An engine for the commands that only read (cases, show, export, status), on a database
+    that already holds this version's schema. Nothing is created or changed: a missing SQLite
+    file raises DatabaseMissing, a schema at another revision StoreError, so that reading the
+    register never upgrades it behind the back of a daemon of the older version."""
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        raise DatabaseMissing(path)
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            current, ours = _schema_state(conn)
+    except DBAPIError as exc:  # unreachable, refused, or a file that is not a database
+        engine.dispose()
+        raise StoreError(f"cannot open {url}: {reason_of(exc)}") from None
+    head = head_revision()
+    if current == head and ours:
+        return engine
+    engine.dispose()
+    if current is not None and current not in _known_revisions():
+        raise StoreError(_newer_schema(current, head))
+    raise StoreError(f"schema behind: run complaintd migrate ({_behind_said(current, ours, head)})")
+
+
+def _behind_said(current: str | None, ours: frozenset[str], head: str) -> str:
+    if current is not None:
+        return f"the database is at revision {current}, this complaintd needs {head}"
+    if ours:
+        return "the database has no schema version: it was made before migrations"
+    return "the database holds no complaintd tables yet"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a sqlite:///PATH url; None for PostgreSQL and an in-memory database."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+def reason_of(exc: DBAPIError) -> str:
+    """The database's own words for a refusal, one line (the driver's message, no SQL)."""
+    return str(exc.orig or exc).strip().splitlines()[0]
+
+
 def engine_for(url: str) -> Engine:
     """An engine on the database as it is, schema untouched (`complaintd migrate` wants the
     revision before)."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -115,10 +169,8 @@ def _upgrade(conn: Connection, head: str) -> SchemaChange:
     current, ours = _schema_state(conn)
     config = _alembic_config(conn)
     unversioned = False
-    known = {script.revision for script in _alembic_scripts().walk_revisions()}
-    if current is not None and current not in known:
-        raise StoreError(f"the database's schema is at revision {current}, newer than this complaintd "
-                         f"(up to {head}): a newer version upgraded it; run that one (no downgrades)")
+    if current is not None and current not in _known_revisions():
+        raise StoreError(_newer_schema(current, head))
     if current is not None and not ours:
         # Versioned, yet every table is gone (dropped by hand, or by metadata.drop_all, which
         # knows nothing of alembic_version): nothing to keep, so build it again from scratch.
@@ -133,6 +185,15 @@ def _upgrade(conn: Connection, head: str) -> SchemaChange:
     if current != head:
         command.upgrade(config, "head")
     return SchemaChange(current, head, unversioned)
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in _alembic_scripts().walk_revisions()}
+
+
+def _newer_schema(current: str, head: str) -> str:
+    return (f"the database's schema is at revision {current}, newer than this complaintd "
+            f"(up to {head}): a newer version upgraded it; run that one (no downgrades)")
 
 
 def _unversioned_revision(conn: Connection) -> str:
