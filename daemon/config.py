@@ -98,6 +98,13 @@ DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "COMPLAINTD_CONFIG"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# The longest each kind of duration may be, in the file's own notation. Beyond these a value
+# is a typo, not a policy; and a due time must stay a datetime (a 999999999d deadline passed
+# `check`, then every complaint failed on it).
+LONGEST_DEADLINE = "365d"
+LONGEST_TICK = "5m"  # the deadline pass sends the escalations: a longer tick makes 15-min clocks late
+LONGEST_POLL = "15m"  # a complaint waits up to this before its clocks can start (assess is 15m)
+LONGEST_GIVE_UP = "7d"  # mail servers themselves stop retrying a deferred mail after about 5 days
 _DEPT_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PREFIX = re.compile(r"^[A-Z]{1,8}$")
 
@@ -197,8 +204,8 @@ class _Reader:
         prefix = self.string(t, "daemon.case_prefix", "MT")
         if not _PREFIX.match(prefix):
             self.problem("daemon.case_prefix", f"{prefix!r} must be 1 to 8 capital letters (e.g. MT)")
-        tick = self.duration(t, "daemon.tick", "1s")
-        poll = self.duration(t, "daemon.poll_interval", "30s")
+        tick = self.duration(t, "daemon.tick", "1s", LONGEST_TICK)
+        poll = self.duration(t, "daemon.poll_interval", "30s", LONGEST_POLL)
         if zone is None or tick is None or poll is None:
             return None
         return DaemonSettings(database, zone, prefix, tick, poll)
@@ -227,7 +234,7 @@ class _Reader:
         auth, token = self.login(t, "outbound", url)
         password = self.password(t, "outbound", url) if auth == "password" else None
         plaintext = self.boolean(t, "outbound.allow_plaintext", False)
-        give_up_after = self.duration(t, "outbound.give_up_after", "1h")
+        give_up_after = self.duration(t, "outbound.give_up_after", "1h", LONGEST_GIVE_UP)
         sender = self.string(t, "outbound.from", "")
         name, email = _split_mailbox(sender)
         if not sender:
@@ -244,7 +251,7 @@ class _Reader:
         self.unknown_keys("deadlines", t, tuple(k.value for k in DeadlineKind))
         durations = dict(DEFAULT_DEADLINES)
         for kind in DeadlineKind:
-            value = self.duration(t, f"deadlines.{kind.value}", None)
+            value = self.duration(t, f"deadlines.{kind.value}", None, LONGEST_DEADLINE)
             if value is not None:
                 durations[kind] = value
         return Deadlines(durations)
@@ -526,14 +533,18 @@ class _Reader:
             self.problem("daemon.timezone", f"{name!r} is not a time zone (e.g. Asia/Shanghai)")
             return None
 
-    def duration(self, t: dict[str, Any], key: str, default: str | None) -> timedelta | None:
+    def duration(self, t: dict[str, Any], key: str, default: str | None, longest: str) -> timedelta | None:
         text = t.get(key.rpartition(".")[2], default)
         if text is None:
             return None
-        value = parse_duration(text) if isinstance(text, str) else None
-        if value is None:
+        seconds = _duration_seconds(text) if isinstance(text, str) else None
+        if not seconds:
             self.problem(key, f"{text!r} is not a duration (write e.g. \"90s\", \"30m\", \"1h30m\")")
-        return value
+            return None
+        if seconds > (_duration_seconds(longest) or 0):  # the LONGEST_… constants all parse
+            self.problem(key, f"{text!r} is too long (at most {longest})")
+            return None
+        return timedelta(seconds=seconds)
 
     def string(self, t: dict[str, Any], key: str, default: str) -> str:
         value = t.get(key.rpartition(".")[2], default)
@@ -579,13 +590,25 @@ class _Reader:
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """"90s", "30m", "1h30m", "2d" → timedelta; anything else, or zero, → None."""
+    """"90s", "30m", "1h30m", "2d" → timedelta; anything else, zero, or more than a timedelta
+    holds → None (never an exception)."""
+    seconds = _duration_seconds(text)
+    if not seconds:
+        return None
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
+def _duration_seconds(text: str) -> int | None:
+    """What a duration spells, in whole seconds; None when it is not one. Plain ints, so that
+    999999999999d is a number to compare with a bound rather than an OverflowError."""
     match = _DURATION.match(text.strip())
     if not match or not any(match.groups()):
         return None
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    return value if value > timedelta(0) else None
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def address_problem(email: str) -> str | None:

@@ -12,6 +12,7 @@ import pytest
 from daemon.config import load_settings, parse_duration
 from daemon.errors import ConfigError
 from models.types import DeadlineKind
+from tests.support.mail import set_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config.toml"
@@ -130,6 +131,7 @@ def test_relative_paths_are_resolved_against_the_config_folder(tmp_path: Path) -
     ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)), ("1h30m", timedelta(minutes=90)),
     ("2d", timedelta(days=2)), ("1h", timedelta(hours=1)),
     ("", None), ("0s", None), ("1 h", None), ("30", None), ("m30", None),
+    ("999999999999d", None),  # more than a timedelta holds: None, not an OverflowError
 ])
 def test_durations(text: str, expected: timedelta | None) -> None:
     """Durations are written like 90s, 30m, 1h30m; zero and other spellings are refused."""
@@ -269,4 +271,39 @@ def test_check_command_refuses_a_non_ascii_address_suggesting_punycode(tmp_path:
     assert done.returncode == 1
     assert "departments[0].interface_a.email: 'zhang@例子.cn': the domain '例子.cn' is not ASCII; " \
            "write its punycode form (xn--fsqu00a.cn) instead" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# -- durations within bounds ----------------------------------------------------------------
+
+@pytest.mark.parametrize("section, key, value, longest", [
+    ("deadlines", "assess", "999999999d", "365d"),  # passed check, then every due time overflowed
+    ("deadlines", "normal_completion", "366d", "365d"),
+    ("daemon", "tick", "1h", "5m"),
+    ("daemon", "poll_interval", "999999999999d", "15m"),  # made check print a traceback
+    ("outbound", "give_up_after", "30d", "7d"),
+])
+def test_a_duration_beyond_its_bound_is_refused_by_key(tmp_path: Path, section: str, key: str, value: str,
+                                                       longest: str) -> None:
+    path = set_keys(write(tmp_path, SHIPPED.read_text(encoding="utf-8")), section, **{key: value})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    assert caught.value.problems == [f"{section}.{key}: '{value}' is too long (at most {longest})"]
+
+
+def test_the_bounds_themselves_are_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, SHIPPED.read_text(encoding="utf-8"))
+    set_keys(path, "deadlines", normal_completion="365d")
+    set_keys(path, "daemon", tick="5m", poll_interval="15m")
+    settings = load_settings(set_keys(path, "outbound", give_up_after="7d"), env={})
+    assert settings.deadlines[DeadlineKind.NORMAL_COMPLETION] == timedelta(days=365)
+    assert (settings.daemon.tick, settings.daemon.poll_interval) == (timedelta(minutes=5), timedelta(minutes=15))
+
+
+def test_check_command_names_an_overflowing_duration_without_a_traceback(tmp_path: Path) -> None:
+    path = set_keys(write(tmp_path, SHIPPED.read_text(encoding="utf-8")), "deadlines", assess="999999999999d")
+    done = subprocess.run([sys.executable, "-m", "daemon", "check", "-c", str(path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 1
+    assert "  deadlines.assess: '999999999999d' is too long (at most 365d)\n" in done.stderr
     assert "Traceback" not in done.stderr
