@@ -199,3 +199,94 @@ def test_hostile_bytes_quoted_into_the_reason_are_cleaned(header: bytes, kind: K
     assert result.kind is kind
     result.reason.encode("utf-8")
     assert any("reason" in p for p in result.problems), result.problems
+
+
+# --- the sender: the angle address is the mailbox, a display name never is (defect 4) --------
+
+def _from(value: str, more: str = "") -> ParsedMail:
+    head = f"From: {value}\n{more}To: complaints@corp.example.com\nSubject: x\nContent-Type: text/plain; charset=utf-8"
+    return parse(_mail(head), CTX)
+
+
+def _b(text: str) -> str:
+    import base64
+
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+@pytest.mark.parametrize("value", [
+    "liu.gd@corp.example.com <attacker@evil.example>",
+    '"liu.gd@corp.example.com" <attacker@evil.example>',
+    "liu.gd@corp.example.com<attacker@evil.example>",
+    _b("liu.gd@corp.example.com") + " <attacker@evil.example>",
+    '"' + _b("liu.gd@corp.example.com") + '" <attacker@evil.example>',
+    "=?utf-8?q?liu=2Egd=40corp=2Eexample=2Ecom?= <attacker@evil.example>",
+], ids=["bare-name", "quoted-name", "no-space", "encoded-name", "quoted-encoded-name", "q-encoded-name"])
+def test_a_display_name_that_looks_like_an_address_is_not_the_sender(value: str) -> None:
+    """``liu.gd@corp.example.com <attacker@evil.example>`` and its quoted or encoded forms come from attacker@evil.example."""
+    result = _from(value)
+    assert result.sender is not None
+    assert result.sender.email == "attacker@evil.example"
+    assert result.sender.name == "liu.gd@corp.example.com"
+    assert any("display name" in p and "attacker@evil.example" in p for p in result.problems), result.problems
+
+
+def test_a_from_with_two_mailboxes_takes_the_first_and_says_so() -> None:
+    """``From: liu.gd@corp.example.com, attacker@evil.example`` has no single author: the first is taken, with a problem."""
+    result = _from("liu.gd@corp.example.com, attacker@evil.example")
+    assert result.sender is not None and result.sender.email == "liu.gd@corp.example.com"
+    assert any("2 mailboxes" in p for p in result.problems), result.problems
+
+
+def test_a_from_with_two_mailboxes_and_a_sender_takes_the_sender() -> None:
+    """RFC 5322 §3.6.2: with several authors, Sender: is who sent the mail."""
+    result = _from("liu.gd@corp.example.com, attacker@evil.example", "Sender: attacker@evil.example\n")
+    assert result.sender is not None and result.sender.email == "attacker@evil.example"
+    assert any("2 mailboxes" in p and "Sender" in p for p in result.problems), result.problems
+
+
+def test_text_after_an_angle_address_is_another_mailbox_not_the_sender() -> None:
+    """``<attacker@evil.example> liu.gd@corp.example.com`` names two mailboxes; the forged second is not taken."""
+    result = _from("<attacker@evil.example> liu.gd@corp.example.com")
+    assert result.sender is not None and result.sender.email == "attacker@evil.example"
+    assert any("2 mailboxes" in p for p in result.problems), result.problems
+
+
+@pytest.mark.parametrize("value", [
+    _b("x@corp.example.com <y@evil.example>"),
+    "=?utf-8?q?x=40corp=2Eexample=2Ecom_=3Cy=40evil=2Eexample=3E?=",
+], ids=["b", "q"])
+def test_an_encoded_word_that_decodes_to_an_address_is_no_sender(value: str) -> None:
+    """A From that is only an encoded word decoding to ``x@corp <y@evil>`` names no mailbox: no sender, a problem."""
+    result = _from(value)
+    _readable(result)
+    assert result.sender is None
+    assert any("From" in p and "no valid address" in p for p in result.problems), result.problems
+
+
+@pytest.mark.parametrize(("value", "name", "email"), [
+    ("Liu Gang <liu.gd@corp.example.com>", "Liu Gang", "liu.gd@corp.example.com"),
+    ('"Wang, Qiang" <WQ@Corp.Example.com>', "Wang, Qiang", "wq@corp.example.com"),
+    ("liu.gd@corp.example.com (Liu Gang)", "Liu Gang", "liu.gd@corp.example.com"),
+    ("=?gbk?b?zfXHvw==?= <wq@corp.example.com>", "王强", "wq@corp.example.com"),
+    ('"=?gbk?b?zfXHvw==?=" <wq@corp.example.com>', "王强", "wq@corp.example.com"),
+    ("Mail Delivery Subsystem <MAILER-DAEMON>", "Mail Delivery Subsystem", "mailer-daemon"),
+    ("liu.gd@corp.example.com <liu.gd@corp.example.com>", "liu.gd@corp.example.com", "liu.gd@corp.example.com"),
+], ids=["plain", "quoted-comma", "comment-name", "encoded-gbk", "quoted-encoded", "daemon", "same-address"])
+def test_ordinary_from_headers_read_as_before(value: str, name: str, email: str) -> None:
+    """Everyday forms keep their name and address, with no problem noted."""
+    result = _from(value)
+    assert result.sender is not None
+    assert (result.sender.name, result.sender.email) == (name, email)
+    assert not any("From" in p for p in result.problems), result.problems
+
+
+def test_recipients_are_read_by_the_same_rules() -> None:
+    """To: with a group, a semicolon list and an address-like display name lists the real mailboxes."""
+    head = ("From: li.reporter@jcwb.example.cn\nTo: team: a@corp.example.com, b@corp.example.com;, "
+            "c@corp.example.com; d@corp.example.com\nCc: sun@corp.example.com <attacker@evil.example>\n"
+            "Subject: x\nContent-Type: text/plain")
+    result = parse(_mail(head), CTX)
+    assert [a.email for a in result.to] == ["a@corp.example.com", "b@corp.example.com", "c@corp.example.com",
+                                            "d@corp.example.com"]
+    assert [a.email for a in result.cc] == ["attacker@evil.example"]
