@@ -365,8 +365,9 @@ class _Reader:
             seen.add(str(dept_id))
 
     def check_claims(self, gd: dict[str, Any], tables: list[dict[str, Any]]) -> None:
-        """An address (or *@domain) in two departments' members makes ownership ambiguous."""
-        owner: dict[str, str] = {}
+        """An address (or *@domain) in two departments' members makes ownership ambiguous, and
+        so does a *@domain of one department covering an address another one lists."""
+        owner: dict[str, str] = {}  # member → the first department listing it
         claimants = [("general_dept", gd)] + [(f"departments[{i}]", t) for i, t in enumerate(tables)]
         for key, t in claimants:
             members = t.get("members", [])
@@ -374,6 +375,9 @@ class _Reader:
                 member = str(member).strip().lower()
                 if owner.get(member, key) != key:
                     self.problem(f"{key}.members", f"{member} is also claimed by {owner[member]}")
+                for other in _overlapping(member, owner):
+                    if owner[other] != key:
+                        self.problem(f"{key}.members", f"{member} overlaps {other} of {owner[other]}")
                 owner.setdefault(member, key)
 
     def check_unique_outlets(self, outlets: list[MediaOutlet]) -> None:
@@ -644,6 +648,15 @@ def _punycode(domain: str) -> str:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:
         return "xn--…"
+
+
+def _overlapping(member: str, listed: Mapping[str, str]) -> list[str]:
+    """The listed members that `member` would claim an address with: a *@domain and an
+    address at exactly that domain, either way round."""
+    domain = member.rpartition("@")[2]
+    if member.startswith("*@"):
+        return [m for m in listed if not m.startswith("*@") and m.rpartition("@")[2] == domain]
+    return [m for m in listed if m == f"*@{domain}"]
 
 
 def _split_mailbox(text: str) -> tuple[str, str]:

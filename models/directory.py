@@ -202,7 +202,9 @@ def is_host_name(domain: str) -> bool:
 
 def _matches(pattern: str, email: str) -> bool:
     if pattern.startswith("*@"):
-        return email.endswith(pattern[1:])
+        # The real local part, so that "x@evil"@domain (whose mailbox is at evil) or a bare
+        # @domain is nobody's staff; and exactly this domain, not one ending in it.
+        return local_part(email) is not None and email.rpartition("@")[2] == pattern[2:]
     return pattern == email
 
 

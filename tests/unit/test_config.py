@@ -307,3 +307,27 @@ def test_check_command_names_an_overflowing_duration_without_a_traceback(tmp_pat
     assert done.returncode == 1
     assert "  deadlines.assess: '999999999999d' is too long (at most 365d)\n" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- one department per address -----------------------------------------------------------------
+
+MARKETING = 'members = ["*@mkt.corp.example.com"]'  # departments[1] in the shipped file
+
+
+@pytest.mark.parametrize("members, expected", [
+    pytest.param('["*@corp.example.com"]', [
+        "departments[1].members: *@corp.example.com overlaps zonghe@corp.example.com of general_dept",
+        "departments[1].members: *@corp.example.com overlaps liu.gd@corp.example.com of general_dept",
+        "departments[1].members: *@corp.example.com overlaps sun@corp.example.com of departments[0]",
+    ], id="pattern-covers-listed-addresses"),
+    pytest.param('["*@mkt.corp.example.com", "wang@net.corp.example.com"]', [
+        "departments[1].members: wang@net.corp.example.com overlaps *@net.corp.example.com of departments[0]",
+    ], id="address-under-another-pattern"),
+    pytest.param('["*@net.corp.example.com"]', [
+        "departments[1].members: *@net.corp.example.com is also claimed by departments[0]",
+    ], id="same-pattern-twice"),
+])
+def test_a_pattern_overlapping_another_departments_members_is_refused(tmp_path: Path, members: str,
+                                                                      expected: list[str]) -> None:
+    """An address two departments would claim, whether listed or by *@domain: whose case is it?"""
+    assert problems(tmp_path, shipped_with(MARKETING, f"members = {members}")) == expected

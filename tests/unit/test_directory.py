@@ -1,0 +1,38 @@
+"""Directory lookups: who counts as a department's staff (models/directory.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.config import load_settings
+
+DIRECTORY = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={}).directory
+
+
+@pytest.mark.parametrize("sender", [
+    "wei@net.corp.example.com",
+    "Wei.Zhang@NET.corp.example.com",
+    "a+tag@net.corp.example.com",
+])
+def test_an_address_at_a_patterns_domain_is_that_departments_staff(sender: str) -> None:
+    """*@net.corp.example.com: 网络部's staff, who may answer its cases and get its mail."""
+    dept = DIRECTORY.department_of(sender)
+    assert dept is not None and dept.name == "网络部"
+    assert DIRECTORY.is_known(sender)
+
+
+@pytest.mark.parametrize("sender", [
+    '"x@evil.example"@net.corp.example.com',  # a quoted local part: the mailbox is not at our domain
+    "x@evil.example@net.corp.example.com",  # the part before the last @ is not a plain mailbox
+    "@net.corp.example.com",  # no mailbox at all
+    '"wei"@net.corp.example.com',
+    "wei zhang@net.corp.example.com",
+    "wei@evil-net.corp.example.com",  # another domain ending in the same letters
+    "wei@sub.net.corp.example.com",  # *@domain is that domain only
+])
+def test_only_a_plain_mailbox_at_exactly_the_domain_matches_a_pattern(sender: str) -> None:
+    """Anything else is nobody's staff: it may not act on a case, and complaintd never mails it."""
+    assert DIRECTORY.department_of(sender) is None
+    assert not DIRECTORY.is_known(sender)
