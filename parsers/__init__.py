@@ -121,6 +121,7 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
         cc=envelope.cc,
         sent_at=envelope.sent_at,
         case_tag=verdict.case_tag,
+        case_token=verdict.case_token,
         forwarded=content.forwarded,
         original=content.original,
         form=content.form,

@@ -12,9 +12,10 @@ RFC 3464 (DSN) and RFC 2369/2919 (lists), as django-helpdesk's ``is_autoreply()`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 
 from parsers.headers import Envelope
@@ -64,23 +65,50 @@ class Verdict:
     kind: Kind
     reason: str
     case_tag: str | None = None
+    case_token: str | None = None
     failed_recipients: tuple[str, ...] = ()
 
 
 def classify(envelope: Envelope, view: MailView, body: str, ctx: ParseContext) -> Verdict:
-    """Decide the kind of a readable mail; `body` is its decoded main text (for bounces)."""
+    """Decide the kind of a readable mail; `body` is its decoded main text (for bounces).
+
+    Whatever the kind, the subject's case tag comes with it: an auto-reply or a bounce to a case
+    mail names the case (and the recipient's token) that way, and the shell needs both to tell
+    B at once that A is away.
+    """
+    case_id, token = read_case_tag(envelope.subject, ctx.case_prefix)
     for rule in (_own, _bounce, _autoreply, _bulk, _reply):
         verdict = rule(envelope, view, body, ctx)
         if verdict is not None:
-            return verdict
-    return Verdict(Kind.COMPLAINT, "new complaint")
+            return replace(verdict, case_tag=case_id, case_token=token)
+    return Verdict(Kind.COMPLAINT, "new complaint", case_tag=case_id, case_token=token)
+
+
+# The tag complaintd puts in subjects: [MT-YYYYMMDD-NNNN·xxxx], the token (SPEC §4) after a
+# middle dot. Clients and people mangle it: the dot may come back as ".", "-", "・" or "•",
+# the brackets as full-width 【】, letters in either case. Possessive quantifiers keep the
+# match linear: the digits are never given back to the token.
+_TAG_PATTERN = (r"[\[【]\s*+({prefix}-\d{{8}}-\d{{4,}}+)(?:\s*+[·・•.\-]\s*+([0-9a-z]{{4,8}}+))?\s*+[\]】]")
+
+
+@functools.lru_cache(maxsize=8)
+def _tag_regex(prefix: str) -> re.Pattern[str]:
+    return re.compile(_TAG_PATTERN.format(prefix=re.escape(prefix)), re.IGNORECASE)
+
+
+def read_case_tag(subject: str, prefix: str) -> tuple[str | None, str | None]:
+    """The case id (upper case) and the recipient's token (lower case, or None) of the first
+    ``[MT-YYYYMMDD-NNNN]`` or ``[MT-YYYYMMDD-NNNN·xxxx]`` tag in a subject; (None, None) without one."""
+    match = _tag_regex(prefix).search(subject)
+    if match is None:
+        return None, None
+    token = match.group(2)
+    return match.group(1).upper(), token.lower() if token else None
 
 
 def case_tag(subject: str, prefix: str) -> str | None:
-    """The case tag ``MT-YYYYMMDD-NNNN`` from a subject, also in full-width brackets 【…】."""
-    pattern = r"[\[【]\s*(" + re.escape(prefix) + r"-\d{8}-\d{4,})\s*[\]】]"
-    match = re.search(pattern, subject, re.I)
-    return match.group(1).upper() if match else None
+    """The case id of the subject's tag, or None (see read_case_tag)."""
+    return read_case_tag(subject, prefix)[0]
 
 
 def _own(envelope: Envelope, view: MailView, body: str, ctx: ParseContext) -> Verdict | None:

@@ -93,6 +93,7 @@ class ParsedMail:
     cc: tuple[Address, ...] = ()
     sent_at: datetime | None = None  # Date header, aware
     case_tag: str | None = None  # "MT-20261127-0001" from the subject
+    case_token: str | None = None  # "7f3a9c" from a tag "[MT-20261127-0001·7f3a9c]": the recipient's token
     forwarded: bool = False
     original: Original | None = None
     form: FormFields = field(default_factory=FormFields)

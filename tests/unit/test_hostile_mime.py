@@ -290,3 +290,91 @@ def test_recipients_are_read_by_the_same_rules() -> None:
     assert [a.email for a in result.to] == ["a@corp.example.com", "b@corp.example.com", "c@corp.example.com",
                                             "d@corp.example.com"]
     assert [a.email for a in result.cc] == ["attacker@evil.example"]
+
+
+# --- threading ids in encoded words; case tags with the recipient's token (defect 10) ---------
+
+OUR_LONG_ID = "<MT-20261130-0001.ack.0.9f3a7c2e4b1d9f3a7c2e4b1d9f3a7c2e4b1d@complaintd.corp.example.com>"
+
+
+def test_an_in_reply_to_folded_into_encoded_words_by_python_still_threads() -> None:
+    """Python's email package writes a long id as =?utf-8?q?=3C…?= words; the reply still threads to our mail."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "wang.net@corp.example.com"
+    msg["Subject"] = "收到"
+    msg["In-Reply-To"] = OUR_LONG_ID
+    msg["References"] = "<MT-20261130-0001@complaintd.corp.example.com> " + OUR_LONG_ID
+    msg.set_content("收到")
+    raw = msg.as_bytes()
+    assert b"In-Reply-To: =?utf-8?q?=3CMT-20261130-0001" in raw  # what this test is about
+    result = parse(raw, CTX)
+    assert result.kind is Kind.REPLY, result.reason
+    assert result.in_reply_to == (OUR_LONG_ID,)
+    assert result.references[-1] == OUR_LONG_ID
+
+
+def test_the_issue_example_in_reply_to_decodes_to_the_id() -> None:
+    """The exact header from issue 10 gives <MT-20261130-0001.ack.0.9f3a@complaintd.corp.example.com>."""
+    head = ("From: wang.net@corp.example.com\nSubject: ok\nIn-Reply-To: =?utf-8?q?=3CMT-20261130-0001=2Eack=2E0=2E9f3a?=\n"
+            " =?utf-8?q?=40complaintd=2Ecorp=2Eexample=2Ecom=3E?=\nContent-Type: text/plain")
+    result = parse(_mail(head), CTX)
+    assert result.in_reply_to == ("<MT-20261130-0001.ack.0.9f3a@complaintd.corp.example.com>",)
+    assert result.kind is Kind.REPLY
+
+
+TAGS = [
+    ("回复：[MT-20261130-0001] 可处理", "MT-20261130-0001", None),
+    ("回复：[MT-20261130-0001·7f3a9c] 可处理", "MT-20261130-0001", "7f3a9c"),
+    ("Re: [MT-20261130-0001.7f3a] ok", "MT-20261130-0001", "7f3a"),
+    ("Re: [MT-20261130-0001-7F3A9C12] ok", "MT-20261130-0001", "7f3a9c12"),
+    ("答复: 【mt-20261130-0001·7f3a9c】 收到", "MT-20261130-0001", "7f3a9c"),
+    ("=?utf-8?q?=5BMT-20261130-0001=C2=B77f3a9c=5D_?= =?utf-8?b?5pS25Yiw?=", "MT-20261130-0001", "7f3a9c"),
+]
+
+
+@pytest.mark.parametrize(("subject", "case_id", "token"), TAGS, ids=["plain", "dot", "period", "hyphen-upper",
+                                                                      "full-width", "q-encoded"])
+def test_a_reply_tag_gives_the_case_and_the_recipients_token(subject: str, case_id: str, token: str | None) -> None:
+    """[MT-20261130-0001·7f3a9c] (also with "." or "-", 【】, encoded) is case MT-20261130-0001, token 7f3a9c."""
+    result = parse(_mail(f"From: wang.net@corp.example.com\nSubject: {subject}\nContent-Type: text/plain"), CTX)
+    assert result.kind is Kind.REPLY
+    assert (result.case_tag, result.case_token) == (case_id, token)
+
+
+def test_a_tag_with_an_overlong_token_is_no_tag() -> None:
+    """Nine characters after the dot are no token of ours: the subject carries no tag, the mail is no reply."""
+    result = parse(_mail("From: a@jcwb.example.cn\nSubject: [MT-20261130-0001·123456789] x\nContent-Type: text/plain"), CTX)
+    assert result.case_tag is None and result.case_token is None
+    assert result.kind is Kind.COMPLAINT
+
+
+def test_the_case_prefix_comes_from_the_context() -> None:
+    """With case_prefix TS, [TS-20261130-0001·abcd] is a tag and [MT-…] is not."""
+    from dataclasses import replace
+
+    ctx = replace(CTX, case_prefix="TS")
+    ours = parse(_mail("From: a@corp.example.com\nSubject: Re: [TS-20261130-0001·abcd] x\nContent-Type: text/plain"), ctx)
+    assert (ours.kind, ours.case_tag, ours.case_token) == (Kind.REPLY, "TS-20261130-0001", "abcd")
+    other = parse(_mail("From: a@corp.example.com\nSubject: Re: [MT-20261130-0001·abcd] x\nContent-Type: text/plain"), ctx)
+    assert other.case_tag is None
+
+
+def test_an_auto_reply_to_a_case_mail_keeps_the_case_tag() -> None:
+    """An out-of-office answer to a tagged mail is AUTOREPLY and still names its case and token."""
+    head = ("From: zhang.net@corp.example.com\nSubject: 自动回复: [MT-20261130-0001·7f3a9c] 媒体投诉处理通知\n"
+            "Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8")
+    result = parse(_mail(head, "我正在休假。".encode("utf-8")), CTX)
+    assert result.kind is Kind.AUTOREPLY
+    assert (result.case_tag, result.case_token) == ("MT-20261130-0001", "7f3a9c")
+
+
+def test_a_bounce_of_a_case_mail_keeps_the_case_tag() -> None:
+    """A bounce whose subject repeats the tag is BOUNCE and names its case."""
+    head = ("From: MAILER-DAEMON@mail.corp.example.com\nSubject: Undeliverable: [MT-20261130-0001] 媒体投诉处理通知\n"
+            "X-Failed-Recipients: zhang.net@corp.example.com\nContent-Type: text/plain")
+    result = parse(_mail(head, b"User unknown\n"), CTX)
+    assert result.kind is Kind.BOUNCE
+    assert result.case_tag == "MT-20261130-0001"
+    assert result.failed_recipients == ("zhang.net@corp.example.com",)
