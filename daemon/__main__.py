@@ -25,7 +25,7 @@ from daemon.mailer import open_mailer
 from daemon.sources import open_source
 from daemon.store import (STATUS_FILTERS, DaemonLock, DatabaseMissing, Health, SchemaChange, engine_for, health,
                           list_cases, load_case, migrate, open_current, open_engine, reason_of)
-from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, time_left
+from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, json_text, time_left
 
 log = logging.getLogger("daemon")
 
@@ -336,8 +336,7 @@ def _revision_said(change: SchemaChange) -> str:
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
 COMMANDS = {"status": _status, "run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence
@@ -43,6 +45,18 @@ def case_summary_json(case: Case, tz: ZoneInfo) -> dict[str, Any]:
         value = getattr(case, name)
         out[name] = iso(value, tz) if isinstance(value, datetime) else value
     return out
+
+
+# What json.dumps(ensure_ascii=False) leaves raw of the control characters: DEL and C1.
+_RAW_CONTROLS = re.compile(r"[\x7f-\x9f]")
+
+
+def json_text(value: Any) -> str:
+    """`--json` output: Chinese as it is, and every string exact once parsed; but no control
+    character raw. json.dumps escapes C0 (ESC…) and leaves DEL and C1 (U+0080–U+009F) as they
+    are, which a terminal may obey (U+009B is CSI); those are escaped too, still exact JSON."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def deadline_json(d: Deadline, tz: ZoneInfo) -> dict[str, Any]:
@@ -134,6 +148,18 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 # -- terminal ---------------------------------------------------------------------------------
 
+def terminal_safe(text: str, *, multiline: bool = False) -> str:
+    """Text from mail (outlet, subject, complaint, event summaries) made harmless to print:
+    each control character (C0 such as ESC, DEL, C1 such as U+009B CSI) is shown as an escape
+    like \\x1b instead of acting on the terminal. `multiline` keeps line breaks and tabs (the
+    complaint text); elsewhere they are escaped too, so that one field stays on its line."""
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    kept = "\n\t" if multiline else ""
+    return "".join(ch if ch in kept or unicodedata.category(ch) != "Cc" else f"\\x{ord(ch):02x}"
+                   for ch in text)
+
+
 def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now: datetime,
                 directory: Directory, color: bool = False) -> str:
     """`complaintd cases`: one aligned line per case, the next clock and the time left; an
@@ -143,7 +169,7 @@ def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now:
     overdue = []
     for case, nxt in rows:
         dept = directory.department(case.receiving_dept)
-        lines.append((
+        lines.append(tuple(terminal_safe(cell) for cell in (
             case.id,
             STATUS_LABELS.get(case.status, case.status),
             case.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
@@ -151,7 +177,7 @@ def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now:
             case.media_outlet or "—",
             f"{nxt.due_at.astimezone(tz):%m-%d %H:%M} {clock_label(nxt.kind)}" if nxt else "—",
             time_left(nxt.due_at - now) if nxt else "",
-        ))
+        )))
         overdue.append(nxt is not None and nxt.due_at <= now)
     if len(lines) == 1:
         return "没有符合条件的案件。"
@@ -183,16 +209,16 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
         ("对外口径", c.statement or "—"), ("办结时间", t(c.resolved_at)), ("处理结果", c.result or "—"),
         ("附件", "、".join(a.get("filename", "") for a in c.attachments) or "无"),
     ]
-    out = [f"{label}：{value}" for label, value in fields]
-    out += ["", "投诉内容：", c.complaint_text or "—", "", "时限："]
+    out = [f"{label}：{terminal_safe(value)}" for label, value in fields]
+    out += ["", "投诉内容：", terminal_safe(c.complaint_text or "—", multiline=True), "", "时限："]
     out += align([("时限", "到期", "完成", "超时", "备注")] + [
-        (_clock_name(d), t(d.due_at), t(d.met_at),
+        (terminal_safe(_clock_name(d)), t(d.due_at), t(d.met_at),
          t(d.breached_at), "迟报" if d.late else "")
         for d in record.deadlines
     ])
     out += ["", "记录："]
-    out += [f"{t(e.at)}  {EVENT_LABELS.get(e.kind, e.kind)}  {e.actor}  {e.summary}"
-            + (f"  {e.message_id}" if e.message_id else "") for e in record.events]
+    out += [terminal_safe(f"{t(e.at)}  {EVENT_LABELS.get(e.kind, e.kind)}  {e.actor}  {e.summary}"
+                          + (f"  {e.message_id}" if e.message_id else "")) for e in record.events]
     return "\n".join(out)
 
 
