@@ -130,7 +130,8 @@ def test_a_schema_behind_is_reported_never_upgraded(config: Path, database: Path
 def test_a_missing_database_is_said_and_not_created(config: Path, database: Path, command: str) -> None:
     done = complaintd(config, *READERS[command])
     assert done.returncode == 2
-    assert done.stderr == f"complaintd: no database at {database}: `complaintd run` or `complaintd migrate` creates it\n"
+    said = f"complaintd: no database at {database}: `complaintd run` or `complaintd migrate` creates it\n"
+    assert done.stderr == said
     assert not database.parent.exists()
 
 
