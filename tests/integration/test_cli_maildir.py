@@ -17,6 +17,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from daemon.rendering import token_of
+
 from tests.support.mail import FORWARDERS, ROOT, outlook_forward, set_keys
 from tests.support.waiting import wait_until
 
@@ -59,8 +61,9 @@ def test_dropping_an_example_into_the_inbox_registers_and_acknowledges_it(workdi
     assert {"媒体投诉登记表", case_id, "江城晚报"} <= {c.value for row in sheet.iter_rows() for c in row}
 
     sent = sorted((workdir / "var/mail/sent/new").iterdir())
-    subjects = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"] for p in sent]
-    assert subjects and all(s.startswith(f"[{case_id}]") for s in subjects)
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sent]
+    # Each copy's tag carries its recipient's token (the start of its Message-ID's random part).
+    assert mails and all(m["Subject"].startswith(f"[{case_id}·{token_of(m['Message-ID'])}] ") for m in mails)
     assert not list((inbox / "new").iterdir()) and not list((inbox / "cur").iterdir())
     assert len(list((inbox / ".Processed/cur").iterdir())) == 1
 
