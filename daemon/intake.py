@@ -160,7 +160,8 @@ class Intake:
                 return self._one_by_one(items, parsed, now)
             return self._quarantine_alone(items[0], parsed[0], now, failed.error)
         except Exception as exc:  # a bug of ours outside the per-message guard: never stop intake
-            log.exception("cannot settle %d message(s)", len(items))
+            log.error("cannot settle %d message(s): %s: %s", len(items), type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
             if len(items) > 1:
                 return self._one_by_one(items, parsed, now)
             return self._quarantine_alone(items[0], parsed[0], now, f"{type(exc).__name__}: {exc}")
@@ -219,7 +220,9 @@ class Intake:
         try:
             outcome = self._apply(db, group, rows, item, mail)
         except Exception as exc:  # one bad message must never stop the daemon
-            log.exception("processing failed key=%s message_id=%s", item.key, mail.message_id)
+            # An operator's line; the traceback only with -v (a traceback is no user interface).
+            log.error("processing failed key=%s: %s: %s", item.key, type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
             # Its changes to loaded rows (a reply's case) are in the session already: only
             # rolling back the whole transaction undoes them. settle() takes it from there.
             raise MessageFailed(f"{type(exc).__name__}: {exc}") from exc

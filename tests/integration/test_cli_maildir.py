@@ -81,6 +81,20 @@ def test_an_empty_file_in_the_inbox_is_quarantined_and_reported(workdir: Path) -
     assert "empty message" in sent[0].get_body(("plain",)).get_content()
 
 
+def test_ingest_survives_raw_bytes_in_a_message_id(workdir: Path) -> None:
+    """8-bit bytes (UTF-8, GBK) in Message-ID once stopped intake with a traceback; now the
+    mail is registered like any other, and so is the one after it."""
+    hostile = workdir / "hostile.eml"
+    hostile.write_bytes(b"From: x@evil.example\r\nTo: complaints@corp.example.com\r\nSubject: hi\r\n"
+                        b"Message-ID: <\xcd\xb6\xcb\xdf\xe6\x8a\x95@evil.example>\r\n"
+                        b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + "我要向媒体曝光。\r\n".encode())
+    example = sorted((ROOT / "examples").glob("*.eml"))[0]
+    out = complaintd(workdir, "ingest", str(hostile), str(example)).stdout
+    assert out.count("registered MT-") == 2, out
+    again = complaintd(workdir, "ingest", str(hostile)).stdout
+    assert "already recorded (registered MT-" in again
+
+
 def test_ingest_registers_files_once(workdir: Path) -> None:
     """`complaintd ingest` runs the same pipeline; ingesting the same file again adds nothing."""
     examples = sorted((ROOT / "examples").glob("*.eml"))
