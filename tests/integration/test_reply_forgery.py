@@ -81,8 +81,12 @@ def snapshot(engine: Engine, case_id: str) -> tuple[Any, ...]:
 def forged_reply(draw: st.DrawFn, case_id: str, minted: list[tuple[str, str]]) -> tuple[str, bytes]:
     """(the real sender's address, the raw mail), never carrying that address's own proof."""
     sender = draw(st.sampled_from(DIRECTORY_SENDERS + OUTSIDERS))
-    others = [(r, mid) for r, mid in minted if r != sender]
     name = draw(st.sampled_from(["", "刘洋", "赵总", *DIRECTORY_SENDERS, "综合部 <zonghe@corp.example.com>"]))
+    # Proof is drawn only from people the From header does not name at all: a malformed
+    # "综合部 <zonghe@…> <wang@…>" may be read as either mailbox, and holding the token of
+    # the one it is read as is real proof.
+    named = {sender, *(a for a in DIRECTORY_SENDERS if a in name)}
+    others = [(r, mid) for r, mid in minted if r not in named]
     form = draw(st.sampled_from(["plain", "quoted", "encoded"]))
     if not name:
         from_header = sender
@@ -120,7 +124,7 @@ def test_no_reply_without_its_senders_own_proof_changes_a_case(world: tuple[Engi
     engine, intake, case_id, minted = world
     directory = SETTINGS.directory
 
-    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(forged_reply(case_id, minted))
     def check(attempt: tuple[str, bytes]) -> None:
         sender, raw = attempt
