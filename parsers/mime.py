@@ -20,6 +20,7 @@ before we do it ourselves.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from dataclasses import dataclass, field
 from email import errors as email_errors
@@ -86,55 +87,258 @@ def is_ole_file(raw: bytes) -> bool:
 
 def load(raw: bytes) -> Message:
     """Parse bytes into a compat32 tree; never decodes text."""
-    return _PARSER.parsebytes(elide_large_files(raw))
+    return _PARSER.parsebytes(prepare(raw))
 
 
-# A 20 MB photo costs the stdlib parser ten times its size in memory (a str per base64 line,
-# then the joined payload), yet all we need of it is its name and size. Long runs of base64
-# lines outside text parts are replaced, before parsing, by a marker that carries the decoded
-# size; part_size() reads it back. The raw bytes themselves are kept untouched by the caller.
-ELIDE_ABOVE = 512 * 1024  # smaller mails are parsed as they are
-# Any run of base64-looking lines; runs shorter than ELIDE_LINES are put back as they were.
-# Possessive quantifiers: the engine keeps no backtracking state per line (70 MB otherwise).
-# (A `{1000,}` bound in the pattern would rescan every shorter run from each of its lines.)
-_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{40,998}+={0,2}+\r?\n)++(?:[A-Za-z0-9+/]{1,39}+={0,2}+\r?\n)?+")
-ELIDE_LINES = 1000  # about 75 KB of base64
-_PART_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+)")
-_ELIDED = b"complaintd-elided:"
+# --- before the stdlib parser: file bodies measured, encoded attached mails decoded ---------
+#
+# A 40 MB file costs the stdlib parser ten times its size in memory whatever its transfer
+# encoding (a str per line, then the joined payload; one 53 MB base64 line costs 530 MB), yet
+# all we need of it is its name and size. And a message/rfc822 part sent base64- or QP-encoded
+# (RFC 2046 forbids it; Outlook and some webmail do it) is parsed by the stdlib as a message made
+# of base64 text: no headers, no body. So before parsing, one linear pass over the MIME
+# boundaries (bytes.find, never a regex over a body) rewrites the mail:
+# - the body of a file part (not text, or text sent as a named attachment) above
+#   ELIDE_PART_ABOVE is dropped, and a header ELIDED_HEADER carrying its size is added;
+# - an encoded message/rfc822 part is decoded and marked 8bit, then scanned like the rest.
+# Complaint text parts are never touched. The raw bytes themselves are kept by the caller.
+ELIDE_ABOVE = 512 * 1024  # smaller mails are parsed as they are, unless they attach a mail
+ELIDE_PART_ABOVE = 64 * 1024  # a file body above this is measured, not parsed
+ELIDED_HEADER = "X-Complaintd-Elided"
+_MAX_PARTS = 10_000  # parts rewritten per mail; the rest is left to the stdlib as it is
+_MAX_HEAD = 1024 * 1024  # a header block; a longer one (hostile) leaves its entity as it is
+# Nesting the scan follows. Deeper than _walk's MAX_DEPTH, because _walk starts again at 0 in
+# an attached mail; each level searches its own boundary through its part (cost: depth × size).
+_MAX_SCAN_DEPTH = 100
+_ATTACHED_MAIL = re.compile(rb"(?i)content-type:[ \t\r\n]*+message/")
+# What email.feedparser takes for a header line (its headerRE), and its line ends.
+_HEADER_LINE = re.compile(rb"From |[\x21-\x39\x3b-\x7e]*+:|[ \t]")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+# The rest of a delimiter line after "--boundary": RFC 2046 and the feedparser's boundaryre.
+_DELIMITER_TAIL = re.compile(rb"(--)?[ \t]*+(?:\r\n|\r|\n|\Z)")
+_IDENTITY = ("", "7bit", "8bit", "binary")
+Pieces = list[bytes | memoryview]  # slices of the mail, or new bytes
 
 
-def elide_large_files(raw: bytes) -> bytes:
-    """The mail with every long base64 run of a non-text part replaced by a size marker."""
-    if len(raw) < ELIDE_ABOVE:
+def prepare(raw: bytes) -> bytes:
+    """The mail as the stdlib parser should see it (see above); `raw` itself when nothing changed."""
+    if len(raw) < ELIDE_ABOVE and _ATTACHED_MAIL.search(raw) is None:
         return raw
-    return _BASE64_RUN.sub(lambda m: _elided(raw, m), raw)
+    pieces: Pieces = []
+    changed = _Scanner().entity(raw, 0, len(raw), 0, (), pieces)
+    return b"".join(pieces) if changed else raw
 
 
-def _elided(raw: bytes, match: re.Match[bytes]) -> bytes:
-    start, end = match.span()  # positions only: group(0) would copy the whole run
-    lines = raw.count(b"\n", start, end)
-    if lines < ELIDE_LINES:
-        return match.group(0)
-    types = _PART_TYPE.findall(raw, max(0, start - 4096), start)
-    if not types or types[-1].lower().startswith((b"text/", b"message/")):
-        return match.group(0)  # text is read, and an unknown part is left as it is
-    carriage_returns = raw.count(b"\r", start, end)
-    tail = raw[max(start, end - 8):end].rstrip()
-    padding = len(tail) - len(tail.rstrip(b"="))
-    size = (end - start - lines - carriage_returns) * 3 // 4 - padding
-    newline = b"\r\n" if carriage_returns else b"\n"
-    return base64.b64encode(_ELIDED + str(size).encode()) + newline
+@dataclass
+class _Head:
+    """One entity's header block: its fields (parsed by the stdlib) and where the body starts."""
+
+    fields: Message
+    lines: list[bytes]
+    header_end: int
+    body_start: int
+    eol: bytes
 
 
-def _elided_size(payload: str) -> int | None:
-    """The size a marker from elide_large_files() carries, or None for ordinary content."""
-    if len(payload) > 64:
-        return None
+@dataclass
+class _Delimiter:
+    """A "--boundary" line: from the line end before it (which RFC 2046 gives the delimiter)
+    to the end of its own line."""
+
+    start: int
+    end: int
+    close: bool
+
+
+class _Scanner:
+    """One pass over a mail's MIME entities, appending what the parser should see to `out`."""
+
+    def __init__(self) -> None:
+        self.parts = 0
+
+    def entity(self, data: bytes, start: int, end: int, depth: int, fences: tuple[bytes, ...], out: Pieces) -> bool:
+        """data[start:end] is one entity (headers and body); True when it was rewritten."""
+        self.parts += 1
+        head = _read_head(data, start, end) if depth <= _MAX_SCAN_DEPTH and self.parts <= _MAX_PARTS else None
+        if head is None:
+            out.append(memoryview(data)[start:end])
+            return False
+        ctype = head.fields.get_content_type()
+        if head.fields.get_content_maintype() == "multipart":
+            return self.multipart(data, start, end, head, depth, fences, out)
+        if ctype in ("message/rfc822", "message/global"):
+            return self.attached_mail(data, start, end, head, depth, fences, out)
+        if end - head.body_start > ELIDE_PART_ABOVE and _is_file(head.fields):
+            size = _body_size(data, head.body_start, end, _transfer_encoding(head.fields))
+            out.append(memoryview(data)[start:head.header_end])
+            out.append(f"{ELIDED_HEADER}: {size}".encode("ascii") + head.eol + head.eol)
+            return True
+        out.append(memoryview(data)[start:end])
+        return False
+
+    def multipart(self, data: bytes, start: int, end: int, head: _Head, depth: int, fences: tuple[bytes, ...],
+                  out: Pieces) -> bool:
+        """Each part between delimiter lines is an entity; preamble, delimiters and epilogue stay."""
+        boundary = head.fields.get_boundary()
+        if not boundary:  # the stdlib reads the body as text, and so do we
+            out.append(memoryview(data)[start:end])
+            return False
+        marker = b"--" + boundary.encode("utf-8", "surrogateescape")  # the octets the mail holds
+        delimiters = _delimiters(data, marker, head.body_start, end)
+        view, position, changed = memoryview(data), start, False
+        fences = (*fences, marker)
+        for index, delimiter in enumerate(delimiters):
+            out.append(view[position:delimiter.end])
+            position = delimiter.end
+            if delimiter.close:
+                break
+            following = delimiters[index + 1] if index + 1 < len(delimiters) else None
+            part_end = following.start if following else end
+            changed = self.entity(data, position, part_end, depth + 1, fences, out) or changed
+            position = part_end
+        out.append(view[position:end])
+        return changed
+
+    def attached_mail(self, data: bytes, start: int, end: int, head: _Head, depth: int, fences: tuple[bytes, ...],
+                      out: Pieces) -> bool:
+        """The body is a mail: scanned as one, after undoing a base64 or QP transfer encoding."""
+        cte = _transfer_encoding(head.fields)
+        if cte in _IDENTITY:
+            out.append(memoryview(data)[start:head.body_start])
+            return self.entity(data, head.body_start, end, depth + 1, fences, out)
+        decoded = _transfer_decoded(data[head.body_start:end], cte)
+        if decoded is None or any(fence in decoded for fence in fences):
+            out.append(memoryview(data)[start:end])  # cannot be decoded safely: the stdlib reads it as it is
+            return False
+        out.append(b"".join(_without_field(head.lines, b"content-transfer-encoding")))
+        out.append(b"Content-Transfer-Encoding: 8bit" + head.eol + head.eol)
+        self.entity(decoded, 0, len(decoded), depth + 1, fences, out)
+        return True
+
+
+def _read_head(data: bytes, start: int, end: int) -> _Head | None:
+    """The header block at `start` as email.feedparser reads it: header and continuation lines up
+    to the first other line; a blank line after it is the separator. None if it is too long."""
+    lines: list[bytes] = []
+    position = start
+    eol = b"\r\n"
+    while position < end:
+        line_end_match = _LINE_END.search(data, position, min(end, position + _MAX_HEAD + 2))
+        line_end = line_end_match.end() if line_end_match else end
+        if line_end - start > _MAX_HEAD:
+            return None
+        if not _HEADER_LINE.match(data, position, line_end):
+            break
+        if not lines and line_end_match:
+            eol = line_end_match.group()
+        lines.append(data[position:line_end])
+        position = line_end
+    separator = _LINE_END.match(data, position, end)
+    body_start = separator.end() if separator else position
+    fields = _PARSER.parsebytes(b"".join(lines), headersonly=True)
+    return _Head(fields, lines, position, body_start, eol)
+
+
+def _delimiters(data: bytes, marker: bytes, start: int, end: int) -> list[_Delimiter]:
+    """The delimiter lines of one multipart body, up to and including the close delimiter."""
+    found: list[_Delimiter] = []
+    previous_end = start
+    position = start
+    while True:
+        at = data.find(marker, position, end)
+        if at < 0:
+            return found
+        position = at + len(marker)
+        if at > start and data[at - 1] not in b"\r\n":
+            continue  # not at a line start
+        tail = _DELIMITER_TAIL.match(data, position, end)
+        if tail is None:
+            continue  # "--boundary" followed by other text on its line
+        found.append(_Delimiter(max(previous_end, _line_start_before(data, at)), tail.end(), bool(tail.group(1))))
+        if tail.group(1):
+            return found
+        previous_end = position = tail.end()
+
+
+def _line_start_before(data: bytes, at: int) -> int:
+    """Where the line end just before `at` begins (CRLF, CR or LF), or `at` itself."""
+    if at >= 2 and data[at - 2:at] == b"\r\n":
+        return at - 2
+    return at - 1 if at >= 1 and data[at - 1] in b"\r\n" else at
+
+
+def _transfer_encoding(fields: Message) -> str:
+    return str(fields.get("content-transfer-encoding", "")).strip().lower()
+
+
+def _is_file(fields: Message) -> bool:
+    """A part the parser lists as an attachment and never reads as complaint text (_add_leaf)."""
+    ctype = fields.get_content_type()
+    if ctype.startswith(("multipart/", "message/")) or ctype == "text/rfc822-headers":
+        return False
+    if not ctype.startswith("text/"):
+        return True
+    named = fields.get_param("filename", header="content-disposition") or fields.get_param("name")
+    return fields.get_content_disposition() == "attachment" or bool(named)
+
+
+def _body_size(data: bytes, start: int, end: int, cte: str) -> int:
+    """The decoded size of data[start:end], counted without decoding or copying it."""
+    length = end - start
+    if cte == "base64":
+        blanks = sum(data.count(c, start, end) for c in (b"\r", b"\n", b" ", b"\t"))
+        tail = data[max(start, end - 16):end].rstrip()
+        padding = len(tail) - len(tail.rstrip(b"="))
+        return max(0, (length - blanks) * 3 // 4 - padding)
+    if cte == "quoted-printable":
+        soft_crlf, soft_lf = data.count(b"=\r\n", start, end), data.count(b"=\n", start, end)
+        soft_last = 1 if data.endswith(b"=", start, end) else 0  # a soft break at the very end
+        escapes = data.count(b"=", start, end) - soft_crlf - soft_lf - soft_last
+        return max(0, length - 3 * soft_crlf - 2 * soft_lf - soft_last - 2 * escapes)
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        lines = data.count(b"\n", start, end)  # each: a length character, 4 per 3 bytes, a line end
+        return max(0, (length - 2 * lines) * 3 // 4)
+    return length
+
+
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s]*+")
+
+
+def _transfer_decoded(body: bytes, cte: str) -> bytes | None:
+    """A base64 or quoted-printable body decoded, or None when it cannot be. A "base64" body
+    that is plainly not base64 (a mislabelled 8bit mail) is None too: the stdlib ignores the
+    label of a message/rfc822 part and reads the mail as it is."""
     try:
-        decoded = base64.b64decode(payload.strip(), validate=True)
-    except ValueError:
+        if cte == "base64":
+            if _BASE64_TEXT.fullmatch(body) is None:
+                return None
+            return base64.b64decode(body + b"==")  # padding a truncated body needs; surplus "=" is ignored
+        if cte == "quoted-printable":
+            return binascii.a2b_qp(body)
+    except (binascii.Error, ValueError):
         return None
-    return int(decoded[len(_ELIDED):]) if decoded.startswith(_ELIDED) else None
+    return None
+
+
+def _without_field(lines: list[bytes], name: bytes) -> list[bytes]:
+    """Header lines without the field `name` (its continuation lines too)."""
+    kept: list[bytes] = []
+    dropping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(name + b":") or line.lower().startswith(name + b" ")
+        if not dropping:
+            kept.append(line)
+    return kept
+
+
+def _elided_size(part: Message) -> int | None:
+    """The size prepare() recorded for a part whose body it dropped, or None."""
+    value = str(part.get(ELIDED_HEADER, "")).strip()
+    return int(value) if value.isdigit() and len(value) < 16 else None
 
 
 _OBSOLETE_HEADER_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.MULTILINE)
@@ -209,8 +413,9 @@ def _inner_message(part: Message) -> Message | None:
         payload = part.get_payload()
         first = payload[0] if payload else None
         return first if isinstance(first, Message) else None
-    # A message/rfc822 part with a base64 or QP transfer encoding (not allowed, but Outlook and
-    # some webmail do it) stays a string in the stdlib tree: decode it and parse the result.
+    # The stdlib parses every message/* body as a mail whatever its transfer encoding, so an
+    # encoded one is decoded by prepare() before parsing. A string payload is left only by odd
+    # trees (headers-only parsing); decoding it is the best reading there is.
     data = part.get_payload(decode=True)
     return load(data) if isinstance(data, bytes) and data.strip() else None
 
@@ -269,12 +474,12 @@ def part_size(part: Message) -> int:
     """Decoded size in bytes, computed without decoding base64 (a 20 MB file costs nothing)."""
     if part.is_multipart():
         return sum(part_size(child) for child in part.get_payload() if isinstance(child, Message))
-    payload = payload_text(part)
+    elided = _elided_size(part)
+    if elided is not None:
+        return elided
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
-        elided = _elided_size(payload)
-        if elided is not None:
-            return elided
+        payload = payload_text(part)
         stripped = len(payload) - sum(payload.count(c) for c in "\r\n \t")
         padding = len(payload.rstrip()) - len(payload.rstrip().rstrip("="))
         return max(0, stripped * 3 // 4 - padding)

@@ -378,3 +378,205 @@ def test_a_bounce_of_a_case_mail_keeps_the_case_tag() -> None:
     assert result.kind is Kind.BOUNCE
     assert result.case_tag == "MT-20261130-0001"
     assert result.failed_recipients == ("zhang.net@corp.example.com",)
+
+
+# --- forward as attachment with an encoded message/rfc822 part (defect 8) --------------------
+
+ORIGINAL_TEXT = "读者王女士向本报反映，其手机号码被重复扣取套餐费288元。"
+
+
+def _original_mail(extra_part: bytes = b"") -> bytes:
+    """The journalist's mail, as Outlook attaches it: UTF-8 headers in encoded words, 8bit text."""
+    head = ("From: =?utf-8?b?5p2O6K6w6ICF?= <li.reporter@jcwb.example.cn>\r\nTo: sun@corp.example.com\r\n"
+            "Subject: =?utf-8?b?6K+76ICF5Y+N5pig6K+d6LS56KKr6YeN5aSN5omj6LS5?=\r\n"
+            "Date: Fri, 27 Nov 2026 09:05:00 +0800\r\nMessage-ID: <jcwb-0905@jcwb.example.cn>\r\nMIME-Version: 1.0\r\n")
+    text = ORIGINAL_TEXT.encode("utf-8") + b"\r\n"
+    if not extra_part:
+        return head.encode() + b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text
+    return (head.encode() + b'Content-Type: multipart/mixed; boundary="inner-b"\r\n\r\n--inner-b\r\n'
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text
+            + b"--inner-b\r\n" + extra_part + b"\r\n--inner-b--\r\n")
+
+
+def _encoded(data: bytes, cte: str) -> bytes:
+    import base64
+    import binascii
+
+    if cte.lower() == "base64":
+        return base64.encodebytes(data).replace(b"\n", b"\r\n")
+    if cte.lower() == "quoted-printable":
+        return binascii.b2a_qp(data)  # keeps the CRLF line ends as they are
+    return data
+
+
+def _forward_as_attachment(inner: bytes, cte: str) -> bytes:
+    head = ("From: =?utf-8?b?5a2Z5piO?= <sun@corp.example.com>\r\nTo: complaints@corp.example.com\r\n"
+            "Subject: =?utf-8?b?6L2s5Y+ROiDor7vogIXlj43mmKDor53otLnooqvph43lpI3miaPotLk=?=\r\n"
+            "Date: Fri, 27 Nov 2026 09:30:00 +0800\r\nMessage-ID: <fwd-0930@corp.example.com>\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="outer-b"\r\n\r\n--outer-b\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            "王经理：附件是记者的来信，请核实。\r\n--outer-b\r\nContent-Type: message/rfc822\r\n"
+            f"Content-Transfer-Encoding: {cte}\r\nContent-Disposition: attachment; filename=\"original.eml\"\r\n\r\n")
+    return head.encode("utf-8") + _encoded(inner, cte) + b"\r\n--outer-b--\r\n"
+
+
+@pytest.mark.parametrize("cte", ["base64", "quoted-printable", "Base64", "8bit"])
+def test_an_encoded_attached_original_is_read_like_an_8bit_one(cte: str) -> None:
+    """Forward as attachment whose message/rfc822 part is base64 or QP: the original's sender, time, subject and text."""
+    result = parse(_forward_as_attachment(_original_mail(), cte), CTX)
+    assert result.kind is Kind.COMPLAINT and result.forwarded
+    assert result.original is not None and result.original.sender is not None
+    assert result.original.sender.email == "li.reporter@jcwb.example.cn"
+    assert result.original.sender.name == "李记者"
+    assert result.original.subject == "读者反映话费被重复扣费"
+    assert result.original.sent_at is not None and result.original.sent_at.isoformat() == "2026-11-27T09:05:00+08:00"
+    assert result.text == ORIGINAL_TEXT
+    assert result.note.startswith("王经理")
+    assert [a.filename for a in result.attachments] == ["original.eml"]
+    assert result.problems == ()
+
+
+def test_files_inside_a_base64_attached_original_are_listed() -> None:
+    """The attached original's own attachment (here a 1 MB photo) is listed with its name and size."""
+    import base64
+
+    photo = bytes(range(256)) * 4096
+    part = (b'Content-Type: image/jpeg; name="photo.jpg"\r\nContent-Disposition: attachment; filename="photo.jpg"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(photo).replace(b"\n", b"\r\n"))
+    result = parse(_forward_as_attachment(_original_mail(part), "base64"), CTX)
+    assert result.original is not None and result.original.subject == "读者反映话费被重复扣费"
+    assert ORIGINAL_TEXT in result.text
+    assert [(a.filename, a.size) for a in result.attachments] == [("original.eml", result.attachments[0].size),
+                                                                ("photo.jpg", len(photo))]
+
+
+# --- large attachments cost little memory whatever their transfer encoding ----------------------
+
+BIG = 2 * 1024 * 1024
+NOTE = "孙经理：记者反映小区宽带断网三天，录音见附件。"
+
+
+def _binary(size: int) -> bytes:
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def _lines(size: int) -> bytes:
+    line = ("记录 2026-11-27 " + "x" * 40).encode("gbk")[:69] + b"\n"
+    return (line * (size // len(line) + 1))[:size]
+
+
+def _big_body(cte: str, size: int = BIG) -> tuple[bytes, bytes, int]:
+    """(encoded body, Content-Transfer-Encoding, expected size) of one attachment."""
+    import base64
+    import binascii
+
+    if cte == "base64":
+        return base64.encodebytes(_binary(size)).replace(b"\n", b"\r\n"), b"base64", size
+    if cte == "base64-one-line":
+        return base64.b64encode(_binary(size)), b"base64", size
+    if cte == "quoted-printable":
+        return binascii.b2a_qp(_lines(size)).replace(b"\n", b"\r\n"), b"quoted-printable", size
+    if cte == "8bit":
+        return _lines(size), b"8bit", size
+    return _binary(size), b"binary", size
+
+
+def _complaint_with_file(body: bytes, cte: bytes, *, ctype: bytes = b"application/octet-stream",
+                         name: bytes = b"recording.bin", after: bytes = b"", close: bool = True) -> bytes:
+    head = ("From: =?utf-8?b?5a2Z5piO?= <sun@corp.example.com>\r\nTo: complaints@corp.example.com\r\n"
+            "Subject: recording\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"bench-b\"\r\n\r\n"
+            "--bench-b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode()
+    part = (b"\r\n--bench-b\r\nContent-Type: " + ctype + b"\r\nContent-Disposition: attachment; filename=\"" + name
+            + b"\"\r\nContent-Transfer-Encoding: " + cte + b"\r\n\r\n" + body)
+    return head + NOTE.encode("utf-8") + part + after + (b"\r\n--bench-b--\r\n" if close else b"\r\n")
+
+
+ENCODINGS = ["base64", "base64-one-line", "binary", "quoted-printable", "8bit"]
+
+
+@pytest.mark.parametrize("cte", ENCODINGS)
+def test_a_large_attachment_is_listed_with_its_size_in_any_encoding(cte: str) -> None:
+    """A 2 MB attachment, base64 (76 columns or one line), binary, QP or 8bit: its name and size, and the text intact."""
+    body, label, size = _big_body(cte)
+    result = parse(_complaint_with_file(body, label), CTX)
+    assert result.kind is Kind.COMPLAINT
+    assert result.text == NOTE
+    [attachment] = result.attachments
+    assert attachment.filename == "recording.bin"
+    assert attachment.content_type == "application/octet-stream"
+    assert abs(attachment.size - size) <= size // 20, attachment.size  # QP counts line ends as CRLF
+
+
+@pytest.mark.parametrize("cte", ENCODINGS)
+def test_a_large_attachment_costs_less_memory_than_its_size(cte: str) -> None:
+    """parse() of a mail with a 2 MB attachment allocates less than 2 MB at its peak (it was 8-13 times that)."""
+    import tracemalloc
+
+    body, label, _ = _big_body(cte)
+    raw = _complaint_with_file(body, label)
+    tracemalloc.start()
+    try:
+        parse(raw, CTX)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < BIG, f"{peak / 1e6:.1f} MB"
+
+
+def test_a_text_part_after_a_large_attachment_is_still_read() -> None:
+    """Parts after a measured attachment keep their place: a second file after it is listed, and the text is intact."""
+    body, label, size = _big_body("binary")
+    after = (b"\r\n--bench-b\r\nContent-Type: application/pdf; name=\"form.pdf\"\r\nContent-Transfer-Encoding: base64"
+             b"\r\n\r\nJVBERi0xLjQK")
+    result = parse(_complaint_with_file(body, label, after=after), CTX)
+    assert result.text == NOTE
+    assert [(a.filename, a.size) for a in result.attachments] == [("recording.bin", size), ("form.pdf", 9)]
+
+
+def test_boundary_lookalikes_inside_an_attachment_do_not_cut_it() -> None:
+    """Lines like "--bench-bX" or " --bench-b" inside a binary file are content, not delimiters."""
+    body = _binary(BIG // 2) + b"\r\n--bench-bX\r\n --bench-b\r\nx--bench-b\r\n--bench-b-x\r\n" + _binary(BIG // 2)
+    result = parse(_complaint_with_file(body, b"binary"), CTX)
+    assert result.text == NOTE
+    assert [(a.filename, a.size) for a in result.attachments] == [("recording.bin", len(body))]
+
+
+def test_a_large_attachment_without_a_closing_boundary_is_measured() -> None:
+    """A truncated mail (no closing delimiter) still lists the file, with the defect noted."""
+    body, label, size = _big_body("base64")
+    result = parse(_complaint_with_file(body, label, close=False), CTX)
+    assert result.text == NOTE
+    assert [(a.filename, a.size) for a in result.attachments] == [("recording.bin", size)]
+    assert any("closing boundary" in p for p in result.problems), result.problems
+
+
+def test_a_large_named_text_attachment_is_measured_but_inline_text_is_read() -> None:
+    """A 2 MB text/csv sent as a named attachment is a file (listed, measured); the inline complaint text is read."""
+    body, _, size = _big_body("8bit")
+    result = parse(_complaint_with_file(body, b"8bit", ctype=b"text/csv; charset=gbk", name=b"log.csv"), CTX)
+    assert result.text == NOTE
+    assert [(a.filename, a.content_type, a.size) for a in result.attachments] == [("log.csv", "text/csv", size)]
+
+
+def test_a_mail_that_is_one_large_file_lists_it() -> None:
+    """A single-part mail whose body is a 2 MB PDF has that file as its attachment and no text."""
+    import base64
+
+    data = _binary(BIG)
+    raw = (b"From: li.reporter@jcwb.example.cn\r\nSubject: scan\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + base64.encodebytes(data).replace(b"\n", b"\r\n"))
+    result = parse(raw, CTX)
+    _readable(result)
+    assert [(a.filename, a.size) for a in result.attachments] == [("scan.pdf", BIG)]
+
+
+def test_a_large_attachment_inside_a_forward_as_attachment_is_measured() -> None:
+    """An 8bit attached original carrying a 2 MB recording: the original is read and its file listed with its size."""
+    body, label, size = _big_body("base64-one-line")
+    part = (b'Content-Type: audio/amr; name="call.amr"\r\nContent-Disposition: attachment; filename="call.amr"\r\n'
+            b"Content-Transfer-Encoding: " + label + b"\r\n\r\n" + body)
+    result = parse(_forward_as_attachment(_original_mail(part), "8bit"), CTX)
+    assert result.original is not None and result.original.subject == "读者反映话费被重复扣费"
+    assert ORIGINAL_TEXT in result.text
+    assert ("call.amr", size) in [(a.filename, a.size) for a in result.attachments]
