@@ -231,6 +231,9 @@ def _unwrap_attached(inner_message: Message, outer_text: str, ctx: ParseContext,
     inner = _unwrap(inner_view, inner_envelope, inner_body.text, Kind.COMPLAINT, ctx, depth + 1)
     inner_files, file_problems = complaint.attachments(inner_view)
     problems = [*inner_envelope.problems, *inner_body.problems, *inner.problems, *file_problems]
+    if not mime.has_mail_headers(inner_view.headers):  # e.g. damaged base64: say so, not just leave blanks
+        problems.append("attached message has no mail headers (damaged or not a mail); its sender, time "
+                        "and subject are unknown")
     if not inner.forwarded or inner.how == "by subject":
         original = Original(inner_envelope.sender, inner_envelope.sent_at, inner_envelope.subject)
         text = inner.text

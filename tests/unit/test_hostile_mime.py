@@ -580,3 +580,13 @@ def test_a_large_attachment_inside_a_forward_as_attachment_is_measured() -> None
     assert result.original is not None and result.original.subject == "读者反映话费被重复扣费"
     assert ORIGINAL_TEXT in result.text
     assert ("call.amr", size) in [(a.filename, a.size) for a in result.attachments]
+
+
+def test_an_attached_original_that_cannot_be_decoded_is_noted() -> None:
+    """Damaged base64 in the message/rfc822 part: the original stays unknown, and problems say why."""
+    raw = _forward_as_attachment(_original_mail(), "base64")
+    start = raw.index(b'filename="original.eml"\r\n\r\n') + len(b'filename="original.eml"\r\n\r\n')
+    result = parse(raw[:start] + b"!!!! damaged " + raw[start:], CTX)
+    _readable(result)
+    assert result.original is not None and result.original.sender is None
+    assert any("attached message has no mail headers" in p for p in result.problems), result.problems
