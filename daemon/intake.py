@@ -39,7 +39,7 @@ from daemon.store import expire_ack_windows, session
 from daemon.views import Clock, first_line, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case
-from models.tables import Case, CaseCounter, Deadline, Event, InboundMail, Outbox
+from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, InboundStatus
 from parsers import parse
 from parsers.message import Address, Kind, ParseContext, ParsedMail
@@ -238,7 +238,7 @@ class Intake:
             return self._quarantine(rows, item, mail, mail.reason, now)
         if status is InboundStatus.REPLY:
             return self._reply(db, group, rows, item, mail)
-        case_id = self._thread_case(db, mail) if status is not InboundStatus.IGNORED else None
+        case_id = self.replies.named_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
             self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
@@ -381,17 +381,6 @@ class Intake:
         rows.add(Event, case_id=case_id, at=now, kind=kind, actor=actor or sender,
                  message_id=mail.message_id if mail else None,
                  subject=mail.subject[:500] if mail else None, summary=summary)
-
-    def _thread_case(self, db: Session, mail: ParsedMail) -> str | None:
-        """The case a reply belongs to: by the Message-IDs we sent, else by the subject tag."""
-        ids = [*mail.in_reply_to, *mail.references]
-        if ids:
-            hit = db.exec(select(Outbox.case_id).where(Outbox.message_id.in_(ids))).first()  # type: ignore[attr-defined]
-            if hit:
-                return hit
-        if mail.case_tag and db.get(Case, mail.case_tag) is not None:
-            return mail.case_tag
-        return None
 
 
 class MessageFailed(Exception):

@@ -107,7 +107,7 @@ class Replies:
         """What one reply does: the case it concerns, events to log, outbox rows; the caller writes them."""
         sender = mail.sender.email if mail.sender else ""
         if not self.settings.directory.is_known(sender):
-            named = self._named_case(db, mail)
+            named = self.named_case(db, mail)
             if named is None:
                 return Handled(None, [], [], register=True)
             return self._followup(db, mail, named, sender, now)
@@ -155,7 +155,7 @@ class Replies:
                 return mail.case_tag
         return None
 
-    def _named_case(self, db: Session, mail: ParsedMail) -> str | None:
+    def named_case(self, db: Session, mail: ParsedMail) -> str | None:
         """The existing case a mail names, proof or not: threading to any mail of ours (the
         case's thread root included), else the subject tag."""
         ids = [*mail.in_reply_to, *mail.references]
@@ -177,7 +177,7 @@ class Replies:
     def _unproven(self, db: Session, mail: ParsedMail, sender: str, now: datetime) -> Handled:
         """A directory address whose mail proves nothing: nothing changes, and the address's
         owner is asked once to answer our mail instead (a forgery thus reaches the real owner)."""
-        case_id = self._named_case(db, mail)
+        case_id = self.named_case(db, mail)
         if case_id is None:
             return Handled(None, [_event(None, now, "rejected", sender, mail,
                                          "回复中找不到本系统的案件，未采纳")], [])
@@ -186,7 +186,7 @@ class Replies:
         if self._sent_within_hour(db, Step.VERIFY, sender=sender, now=now) >= CONFIRMS_PER_HOUR:
             return Handled(case_id, events, [])
         case = db.get(Case, case_id)
-        assert case is not None  # _named_case found it
+        assert case is not None  # named_case found it
         person = self.settings.directory.person(sender) or Person(mail.sender.name if mail.sender else "", sender)
         understood = [VERB_WORDS[c.verb] for c in read_commands(mail.text, self.settings.daemon.timezone, now)]
         notify = Notify(Step.VERIFY, _next_step_round(db, case_id, Step.VERIFY), (person,), (), (), now)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email.header
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -16,8 +15,8 @@ from daemon.app import App
 from daemon.rendering import token_of
 from daemon.replies import Replies
 from daemon.store import list_cases, load_case, session
-from models.tables import Case, Event, InboundMail
-from tests.integration.test_clocks_e2e import daemon_at, our_mail_to, run_until, step_of
+from models.tables import Event, InboundMail
+from tests.integration.test_clocks_e2e import our_mail_to, run_until, step_of
 from tests.integration.test_replies_e2e import CASE, case_row, new_mails, reply
 from tests.support.dovecot import Dovecot
 from tests.support.mail import T0, outlook_forward
@@ -26,15 +25,6 @@ from tests.support.smtp import SmtpServer
 pytestmark = pytest.mark.integration
 
 GD = "liu.gd@corp.example.com"
-
-
-@pytest.fixture
-def app(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> App:
-    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
-    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
-    run_until(app, T0 + timedelta(minutes=5))
-    yield app
-    app.close()
 
 
 def events(app: App, kind: str) -> list[Event]:

@@ -38,15 +38,6 @@ def reply(imap: Dovecot, to: Received | None, sender: str, text: str, *, subject
     imap.append(head.encode() + body.encode("utf-8"))
 
 
-@pytest.fixture
-def app(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> App:
-    app = daemon_at(tmp_path, imap, smtp, monkeypatch)
-    imap.append(outlook_forward(1, forwarder="sun@corp.example.com"))
-    run_until(app, T0 + timedelta(minutes=5))
-    yield app
-    app.close()
-
-
 def new_mails(smtp: SmtpServer, since: int) -> set[tuple[str, str]]:
     return {(step_of(m), m.rcpt_tos[0]) for m in smtp.messages[since:]}
 
