@@ -267,16 +267,36 @@ class Replies:
     def _cannot(self, r: Reply, c: Command) -> str:
         r.case.assessment = "cannot"
         r.meet(DeadlineKind.ASSESS)
+        if r.case.status == CaseStatus.LOCAL.value:
+            # 可处理 or a plan stopped the account-manager and 综合部 clocks; the plan has failed,
+            # so they run again: the AM at once, 综合部 as long after as the procedure allows.
+            deadlines = self.settings.deadlines
+            gap = deadlines[DeadlineKind.GENERAL_DEPT] - deadlines[DeadlineKind.ACCOUNT_MANAGER]
+            self._restart(r, DeadlineKind.ACCOUNT_MANAGER, r.now)
+            self._restart(r, DeadlineKind.GENERAL_DEPT, r.now + max(gap, timedelta(0)))
         r.due_now(DeadlineKind.ACCOUNT_MANAGER)
         return "本部门无法处理，立即通知媒体单位客户经理"
 
     def _escalate(self, r: Reply, c: Command) -> str:
         r.case.assessment = "cannot"
         r.meet(DeadlineKind.ASSESS)
+        if r.case.status == CaseStatus.LOCAL.value:  # its 综合部 clock was stopped by 可处理 or a plan
+            self._restart(r, DeadlineKind.GENERAL_DEPT, r.now)
         r.due_now(DeadlineKind.GENERAL_DEPT)
         return "立即上报综合部"
 
+    def _restart(self, r: Reply, kind: DeadlineKind, due_at: datetime) -> None:
+        """A new round of a clock that was met (the policy acts on it when due), unless one is open."""
+        if r.clock(kind) is None:
+            rounds = [k.round for k in r.clocks if k.kind == kind.value]
+            r.clocks.append(Deadline(case_id=r.case.id, kind=kind.value, round=max(rounds, default=-1) + 1,
+                                     due_at=due_at, target=""))
+
     def _solution(self, r: Reply, c: Command) -> str:
+        # A plan agreed with the media/customer means the case is being handled where it is,
+        # as with 可处理: the account-manager and 综合部 clocks stop; only 无法处理, 上报综合部,
+        # silence or a missed completion escalate from here (issue 12).
+        self._local(r, c)
         r.case.solution = c.text
         r.case.expected_completion_at = c.expected_at
         r.meet(DeadlineKind.SOLUTION)

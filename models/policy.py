@@ -125,10 +125,12 @@ class Decision:
         return not (self.met or self.breached or self.mails or self.clocks or self.status)
 
 
-# Status transitions caused by the clocks: (from any of these, by this step) → to.
+# Status transitions caused by the clocks: (from any of these, by this step) → to. A case
+# handled locally (可处理, or an agreed plan) goes to the account manager when the department
+# says 无法处理 after all.
 TRANSITIONS: dict[Step, tuple[frozenset[CaseStatus], CaseStatus]] = {
-    Step.ACCOUNT_MANAGER: (frozenset({CaseStatus.REGISTERED}), CaseStatus.ACCOUNT_MANAGER),
-    Step.ACCOUNT_MANAGER_UNKNOWN: (frozenset({CaseStatus.REGISTERED}), CaseStatus.ACCOUNT_MANAGER),
+    Step.ACCOUNT_MANAGER: (frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}), CaseStatus.ACCOUNT_MANAGER),
+    Step.ACCOUNT_MANAGER_UNKNOWN: (frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}), CaseStatus.ACCOUNT_MANAGER),
     Step.GENERAL_DEPT: (frozenset({CaseStatus.REGISTERED, CaseStatus.ACCOUNT_MANAGER, CaseStatus.LOCAL}),
                         CaseStatus.GENERAL_DEPT),
     Step.GROUP: (frozenset({CaseStatus.GENERAL_DEPT}), CaseStatus.COMPANY_GROUP),
@@ -209,7 +211,8 @@ def account_manager(case: CaseState, clock: Clock, ctx: Context, d: Decision) ->
 
 def general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     """1 h and still unresolved (or 上报综合部): the whole event and the form go to 综合部."""
-    if case.assessment == "local" or case.status not in TRANSITIONS[Step.GENERAL_DEPT][0]:
+    if case.assessment == "local" or case.status not in TRANSITIONS[Step.GENERAL_DEPT][0] \
+            or case.receiving_dept.kind is DepartmentKind.GENERAL_DEPT:
         d.met.append((clock.kind, clock.round))  # handled locally, or 综合部 has it already
         return
     (d.met if case.assessment == "cannot" else d.breached).append((clock.kind, clock.round))

@@ -143,6 +143,11 @@ RULES = [
                  id="account-manager-cannot"),
     pytest.param(case(clock(AM, due(DeadlineKind.ACCOUNT_MANAGER)), assessment="local", status=CaseStatus.LOCAL),
                  T0 + m(30), Expect(met=((AM, 0),)), id="account-manager-local"),
+    pytest.param(case(clock(AM, due(DeadlineKind.ACCOUNT_MANAGER), met=T0 + m(30)), clock(AM, T0 + h(2), 1),
+                      assessment="cannot", status=CaseStatus.LOCAL), T0 + h(2),  # a plan, then 无法处理 at 2 h
+                 Expect(met=((AM, 1),), mails=(("account_manager", (AM_A,), (RECEIVER,)),),
+                        status=CaseStatus.ACCOUNT_MANAGER, windows=((0, f"account_manager/1/{AM_A}"),)),
+                 id="account-manager-cannot-after-a-plan"),
     pytest.param(case(clock(AM, due(DeadlineKind.ACCOUNT_MANAGER)), outlet=None), T0 + m(30),
                  Expect(breached=((AM, 0),), mails=(("account_manager_unknown", (GD_A,), (RECEIVER,)),),
                         status=CaseStatus.ACCOUNT_MANAGER, windows=((0, f"account_manager_unknown/0/{GD_A}"),)),
@@ -162,6 +167,8 @@ RULES = [
                  id="general-dept-silence"),
     pytest.param(case(clock(GEN, due(DeadlineKind.GENERAL_DEPT)), assessment="local", status=CaseStatus.LOCAL),
                  T0 + h(1), Expect(met=((GEN, 0),)), id="general-dept-local"),
+    pytest.param(case(clock(GEN, T0 + h(2), 1), dept=GD, receiver=None, assessment="cannot", status=CaseStatus.LOCAL),
+                 T0 + h(2), Expect(met=((GEN, 1),)), id="general-dept-received-it-itself"),
     # solution (4 h) and normal_completion (72 h): the leader and 综合部
     pytest.param(case(clock(SOLUTION, due(DeadlineKind.SOLUTION)), assessment="local", status=CaseStatus.LOCAL),
                  T0 + h(4), Expect(breached=((SOLUTION, 0),),
