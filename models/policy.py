@@ -40,6 +40,7 @@ class Step(str, Enum):
     PROGRESS = "progress"  # dynamic report to the company leader
     STATEMENT = "statement"  # the approved unified statement to every interface person
     FAILOVER = "failover"  # no answer: B, or the next leader up
+    LEADER_SILENT = "leader_silent"  # the company leader did not answer: 综合部 is asked to reach them
     # Mails that replies cause (daemon/replies.py), not the clocks:
     CONFIRM = "confirm"  # what a reply changed, to the person who sent it
     SOLUTION_REPORT = "solution_report"  # the agreed solution, to the leader and 综合部
@@ -309,14 +310,38 @@ def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     stays in copy; a silent leader → the next one up. The backup gets a window of its own."""
     d.breached.append((clock.kind, clock.round))
     silent = clock.awaited
-    backup = ctx.directory.backup_of(silent)
-    if backup is None or backup.email == silent:
+    person = ctx.directory.person(silent) or Person("", silent)
+    if silent == ctx.directory.leaders.company.email:
+        # The top of the company's chain. 越级上报 (seed §5 note 3) climbs the company's own
+        # leaders; the higher-level authority is told by its own step only, once a company-level
+        # group exists (seed §5.2). The office would not let a silent company leader go
+        # unnoticed either: 综合部, which follows every case, is asked to reach them by phone.
+        gd = ctx.directory.mailboxes(ctx.directory.general_dept)
+        _send(case, d, ctx, _notify(case, Step.LEADER_SILENT, clock, ctx, to=gd, cc=[person],
+                                    round=clock.round, about=_origin(clock)))
         return
+    backup = _backup_of(silent, ctx)
+    if backup is None:
+        return
+    _send(case, d, ctx, _notify(case, Step.FAILOVER, clock, ctx, to=[backup], cc=[person], awaits=[backup],
+                                round=clock.round, about=_origin(clock)))
+
+
+def _backup_of(silent: str, ctx: Context) -> Person | None:
+    """Who stands behind `silent` inside the company: B for an A contact, the next leader up
+    for a leader — never the higher-level authority (see `ack`), nobody for B."""
+    backup = ctx.directory.backup_of(silent)
+    outside = ctx.directory.leaders.higher_authority
+    if backup is None or backup.email == silent or (outside is not None and backup.email == outside.email):
+        return None
+    return backup
+
+
+def _origin(clock: Clock) -> str:
+    """"step/round/address" of the mail an ack window was waiting on (a failover names it)."""
     origin = clock.target.split("/")
     step_round = int(origin[1]) if len(origin) > 2 and origin[1].isdigit() else 0
-    person = ctx.directory.person(silent) or Person("", silent)
-    _send(case, d, ctx, _notify(case, Step.FAILOVER, clock, ctx, to=[backup], cc=[person], awaits=[backup],
-                                round=clock.round, about=f"{origin[0]}/{step_round}/{silent}"))
+    return f"{origin[0]}/{step_round}/{clock.awaited}"
 
 
 RULES: dict[str, Callable[[CaseState, Clock, Context, Decision], None]] = {

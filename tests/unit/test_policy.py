@@ -225,9 +225,8 @@ RULES = [
                         windows=((1, f"failover/0/{COMPANY}"),), abouts=(f"assess_overdue/0/{NET_LEADER}",)),
                  id="ack-leader-silent-goes-to-company-leader"),
     pytest.param(case(window(1, f"failover/0/{COMPANY}", T0 + m(35))), T0 + m(35),
-                 Expect(breached=((ACK, 1),), mails=(("failover", (HIGHER,), (COMPANY,)),),
-                        windows=((2, f"failover/1/{HIGHER}"),), abouts=(f"failover/0/{COMPANY}",)),
-                 id="ack-company-leader-silent-goes-to-higher-authority"),
+                 Expect(breached=((ACK, 1),), mails=(("leader_silent", GD_BOX, (COMPANY,)),)),
+                 id="ack-company-leader-silent-general-dept-asked-to-reach-them"),
 ]
 
 
@@ -331,16 +330,44 @@ def walk(state: CaseState, *times: datetime) -> tuple[CaseState, list[Decision]]
     return state, decisions
 
 
-def test_silent_leaders_are_skipped_up_to_the_higher_authority_and_no_further() -> None:
-    """越级上报: network leader → company leader → higher authority → nobody, 10 min each."""
+def test_silent_leaders_are_skipped_up_to_the_company_leader_and_no_further() -> None:
+    """越级上报: network leader → company leader → (综合部 asked to reach him) → nobody, 10 min each."""
     start = T0 + m(15)
-    _, ds = walk(case(clock(ASSESS, start)), start, start + m(10), start + m(20), start + m(30), start + m(40))
-    sent = [(n.step.value, emails(n.to), emails(n.cc)) for d in ds for n in d.mails]
-    assert sent == [("assess_overdue", (RECEIVER,), (NET_LEADER,)),
-                    ("failover", (COMPANY,), (NET_LEADER,)),
-                    ("failover", (HIGHER,), (COMPANY,))]
-    assert [d.breached for d in ds[1:4]] == [[(ACK, 0)], [(ACK, 1)], [(ACK, 2)]]
-    assert ds[4].empty
+    _, ds = walk(case(clock(ASSESS, start)), start, start + m(10), start + m(20), start + m(30))
+    sent = [(n.step.value, emails(n.to), emails(n.cc), emails(n.awaits)) for d in ds for n in d.mails]
+    assert sent == [("assess_overdue", (RECEIVER,), (NET_LEADER,), (NET_LEADER,)),
+                    ("failover", (COMPANY,), (NET_LEADER,), (COMPANY,)),
+                    ("leader_silent", GD_BOX, (COMPANY,), ())]
+    assert [d.breached for d in ds[1:3]] == [[(ACK, 0)], [(ACK, 1)]]
+    assert ds[3].empty
+
+
+MEDIA_LEADER = DIRECTORY.leaders.media.email if DIRECTORY.leaders.media else ""
+# Every mail that waits for a leader's answer, as the clock that sends it (or the window itself).
+LEADER_AWAITED = [
+    pytest.param(case(clock(ASSESS, due(DeadlineKind.ASSESS))), id="assess_overdue"),
+    pytest.param(case(clock(ASSESS, due(DeadlineKind.ASSESS)), dept=BRANCH, receiver=BRANCH_RECEIVER),
+                 id="assess_overdue-branch"),
+    pytest.param(case(clock(SOLUTION, due(DeadlineKind.SOLUTION)), assessment="local", status=CaseStatus.LOCAL),
+                 id="solution_overdue"),
+    pytest.param(case(clock(COMPLETION, due(DeadlineKind.NORMAL_COMPLETION)), assessment="local",
+                      status=CaseStatus.LOCAL), id="completion_overdue"),
+    *(pytest.param(case(window(0, f"statement_draft/0/{who}", T0 + m(10)), **AT_GD), id=f"window-{who}")
+      for who in (NET_LEADER, EAST_LEADER, MEDIA_LEADER, COMPANY)),
+]
+
+
+@pytest.mark.parametrize("state", LEADER_AWAITED)
+def test_a_silent_leader_never_takes_the_case_out_of_the_company(state: CaseState) -> None:
+    """Nobody answers, at any level, for ten days: the higher authority is never mailed;
+    the chain ends at the company leader, and 综合部 is asked once to reach him."""
+    start = min(c.due_at for c in state.clocks)
+    _, ds = walk(state, *(start + m(n) for n in range(0, 120)), start + h(240))
+    mails = [n for d in ds for n in d.mails]
+    assert all(HIGHER not in emails(n.to) + emails(n.cc) for n in mails)
+    assert all(emails(n.to) == (COMPANY,) for n in mails if n.step is Step.FAILOVER)  # 越级: only him
+    assert [(n.step, emails(n.cc)) for n in mails if n.step is Step.LEADER_SILENT] == [(Step.LEADER_SILENT, (COMPANY,))]
+    assert mails[-1].step is Step.LEADER_SILENT  # and nothing after it
 
 
 def test_a_answering_in_time_means_no_failover() -> None:
@@ -512,6 +539,17 @@ def test_what_is_due_only_grows_with_time(state: CaseState, earlier: int, later_
     t1 = T0 + timedelta(seconds=earlier)
     t2 = t1 + timedelta(seconds=later_by)
     assert acted(decide(state, DIRECTORY, DEADLINES, t1)) <= acted(decide(state, DIRECTORY, DEADLINES, t2))
+
+
+@PROPERTY
+@given(case_states(), st.lists(SECONDS, min_size=1, max_size=6))
+def test_the_higher_authority_hears_only_through_its_own_step(state: CaseState, offsets: list[int]) -> None:
+    """Over any run of passes, 上一级主管部门 is mailed only by the higher_authority step."""
+    for now in sorted(T0 + timedelta(seconds=s) for s in offsets):
+        d = decide(state, DIRECTORY, DEADLINES, now)
+        for mail in d.mails:
+            assert mail.step is Step.HIGHER_AUTHORITY or HIGHER not in emails(mail.to) + emails(mail.cc), mail
+        state = fold(state, d, now)
 
 
 @PROPERTY
