@@ -1,12 +1,14 @@
 """`complaintd ingest FILE.eml…`: files on disk as a MailSource, for manual intake.
 
 A file's place is its absolute path and the digest of its bytes, so ingesting the same file
-again finds it recorded; moving is a no-op (the operator's files stay where they are).
+again finds it recorded; moving is a no-op (the operator's files stay where they are). Its
+arrival is its modification time (SPEC §3).
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -22,9 +24,11 @@ class FileSource:
         for path in self.paths:
             raw = path.read_bytes()
             key = SourceKey(f"file:{path}", 0, hashlib.sha256(raw).hexdigest())
-            # Arrival is "now": a file's mtime says when it was saved or checked out, not
-            # when the complaint reached anyone; the original's own send time still counts.
-            yield Fetched(key, raw)
+            # The mail client saved the file when the mail was there to save: a complaint
+            # ingested hours later has waited those hours, and its clocks say so. (A file
+            # copied without its times looks newer; a forwarded original's send time still
+            # counts.)
+            yield Fetched(key, raw, arrived_at=_modified(path))
 
     def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
         """The operator's file stays where it is."""
@@ -38,3 +42,9 @@ class FileSource:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def _modified(path: Path) -> datetime:
+    """The file's mtime to the microsecond (a float of seconds would round it)."""
+    seconds, ns = divmod(path.stat().st_mtime_ns, 10**9)
+    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=ns // 1000)

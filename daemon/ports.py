@@ -31,8 +31,11 @@ class SourceKey:
 class Fetched:
     key: SourceKey
     raw: bytes
-    # When the message reached the mailbox (IMAP INTERNALDATE, Maildir file time), aware UTC;
-    # None when the source cannot tell, and the daemon then uses the time it saw it.
+    # When the message reached the mailbox, aware UTC: IMAP INTERNALDATE, a Maildir file's
+    # delivery time (its name's timestamp, else its mtime), an ingested file's mtime. Clocks
+    # run from it when no forwarded original says otherwise (SPEC §3), so it must never be the
+    # time complaintd got round to the message: a mail that waited out a daemon outage is late.
+    # None only when the source cannot tell; the daemon then has nothing better than its now.
     arrived_at: datetime | None = None
 
     @cached_property

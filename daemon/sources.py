@@ -6,7 +6,9 @@
 Both follow the same contract (tests/integration/test_sources.py):
 
 * `fetch_new()` yields every message in the inbox folder, oldest first, as the exact bytes the
-  mailbox holds, and changes nothing: no \\Seen flag, no rename from new/ to cur/.
+  mailbox holds, and changes nothing: no \\Seen flag, no rename from new/ to cur/. Each comes
+  with the time it reached the mailbox (`Fetched.arrived_at`, aware UTC): IMAP INTERNALDATE,
+  or a Maildir file's delivery time.
 * `move_to_processed()` / `move_to_quarantine()` are the only writes. A move is atomic (a
   rename, or IMAP MOVE), creates its folder if missing, and is a no-op for a message that is
   already gone, so repeating a move after a crash is harmless.
@@ -22,10 +24,12 @@ import contextlib
 import imaplib
 import logging
 import os
+import re
 import ssl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from imapclient import IMAPClient
@@ -82,11 +86,28 @@ def _maildir_folder_dir(root: str, folder: str) -> str:
     return os.path.join(root, "." + name)
 
 
+# A Maildir file name as delivery agents write it: "<seconds>.<unique>.<host>[:2,flags]", the
+# seconds being the delivery time. 9-10 digits (1973-2286): a name that merely starts with a
+# number ("1.eml", a nanosecond count) is not a delivery time.
+_MAILDIR_NAME = re.compile(r"(?P<seconds>\d{9,10})\.[^.]+\.")
+
+
 @dataclass(frozen=True)
 class _Entry:
     key: str  # the unique part of the file name, before ":"
     path: str
     mtime_ns: int
+    arrived_at: datetime  # aware UTC
+
+
+def _maildir_arrival(name: str, mtime_ns: int) -> datetime:
+    """When a Maildir message was delivered: the time its name starts with, which survives
+    copies and restores that reset mtime; else the file's mtime (a file dropped in by hand)."""
+    match = _MAILDIR_NAME.match(name)
+    if match is not None:
+        return datetime.fromtimestamp(int(match["seconds"]), timezone.utc)
+    seconds, ns = divmod(mtime_ns, 10**9)  # exact to the microsecond, unlike a float
+    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=ns // 1000)
 
 
 class MaildirSource:
@@ -117,7 +138,7 @@ class MaildirSource:
             if raw is None:
                 log.debug("maildir=%s key=%s vanished while reading", self.root, entry.key)
                 continue
-            yield Fetched(SourceKey(self.name, 0, entry.key), raw)
+            yield Fetched(SourceKey(self.name, 0, entry.key), raw, arrived_at=entry.arrived_at)
 
     def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
         for key in keys:
@@ -148,7 +169,7 @@ class MaildirSource:
     # -- internals ----------------------------------------------------------------------
 
     def _scan(self) -> list[_Entry]:
-        """Every message in new/ and cur/, oldest first (delivery time, then key)."""
+        """Every message in new/ and cur/, oldest first (delivery time, mtime, key)."""
         entries = []
         for sub in ("new", "cur"):
             with os.scandir(os.path.join(self.root, sub)) as it:
@@ -159,8 +180,11 @@ class MaildirSource:
                         stat = item.stat()
                     except FileNotFoundError:
                         continue  # moved away while we looked
-                    entries.append(_Entry(item.name.split(":", 1)[0], item.path, stat.st_mtime_ns))
-        entries.sort(key=lambda e: (e.mtime_ns, e.key))
+                    key = item.name.split(":", 1)[0]
+                    arrived_at = _maildir_arrival(key, stat.st_mtime_ns)
+                    entries.append(_Entry(key, item.path, stat.st_mtime_ns, arrived_at))
+        # The name's time has whole seconds: mtime orders mail delivered within one second.
+        entries.sort(key=lambda e: (e.arrived_at, e.mtime_ns, e.key))
         return entries
 
     def _read(self, entry: _Entry) -> bytes | None:
@@ -269,14 +293,15 @@ class ImapSource:
                 if len(batch) == 1 and sizes[batch[0]] > _FETCH_MAX_BYTES:
                     found = {batch[0]: self._fetch_in_pieces(client, batch[0], sizes[batch[0]])}
                 else:
-                    found = {uid: data.get(b"BODY[]")
-                             for uid, data in client.fetch(batch, ["BODY.PEEK[]"]).items()}
+                    # INTERNALDATE in the same FETCH: the arrival of exactly the bytes we got.
+                    found = {uid: (data.get(b"BODY[]"), _arrival(data))
+                             for uid, data in client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"]).items()}
             for uid in batch:
-                raw = found.get(uid)
+                raw, arrived_at = found.get(uid) or (None, None)
                 if raw is None:
                     continue
                 self._last_uid = max(self._last_uid, uid)
-                yield Fetched(SourceKey(self.name, uidvalidity, str(uid)), raw)
+                yield Fetched(SourceKey(self.name, uidvalidity, str(uid)), raw, arrived_at=arrived_at)
 
     def move_to_processed(self, keys: Sequence[SourceKey]) -> None:
         self._move(keys, self._settings.processed_folder)
@@ -347,6 +372,9 @@ class ImapSource:
         client = IMAPClient(
             self._host, port=self._port, use_uid=True, ssl=self._tls, ssl_context=context, timeout=_TIMEOUT
         )
+        # By default imapclient turns INTERNALDATE into a naive local time, by the offset this
+        # machine has today (wrong across a DST change); keep the server's own offset instead.
+        client.normalise_times = False
         try:
             self._secure(client, context)
             settings = self._settings
@@ -425,20 +453,26 @@ class ImapSource:
 
     # -- fetching --------------------------------------------------------------------------
 
-    def _fetch_in_pieces(self, client: IMAPClient, uid: int, size: int) -> bytes | None:
-        """A large message in partial FETCHes: imaplib holds about three copies of whatever
-        one response carries, so a 28 MB mail fetched whole costs some 90 MB at its peak."""
+    def _fetch_in_pieces(
+        self, client: IMAPClient, uid: int, size: int
+    ) -> tuple[bytes | None, datetime | None]:
+        """A large message in partial FETCHes, and its arrival (with the first piece): imaplib
+        holds about three copies of whatever one response carries, so a 28 MB mail fetched
+        whole costs some 90 MB at its peak."""
         pieces = []
+        arrived_at = None
         for start in range(0, size, _FETCH_PIECE):
-            item = f"BODY.PEEK[]<{start}.{_FETCH_PIECE}>"
-            data = client.fetch([uid], [item]).get(uid)
+            items = [f"BODY.PEEK[]<{start}.{_FETCH_PIECE}>"] + (["INTERNALDATE"] if start == 0 else [])
+            data = client.fetch([uid], items).get(uid)
             if data is None:
-                return None  # moved or expunged meanwhile
+                return None, None  # moved or expunged meanwhile
+            if start == 0:
+                arrived_at = _arrival(data)
             piece = data.get(f"BODY[]<{start}>".encode())
             if not piece:
                 break
             pieces.append(piece)
-        return b"".join(pieces)
+        return b"".join(pieces), arrived_at
 
     def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> tuple[list[list[int]], dict[int, int]]:
         """Group UIDs (in order) into FETCHes of at most 100 messages and 8 MiB; with sizes."""
@@ -543,6 +577,17 @@ def _uid_set(uids: Sequence[int]) -> str:
         else:
             ranges.append(str(uid))
     return ",".join(ranges)
+
+
+def _arrival(data: dict) -> datetime | None:
+    """A FETCH response's INTERNALDATE as aware UTC. None when the server sent none or one
+    without a zone (RFC 3501 requires it): guessing a zone could shift every clock by hours."""
+    internaldate = data.get(b"INTERNALDATE")
+    if not isinstance(internaldate, datetime) or internaldate.utcoffset() is None:
+        if internaldate is not None:
+            log.warning("INTERNALDATE %r has no time zone; arrival unknown", internaldate)
+        return None
+    return internaldate.astimezone(timezone.utc)
 
 
 def _is_keepalive(response: tuple) -> bool:

@@ -79,7 +79,7 @@ def draft_case(
     dept = directory.department_of(forwarder.email) if forwarder else None
     receiving = dept or directory.general_dept
     original_from, sent_at, subject = _original(mail, staff=forwarder is not None)
-    received_at = received_time(sent_at, arrived_at)
+    received_at = received_at_of(mail, arrived_at, now)
     outlet = find_outlet(mail, original_from, directory)
     return CaseDraft(
         receiving_dept=receiving,
@@ -102,6 +102,25 @@ def draft_case(
         ),
         deadlines=intake_deadlines(received_at, receiving, deadlines, now),
     )
+
+
+def received_at_of(mail: ParsedMail, arrived_at: datetime, now: datetime) -> datetime:
+    """SPEC §3 for one mail: a forwarded original's send time, else the arrival.
+
+    Only a forward (inline or attached) carries the complainant's own time. A direct mail's
+    Date is its sender's clock (a journalist's PC still set to 2017 would start every clock
+    years ago), and a staff note or `字段：值` form states no receive time, so both run from
+    their arrival.
+    """
+    forwarded_sent_at = mail.original.sent_at if mail.original is not None else None
+    return received_time(forwarded_sent_at, arrival(arrived_at, now))
+
+
+def arrival(arrived_at: datetime, now: datetime) -> datetime:
+    """When the mail reached the mailbox, but never after now: a mail server or disk whose
+    clock runs ahead of ours must not start the clocks in the future (received after it was
+    registered)."""
+    return min(arrived_at, now)
 
 
 def received_time(original_sent_at: datetime | None, arrived_at: datetime) -> datetime:

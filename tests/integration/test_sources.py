@@ -9,6 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -74,7 +75,7 @@ class Mailbox(Protocol):
     """What the contract needs besides the source: deliver mail and look at folders."""
 
     def open(self) -> MailSource: ...
-    def deliver(self, raw: bytes) -> None: ...
+    def deliver(self, raw: bytes, at: datetime | None = None) -> None: ...  # at: arrival, else now
     def folder(self, name: str) -> list[bytes]: ...  # "INBOX", "Processed" or "Quarantine"
     def has_folder(self, name: str) -> bool: ...
 
@@ -87,13 +88,18 @@ class MaildirMailbox:
     def open(self) -> MaildirSource:
         return MaildirSource(str(self.root))
 
-    def deliver(self, raw: bytes) -> None:
-        """As a delivery agent does: write in tmp/, rename into new/."""
+    def deliver(self, raw: bytes, at: datetime | None = None) -> None:
+        """As a delivery agent does: name it `<seconds>.M<usec>P<pid>…` by the delivery time,
+        write in tmp/, rename into new/. With `at`, it was delivered then (name and mtime)."""
         for sub in ("tmp", "new", "cur"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._n += 1
-        name = f"{time.time_ns()}.M{self._n}P{os.getpid()}.test"
+        when = at or datetime.now(timezone.utc)
+        # The zero-padded microseconds keep names of one second in delivery order.
+        name = f"{int(when.timestamp())}.M{when.microsecond:06d}P{os.getpid()}Q{self._n}.test"
         (self.root / "tmp" / name).write_bytes(raw)
+        if at is not None:
+            os.utime(self.root / "tmp" / name, (at.timestamp(), at.timestamp()))
         os.rename(self.root / "tmp" / name, self.root / "new" / name)
 
     def _dir(self, name: str) -> Path:
@@ -125,8 +131,8 @@ class ImapMailbox:
     def open(self) -> ImapSource:
         return ImapSource(imap_settings(self.server))
 
-    def deliver(self, raw: bytes) -> None:
-        self.server.append(raw)
+    def deliver(self, raw: bytes, at: datetime | None = None) -> None:
+        self.server.append(raw, internaldate=at)  # at: the INTERNALDATE
 
     def folder(self, name: str) -> list[bytes]:
         return self.server.messages(name)
@@ -177,6 +183,19 @@ class SourceContract:
         assert [f.raw for f in fetched] == three
         assert all(f.key.mailbox == source.name for f in fetched)
         assert len({f.key for f in fetched}) == 3
+
+    def test_each_message_comes_with_the_time_it_reached_the_mailbox(
+            self, mailbox: Mailbox, source: MailSource, three: list[bytes]) -> None:
+        """arrived_at is the mailbox's own arrival time (aware UTC), not the time of reading: mail
+        that waited out a daemon outage says how long it waited. The 20 MB one (read in pieces
+        from IMAP) too."""
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        times = [now - timedelta(hours=3), now - timedelta(hours=2), now - timedelta(minutes=5)]
+        for raw, at in zip(three, times, strict=True):
+            mailbox.deliver(raw, at=at)
+        fetched = list(source.fetch_new())
+        assert [f.arrived_at for f in fetched] == times
+        assert all(f.arrived_at is not None and f.arrived_at.tzinfo == timezone.utc for f in fetched)
 
     def test_fetching_again_yields_the_same_messages_and_changes_nothing(self, mailbox: Mailbox, source: MailSource, three: list[bytes]) -> None:
         """Reading never changes the mailbox: a second fetch_new yields the same keys and bytes."""
@@ -299,6 +318,25 @@ class TestMaildirSource(SourceContract):
         assert [p.name for p in (mailbox.root / ".Quarantine" / "cur").iterdir()] == [fetched.key.uid + ":2,"]
         assert list((mailbox.root / ".Quarantine" / "new").iterdir()) == []
 
+    @pytest.mark.parametrize("name", ["1732700000.M1P1.host:2,S", "1732700000.12345_1.host"])
+    def test_the_delivery_time_in_the_file_name_is_the_arrival(
+            self, mailbox: MaildirMailbox, source: MailSource, name: str) -> None:
+        """A file's name carries its delivery time, which survives a copy or restore that gave
+        the file a new mtime."""
+        (mailbox.root / "cur" / name).write_bytes(small_message(1))
+        (fetched,) = source.fetch_new()
+        assert fetched.arrived_at == datetime(2024, 11, 27, 9, 33, 20, tzinfo=timezone.utc)
+
+    @pytest.mark.parametrize("name", ["complaint.eml", "1.eml", "1732700000123456789.M1P1.test"])
+    def test_without_a_maildir_name_the_files_mtime_is_the_arrival(
+            self, mailbox: MaildirMailbox, source: MailSource, name: str) -> None:
+        """A file dropped in by hand, or named by a number that is no time in seconds: its mtime."""
+        path = mailbox.root / "new" / name
+        path.write_bytes(small_message(1))
+        os.utime(path, ns=(1_764_000_000_123_456_789, 1_764_000_000_123_456_789))
+        (fetched,) = source.fetch_new()
+        assert fetched.arrived_at == datetime(2025, 11, 24, 16, 0, 0, 123456, tzinfo=timezone.utc)
+
     def test_open_source_builds_a_maildir_source(self, tmp_path: Path) -> None:
         """`maildir:PATH` in [inbound] gives a MaildirSource with the configured folder names."""
         settings = InboundSettings(MailURL("maildir", path=str(tmp_path / "in")), None, False, "Done", "Bad")
@@ -331,6 +369,21 @@ class TestImapSource(SourceContract):
         assert fetched.key.uidvalidity == status[b"UIDVALIDITY"]
         assert int(fetched.key.uid) == status[b"UIDNEXT"] - 1
         assert source.name == f"imap://complaints@127.0.0.1:{imap.port}/INBOX"
+
+    def test_internaldate_is_the_same_instant_whatever_zone_this_machine_is_in(
+            self, imap: Dovecot, source: MailSource, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An INTERNALDATE in +08:00, read on a machine in New York: the same instant, in UTC.
+        (imapclient would make it a naive New York time by today's offset unless told not to.)"""
+        sent = datetime(2026, 7, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))  # New York on DST
+        imap.append(small_message(1), internaldate=sent)
+        monkeypatch.setenv("TZ", "America/New_York")
+        time.tzset()
+        try:
+            (fetched,) = source.fetch_new()
+        finally:
+            monkeypatch.undo()
+            time.tzset()
+        assert fetched.arrived_at == sent and fetched.arrived_at.tzinfo == timezone.utc
 
     def test_plaintext_is_refused_without_allow_plaintext(self, imap: Dovecot) -> None:
         """A server without STARTTLS is refused, and the error names allow_plaintext."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,7 +21,7 @@ from daemon.rendering import Renderer
 from daemon.store import list_cases, load_case, open_engine, session
 from models.directory import Person
 from models.tables import Case, Event, InboundMail, Outbox
-from models.types import InboundStatus
+from models.types import DeadlineKind, InboundStatus
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def complaint(tmp_path: Path, n: int, message_id: str | None = None) -> Path:
+def complaint(tmp_path: Path, n: int, message_id: str | None = None, saved: datetime = T0) -> Path:
+    """A staff note saved as a file at `saved` (its mtime: its arrival, for `ingest`)."""
     msg = EmailMessage()
     msg["From"] = "孙明 <sun@corp.example.com>"
     msg["To"] = "complaints@corp.example.com"
@@ -54,6 +56,7 @@ def complaint(tmp_path: Path, n: int, message_id: str | None = None) -> Path:
     msg.set_content(f"江城晚报记者来电，第{n}号小区手机没有信号，联系电话13912345678。")
     path = tmp_path / f"c{n}.eml"
     path.write_bytes(msg.as_bytes())
+    os.utime(path, (saved.timestamp(), saved.timestamp()))
     return path
 
 
@@ -63,16 +66,20 @@ def intake(engine: Engine) -> Intake:
 
 def test_times_come_back_aware_utc(engine: Engine, tmp_path: Path) -> None:
     """What goes in as 10:15 Shanghai comes out as the same instant, aware, in UTC."""
-    source = FileSource([complaint(tmp_path, 1, "<a1@corp.example.com>")])
+    saved = T0 - timedelta(minutes=20)
+    source = FileSource([complaint(tmp_path, 1, "<a1@corp.example.com>", saved=saved)])
     item = next(source.fetch_new())
     outcome = intake(engine).handle(source, item, T0)
     assert outcome is not None and outcome.case_id
     record = load_case(engine, outcome.case_id)
     assert record is not None
     assert record.case.registered_at == T0 and record.case.registered_at.tzinfo == timezone.utc
-    assert record.case.received_at == T0  # a staff note, not a forward: its arrival
+    # A staff note, not a forward: its arrival, the file's mtime, not the time it was ingested;
+    # 20 minutes later the 15-minute assessment is already late (迟报).
+    assert record.case.received_at == saved
     assert record.case.received_at.tzinfo == timezone.utc
     assert all(d.due_at.tzinfo == timezone.utc for d in record.deadlines)
+    assert record.case.late and {d.kind for d in record.deadlines if d.late} == {DeadlineKind.ASSESS.value}
 
 
 def test_case_ids_count_per_local_day(engine: Engine, tmp_path: Path) -> None:

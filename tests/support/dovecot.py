@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -267,11 +268,16 @@ class Dovecot:
         client.login(self.user, self.password)
         return client
 
-    def append(self, raw: bytes, folder: str = "INBOX", flags: Sequence[bytes] = ()) -> None:
+    def append(self, raw: bytes, folder: str = "INBOX", flags: Sequence[bytes] = (),
+               internaldate: datetime | None = None) -> None:
+        """APPEND `raw`; `internaldate` (aware) is when the server says it arrived, as if it
+        had waited in the mailbox since then (default: now, as for a delivery)."""
+        if internaldate is not None and internaldate.tzinfo is None:
+            raise ValueError("internaldate must be aware: a naive one would be read as local time")
         with self.client() as c:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
-            c.append(folder, raw, flags=flags)
+            c.append(folder, raw, flags=flags, msg_time=internaldate)
 
     def messages(self, folder: str = "INBOX") -> list[bytes]:
         """Every message in `folder` in UID order (read with BODY.PEEK[]); [] if no folder."""

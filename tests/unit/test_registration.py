@@ -96,3 +96,34 @@ def test_registered_after_a_deadline_is_marked_late() -> None:
     late = {d.kind for d in draft.deadlines if d.late}
     assert late == {DeadlineKind.ASSESS, DeadlineKind.ACCOUNT_MANAGER}
     assert draft.late
+
+
+def test_a_direct_mails_own_date_is_the_senders_clock_and_does_not_count() -> None:
+    """A journalist's PC set to 2017: the case runs from its arrival, on time, not 迟报; the
+    Date is still recorded as what the mail said."""
+    dated = datetime(2017, 3, 1, 9, 0, tzinfo=timezone.utc)
+    mail = ParsedMail(kind=Kind.COMPLAINT, reason="direct", subject="投诉", sender=JOURNALIST,
+                      sent_at=dated, text="信号差")
+    draft = draft_case(mail, DIRECTORY, DEADLINES, T0, T0 + timedelta(minutes=1))
+    assert draft.received_at == T0
+    assert not draft.late
+    assert draft.original_sent_at == dated
+
+
+def test_a_staff_note_runs_from_its_arrival_not_its_date() -> None:
+    """A staff-typed note states no receive time; its Date (the staff PC's clock) does not count."""
+    mail = ParsedMail(kind=Kind.COMPLAINT, reason="form", subject="媒体投诉登记",
+                      sender=Address("客服", "kefu@cs.corp.example.com"), sent_at=T0 - timedelta(days=2),
+                      form=FormFields(media_outlet="江城晚报社"), text="…")
+    arrived = T0 - timedelta(hours=2)
+    draft = draft_case(mail, DIRECTORY, DEADLINES, arrived, T0)
+    assert draft.received_at == arrived
+    late = {d.kind for d in draft.deadlines if d.late}
+    assert late == {DeadlineKind.ASSESS, DeadlineKind.ACCOUNT_MANAGER, DeadlineKind.GENERAL_DEPT}
+
+
+def test_an_arrival_after_now_is_now() -> None:
+    """A mail server whose clock runs ahead: the clocks start now, never in the future."""
+    mail = forward(sent_at=None)
+    draft = draft_case(mail, DIRECTORY, DEADLINES, T0 + timedelta(hours=1), T0)
+    assert draft.received_at == T0
