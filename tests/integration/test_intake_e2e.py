@@ -53,7 +53,9 @@ def test_forwarded_complaints_become_cases_acknowledged_and_moved(config: Path, 
                                                                    smtp: SmtpServer) -> None:
     """N forwards in INBOX → N cases with the right fields, N acks to the forwarders, INBOX empty."""
     for n in range(N):
-        imap.append(outlook_forward(n))
+        # Arrived at the forward's 10:20: the real clock runs on, and an original older than
+        # 7 days before arrival would be clamped (SPEC §3), so arrival must not be "now".
+        imap.append(outlook_forward(n), internaldate=T0 + timedelta(minutes=5))
     run_once(config)
 
     settings = load_settings(config)
