@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from typing import Any, Callable, Sequence, cast
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from daemon.config import Settings
@@ -20,8 +24,9 @@ from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import session
 from daemon.views import clock_label, mail_context
+from models.directory import Person
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
-from models.tables import Case, Deadline, Event
+from models.tables import Case, Deadline, Event, Outbox
 from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
 
 log = logging.getLogger(__name__)
@@ -141,9 +146,36 @@ def case_mail(settings: Settings, case: Case, clocks: Sequence[Deadline], events
 
         form = registration_form(case, clocks, events, settings.directory, settings.daemon.timezone)
         attachments.append((f"媒体投诉登记表-{case.id}.xlsx", XLSX, form))
-    root = f"<{case.id}@{settings.message_id_domain}>"
     return Mail(case.id, notify.step.value, notify.step.value, context, notify.to, notify.cc,
-                round=notify.round, thread=Thread(root, (root,)), attachments=attachments)
+                round=notify.round, thread=case_thread(case, [*notify.to, *notify.cc]), attachments=attachments)
+
+
+def case_thread(case: Case, people: Sequence[Person]) -> Thread:
+    """Each recipient's place: under the first mail of the case they were sent, their own
+    copy, so every client shows them one conversation per case under a message they hold.
+    Someone who has had none starts their conversation with this mail.
+
+    The outbox is read through the case row's session: the transaction that queues this mail
+    sees every copy queued before it. (A case drawn up outside any session has no mail yet.)
+    A first copy that was never delivered stays the root all the same: every later mail
+    names it, so clients still group them, under a missing parent.
+    """
+    db = cast(Session | None, object_session(case))
+    emails = {p.email for p in people}
+    if db is None or not emails:
+        return Thread()
+    first = select(func.min(Outbox.id)).where(
+        Outbox.case_id == case.id, Outbox.recipient.in_(emails)).group_by(Outbox.recipient)  # type: ignore[attr-defined]
+    roots = db.exec(select(Outbox.recipient, Outbox.message_id, Outbox.data)
+                    .where(Outbox.id.in_(first)))  # type: ignore[union-attr]
+    return Thread(own={recipient: Thread(message_id, (*_references(data), message_id))
+                       for recipient, message_id, data in roots})
+
+
+def _references(data: bytes) -> tuple[str, ...]:
+    """The References a composed mail of ours carries (one id per folded line)."""
+    head = BytesHeaderParser(policy=compat32).parsebytes(data.split(b"\r\n\r\n", 1)[0])
+    return tuple(str(head.get("References", "")).split())
 
 
 def _about(settings: Settings, notify: Notify) -> str:

@@ -319,8 +319,10 @@ class Intake:
         to, cc = ([forwarder], gd) if forwarder else (gd, [])
         context = mail_context(case, deadlines, directory)
         context["greeting"] = "、".join(dict.fromkeys(p.name or p.email for p in to))
-        # Threaded under the forward in the forwarder's client; 综合部 never saw that mail.
-        thread = Thread(mail.message_id, (*mail.references, mail.message_id)) if forwarder and mail.message_id else Thread()
+        # The forwarder's copy answers their forward; 综合部 never saw that mail, so for them
+        # this mail starts the case's conversation (later mail hangs under each one's copy).
+        thread = Thread(own={forwarder.email: Thread(mail.message_id, (*mail.references, mail.message_id))}) \
+            if forwarder and mail.message_id else Thread()
         return outbox_rows(self.renderer, directory, Mail(case.id, "ack", "ack", context, to, cc, thread=thread),
                            now, self.settings.message_id_domain)
 

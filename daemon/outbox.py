@@ -18,9 +18,9 @@ Message-ID, which recipients' servers and clients dedupe; `recover` logs it and 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlalchemy import insert, update
@@ -46,10 +46,22 @@ _PLACEHOLDER = "0" * 16  # the random part's length in new_message_id
 
 @dataclass(frozen=True)
 class Thread:
-    """Where a case's mail hangs in the recipients' conversation view."""
+    """Where a mail hangs in its recipients' conversation views: the mail it answers and that
+    mail's own References before it (RFC 5322 §3.6.4).
+
+    Each person holds only their own copies of earlier mail (every copy has its own
+    Message-ID), so `own` gives a recipient their place; the others get in_reply_to and
+    references. Clients thread only to messages they have (Thunderbird), or group under a
+    missing one only when every mail names it (mutt).
+    """
 
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    own: Mapping[str, Thread] = field(default_factory=dict)  # recipient address → their place
+
+    def of(self, email: str) -> Thread:
+        """This recipient's place."""
+        return self.own.get(email) or Thread(self.in_reply_to, self.references)
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,8 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
                 message_id_domain: str) -> list[dict[str, Any]]:
     """One row per recipient, each with its own Message-ID and the finished bytes.
 
-    The mail is rendered and composed once; the copies differ only in the Message-ID.
+    The mail is rendered once and composed once per place in a thread (recipients without
+    their own place share one); the copies of a composition differ only in the Message-ID.
     """
     to = _directory_only(directory, _unique(mail.to), mail)
     to_emails = {p.email for p in to}
@@ -79,11 +92,16 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
     local = f"{mail.case_id or mail.step}.{mail.step}.{mail.round}"
     placeholder = new_message_id(local, message_id_domain, token=_PLACEHOLDER)
     parts = renderer.parts(mail.template, mail.context, mail.case_id)
-    data = renderer.compose(parts, to=to, cc=cc, message_id=placeholder, date=now,
-                            in_reply_to=mail.thread.in_reply_to, references=mail.thread.references,
-                            **({"attachments": mail.attachments} if mail.attachments else {}))
+    composed: dict[tuple[str | None, tuple[str, ...]], bytes] = {}
     rows = []
     for person in [*to, *cc]:
+        thread = mail.thread.of(person.email)
+        place = (thread.in_reply_to, thread.references)
+        if place not in composed:
+            composed[place] = renderer.compose(
+                parts, to=to, cc=cc, message_id=placeholder, date=now, in_reply_to=thread.in_reply_to,
+                references=thread.references, **({"attachments": mail.attachments} if mail.attachments else {}))
+        data = composed[place]
         message_id = new_message_id(local, message_id_domain)
         rows.append(dict(
             key=f"{mail.case_id or '-'}/{mail.step}/{mail.round}/{person.email}",

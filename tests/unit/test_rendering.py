@@ -214,3 +214,26 @@ def test_hostile_inbound_ids_are_never_echoed_in_threading_headers(hostile: str)
     msg = email.message_from_bytes(data, policy=email.policy.default)
     assert msg["In-Reply-To"] is None and msg["Bcc"] is None
     assert str(msg["References"]) == "<ok@corp.example.com>"
+
+
+def test_each_copy_answers_its_own_recipients_earlier_mail() -> None:
+    """People who each hold an earlier copy of their own: each new copy answers that copy
+    (with its ancestors), names nobody else's, and still carries its own token in the tag;
+    someone who has had no mail yet gets a copy that starts their conversation."""
+    c = full_case()
+    context = {**mail_context(c, [], DIRECTORY), "greeting": "孙明"}
+    liu, zonghe = DIRECTORY.mailboxes(DIRECTORY.general_dept)[::-1]
+    own = {SUN.email: Thread("<ack.sun@complaintd.corp.example.com>",
+                             ("<fwd@corp.example.com>", "<ack.sun@complaintd.corp.example.com>")),
+           liu.email: Thread("<ack.liu@complaintd.corp.example.com>", ("<ack.liu@complaintd.corp.example.com>",))}
+    rows = outbox_rows(RENDERER, DIRECTORY, Mail(c.id, "ack", "ack", context, [SUN], [liu, zonghe],
+                                                 thread=Thread(own=own)), T0, SETTINGS.message_id_domain)
+    msgs = {str(r["recipient"]): email.message_from_bytes(r["data"], policy=email.policy.default)  # type: ignore[arg-type]
+            for r in rows}
+    assert msgs[SUN.email]["In-Reply-To"] == "<ack.sun@complaintd.corp.example.com>"
+    assert str(msgs[SUN.email]["References"]).split() == ["<fwd@corp.example.com>",
+                                                          "<ack.sun@complaintd.corp.example.com>"]
+    assert msgs[liu.email]["In-Reply-To"] == "<ack.liu@complaintd.corp.example.com>"
+    assert msgs[zonghe.email]["In-Reply-To"] is None and msgs[zonghe.email]["References"] is None
+    for msg in msgs.values():
+        assert msg["Subject"].startswith(f"[MT-20261127-0001·{token_of(msg['Message-ID'])}] ")
