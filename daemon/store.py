@@ -352,7 +352,9 @@ STATUS_FILTERS = ("open", "overdue", "closed", "all")
 
 
 def list_cases(engine: Engine, status: str, now: datetime) -> list[tuple[Case, Deadline | None]]:
-    """Cases for `complaintd cases`, newest first, each with its next open deadline."""
+    """Cases for `complaintd cases`, newest first, each with what comes next: its earliest
+    open clock (none on a closed case). `overdue`: the open cases that have missed a deadline,
+    whether the pass has acted on it (breached) or not yet."""
     closed = [s.value for s in CLOSED_STATUSES]
     with session(engine) as db:
         query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
@@ -361,17 +363,17 @@ def list_cases(engine: Engine, status: str, now: datetime) -> list[tuple[Case, D
         elif status == "closed":
             query = query.where(Case.status.in_(closed))  # type: ignore[attr-defined]
         cases = list(db.exec(query))
-        nexts = next_deadlines(db, [c.id for c in cases])
-    rows = [(c, nexts.get(c.id)) for c in cases]
-    if status == "overdue":
-        rows = [(c, d) for c, d in rows if d is not None and d.due_at <= now]
-    return rows
+        if status == "overdue":
+            missed = next_deadlines(db, [c.id for c in cases])
+            cases = [c for c in cases if c.id in missed and missed[c.id].due_at <= now]
+        nexts = next_deadlines(db, [c.id for c in cases if c.status not in closed], still_open=True)
+    return [(c, nexts.get(c.id)) for c in cases]
 
 
 def next_deadlines(db: Session, case_ids: Sequence[str], *, still_open: bool = False) -> dict[str, Deadline]:
-    """Each case's earliest clock not yet met. The register counts a breached clock as the
-    next one (it is what makes a case overdue); `still_open` looks only at clocks neither met
-    nor breached, leaving out ack windows: what is next to happen, as the digest tells it."""
+    """Each case's earliest clock not yet met: a breached one counts, so a case whose earliest
+    is due has missed a deadline. `still_open` looks only at clocks neither met nor breached,
+    leaving out ack windows: what is next to happen, as `cases` and the digest show it."""
     found: dict[str, Deadline] = {}
     if not case_ids:
         return found

@@ -162,8 +162,9 @@ def terminal_safe(text: str, *, multiline: bool = False) -> str:
 
 def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now: datetime,
                 directory: Directory, color: bool = False) -> str:
-    """`complaintd cases`: one aligned line per case, the next clock and the time left; an
-    overdue line in red when the terminal shows colour."""
+    """`complaintd cases`: one aligned line per case, the clock that comes next and the time
+    left (a closed case has none); a line whose next clock is past due, not yet acted on by
+    the daemon, in red when the terminal shows colour."""
     header = ("编号", "状态", "接收时间", "接收部门", "媒体单位", "下一时限", "剩余")
     lines = [header]
     overdue = []
