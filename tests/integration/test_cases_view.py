@@ -1,5 +1,5 @@
-"""`complaintd cases` as 综合部 reads it, as real processes on the embedded default (Maildir,
-SQLite): what comes next on each case."""
+"""`complaintd cases` and `show` as 综合部 reads them, as real processes on the embedded default
+(Maildir, SQLite): what comes next on each case, and every refused reply on its case's record."""
 
 from __future__ import annotations
 
@@ -94,3 +94,25 @@ def test_cases_shows_the_next_open_clock_and_none_on_a_closed_case(workdir: Path
     (closed,) = json.loads(complaintd(workdir, "cases", "--status", "closed", "--json").stdout)
     assert closed["id"] == closed_id and closed["status"] == "resolved"
 
+
+def test_show_lists_each_refused_reply_with_who_and_why(workdir: Path) -> None:
+    """Replies that name the case but change nothing are on its record, as 未采纳 with the
+    sender and the reason: a command the sender's role does not allow, a directory address
+    that proves nothing (only the case number in the subject), a command on a closed case."""
+    case_id = late_complaint(workdir, 1)
+    answer(workdir, "陈静 <chen.am@corp.example.com>", "批准",
+           to=our_mail(workdir, case_id, "account_manager", "chen.am@corp.example.com"))
+    answer(workdir, "王强 <wang.net@corp.example.com>", "可处理", subject=f"Re: [{case_id}] 媒体投诉")
+    answer(workdir, FORWARDER, "办结：已修复。", to=our_mail(workdir, case_id, "ack", FORWARDER))
+    complaintd(workdir, "run", "--once")
+    answer(workdir, FORWARDER, "可处理", to=our_mail(workdir, case_id, "ack", FORWARDER))
+    complaintd(workdir, "run", "--once")
+
+    refused = [line for line in complaintd(workdir, "show", case_id).stdout.splitlines() if "  未采纳  " in line]
+    assert len(refused) == 3, refused
+    said = {line.split("  ")[2]: line for line in refused}
+    assert "“批准”" in said["chen.am@corp.example.com"] and "无权" in said["chen.am@corp.example.com"]
+    assert "未能证明" in said["wang.net@corp.example.com"]
+    assert "“可处理”" in said[FORWARDER] and "已关闭" in said[FORWARDER]
+    events = json.loads(complaintd(workdir, "show", case_id, "--json").stdout)["events"]
+    assert {e["actor"] for e in events if e["kind"] == "rejected"} == set(said)
