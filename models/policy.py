@@ -35,7 +35,8 @@ class Step(str, Enum):
     GENERAL_DEPT = "general_dept"  # the whole event and the registration form to 综合部
     SOLUTION_OVERDUE = "solution_overdue"
     COMPLETION_OVERDUE = "completion_overdue"
-    GROUP = "group"  # company-level group convened; company leader told
+    GROUP = "group"  # company-level group convened (综合部 replied 成立小组); company leader told
+    GROUP_OVERDUE = "group_overdue"  # 综合部 silent at the group deadline: the company leader asked to decide
     HIGHER_AUTHORITY = "higher_authority"
     PROGRESS = "progress"  # dynamic report to the company leader
     STATEMENT = "statement"  # the approved unified statement to every interface person
@@ -256,9 +257,32 @@ def _overdue_to_leader_and_gd(case: CaseState, clock: Clock, ctx: Context, d: De
 
 
 def group(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
-    """综合部 replied "成立小组", or 1 h after it took over without one: the company-level group
-    is convened by mail (interface persons of the group departments), company leader told."""
-    (d.met if case.group_requested else d.breached).append((clock.kind, clock.round))
+    """综合部 replied "成立小组": the company-level group is convened at once. Otherwise, 1 h
+    after 综合部 took over, see `_group_not_requested`."""
+    if not case.group_requested:
+        _group_not_requested(case, clock, ctx, d)
+        return
+    d.met.append((clock.kind, clock.round))
+    _convene_group(case, clock, ctx, d)
+
+
+def _group_not_requested(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """Only 综合部 can judge a case beyond its authority; silence is not that judgement, so
+    complaintd convenes nothing. A missed group clock goes to the company leader, asking him
+    to decide (SPEC §3), 综合部 in copy so that it can convene by answering the same mail. A
+    plan or 可处理 since the takeover means the case is being solved at this level: met."""
+    if case.assessment == "local":
+        d.met.append((clock.kind, clock.round))
+        return
+    d.breached.append((clock.kind, clock.round))
+    company = ctx.directory.leaders.company
+    _send(case, d, ctx, _notify(case, Step.GROUP_OVERDUE, clock, ctx, to=[company],
+                                cc=ctx.directory.mailboxes(ctx.directory.general_dept), awaits=[company]))
+
+
+def _convene_group(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
+    """The group by mail (interface persons of the group departments), company leader told;
+    the higher authority's hour starts."""
     members = _group_interfaces(case, ctx.directory)
     gd = ctx.directory.general_dept
     _send(case, d, ctx, _notify(case, Step.GROUP, clock, ctx, to=members,

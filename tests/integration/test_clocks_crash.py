@@ -17,7 +17,7 @@ from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
 
-# Second-long clocks: the walk up to the higher authority takes about ten seconds.
+# Second-long clocks: the walk up to the company leader takes about ten seconds.
 SECONDS = {"assess": "2s", "account_manager": "4s", "general_dept": "6s", "group": "2s",
            "higher_authority": "2s", "solution": "1h", "progress": "1h", "ack": "1h"}
 _GD = ("zonghe@corp.example.com", "liu.gd@corp.example.com")
@@ -26,9 +26,7 @@ EXPECTED = [(step, "0", r) for step, people in [
     ("assess_overdue", ("sun@corp.example.com", "wang.net@corp.example.com")),
     ("account_manager", ("chen.am@corp.example.com", "sun@corp.example.com")),
     ("general_dept", (*_GD, "sun@corp.example.com", "wang.net@corp.example.com", "chen.am@corp.example.com")),
-    ("group", ("zhang.net@corp.example.com", "feng.mkt@corp.example.com", "yang.cs@corp.example.com", *_GD,
-               "zhao.ceo@corp.example.com")),
-    ("higher_authority", ("gd@prov.example.com", "zhao.ceo@corp.example.com", *_GD)),
+    ("group_overdue", ("zhao.ceo@corp.example.com", *_GD)),  # 综合部 silent: nothing convened
 ] for r in people]
 EXPECTED_MAILS = len(EXPECTED)
 

@@ -1,4 +1,5 @@
-"""An agreed plan (方案 + 预计完成) means the case is being handled where it is (issue 12, item 2).
+"""An agreed plan (方案 + 预计完成) means the case is being handled where it is (issue 12, item 2);
+silence at the group deadline convenes nothing (item 4).
 
 On real Dovecot and SMTP with a clock the test moves: after a plan nobody is told that the
 receiving side "could not mobilise resources"; only the agreed completion time passing, or
@@ -100,3 +101,21 @@ def test_cannot_after_a_plan_brings_in_the_account_manager_then_general_dept(
     assert case_row(app).status == "account_manager"
     assert "general_dept" not in steps_between(app, smtp, T0 + timedelta(hours=2, minutes=30))
     assert "general_dept" in steps_between(app, smtp, T0 + timedelta(hours=2, minutes=31))
+
+
+def test_general_dept_convenes_by_answering_the_company_leaders_group_question(
+        app: App, imap: Dovecot, smtp: SmtpServer) -> None:
+    """综合部 stays silent for its hour: the company leader is asked to decide, and nobody is
+    convened. 综合部 then answers its copy of that mail with 成立小组: the group is convened."""
+    run_until(app, T0 + timedelta(hours=1))
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=2))
+    asked = {(step, to) for step, to in new_mails(smtp, seen) if step.startswith("group")}
+    assert asked == {("group_overdue", "zhao.ceo@corp.example.com"), ("group_overdue", "zonghe@corp.example.com"),
+                     ("group_overdue", GD_A)}
+    assert case_row(app).status == "general_dept"
+    reply(imap, our_mail_to(smtp, "group_overdue", GD_A), f"刘洋 <{GD_A}>", "成立小组：网络部、市场部")
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=2, minutes=5))
+    assert {("group", "zhang.net@corp.example.com"), ("group", "feng.mkt@corp.example.com")} <= new_mails(smtp, seen)
+    assert case_row(app).status == "company_group"

@@ -203,8 +203,8 @@ def test_a_major_incident_goes_to_the_emergency_contacts_and_stops_the_clocks(ap
                                                                               smtp: SmtpServer) -> None:
     """The company leader replies 重大: the 重大突发事件 contacts get the case; nothing more follows."""
     run_until(app, T0 + timedelta(hours=1))  # 综合部 takes over …
-    run_until(app, T0 + timedelta(hours=2))  # … and an hour on the group mail reaches the company leader
-    reply(imap, our_mail_to(smtp, "group", "zhao.ceo@corp.example.com"), "赵总 <zhao.ceo@corp.example.com>", "重大")
+    run_until(app, T0 + timedelta(hours=2))  # … and an hour on the company leader is asked about a group
+    reply(imap, our_mail_to(smtp, "group_overdue", "zhao.ceo@corp.example.com"), "赵总 <zhao.ceo@corp.example.com>", "重大")
     seen = len(smtp.messages)
     run_until(app, T0 + timedelta(hours=2, minutes=1))
     assert ("major", "emergency@corp.example.com") in new_mails(smtp, seen)

@@ -75,9 +75,9 @@ def window(round: int, target: str, due_at: datetime, *, met: datetime | None = 
 
 def case(*clocks: Clock, status: CaseStatus = CaseStatus.REGISTERED, dept=NETWORK,  # type: ignore[no-untyped-def]
          receiver: str | None = RECEIVER, outlet: MediaOutlet | None = JCWB, assessment: str | None = None,
-         group_depts: tuple[str, ...] = ()) -> CaseState:
+         group_depts: tuple[str, ...] = (), group_requested: bool = False) -> CaseState:
     return CaseState("MT-20261127-0001", status, dept, receiver, outlet, T0, tuple(clocks),
-                     assessment=assessment, group_depts=group_depts)
+                     assessment=assessment, group_depts=group_depts, group_requested=group_requested)
 
 
 def emails(people: tuple[Person, ...]) -> tuple[str, ...]:
@@ -181,13 +181,21 @@ RULES = [
                                     mails=(("completion_overdue", (NET_LEADER, GD_A), (RECEIVER,)),),
                                     windows=((0, f"completion_overdue/0/{NET_LEADER}"),)),
                  id="normal-completion-overdue"),
-    # group (1 h from takeover at T0+1h): interface A of the group, company leader in copy
-    pytest.param(case(clock(GROUP, T0 + h(2)), **AT_GD), T0 + h(2),
-                 Expect(breached=((GROUP, 0),), mails=(("group", GROUP_AS, (*GD_BOX, COMPANY)),), forms=("group",),
+    # group (1 h from takeover at T0+1h): convened when 综合部 replied 成立小组 (the reply makes
+    # the clock due at once): interface A of the group, company leader in copy
+    pytest.param(case(clock(GROUP, T0 + h(1.5)), group_requested=True, **AT_GD), T0 + h(1.5),
+                 Expect(met=((GROUP, 0),), mails=(("group", GROUP_AS, (*GD_BOX, COMPANY)),), forms=("group",),
                         status=CaseStatus.COMPANY_GROUP, clocks=((HA, 0, h(1)),),
                         windows=tuple((i, f"group/0/{a}") for i, a in enumerate(GROUP_AS)),
                         marks=("group_formed_at",)),
-                 id="group-convened"),
+                 id="group-convened-by-reply"),
+    # … and silence convenes nothing: the company leader is asked to decide, 综合部 in copy
+    pytest.param(case(clock(GROUP, T0 + h(2)), **AT_GD), T0 + h(2),
+                 Expect(breached=((GROUP, 0),), mails=(("group_overdue", (COMPANY,), GD_BOX),),
+                        windows=((0, f"group_overdue/0/{COMPANY}"),)),
+                 id="group-missed-goes-to-the-company-leader"),
+    pytest.param(case(clock(GROUP, T0 + h(2)), assessment="local", **AT_GD), T0 + h(2),  # a plan from 综合部
+                 Expect(met=((GROUP, 0),)), id="group-not-needed-after-a-plan"),
     # higher_authority (1 h from the group)
     pytest.param(case(clock(HA, T0 + h(3)), **AT_GROUP), T0 + h(3),
                  Expect(breached=((HA, 0),), mails=(("higher_authority", (HIGHER,), (COMPANY, *GD_BOX)),),
@@ -268,10 +276,10 @@ def test_general_dept_case_assess_reminder_goes_to_its_interface_a() -> None:
 
 def test_group_includes_the_receiving_branch_and_departments_named_when_convening() -> None:
     """The group is the in_company_group departments, the receiving one and the named ones."""
-    branch = case(clock(GROUP, T0 + h(2)), dept=BRANCH, receiver=BRANCH_RECEIVER, **AT_GD)
+    branch = case(clock(GROUP, T0 + h(2)), dept=BRANCH, receiver=BRANCH_RECEIVER, group_requested=True, **AT_GD)
     [mail] = decide(branch, DIRECTORY, DEADLINES, T0 + h(2)).mails
     assert emails(mail.to) == (*GROUP_AS, EAST_A)
-    named = case(clock(GROUP, T0 + h(2)), group_depts=("east_branch",), **AT_GD)
+    named = case(clock(GROUP, T0 + h(2)), group_depts=("east_branch",), group_requested=True, **AT_GD)
     [mail] = decide(named, DIRECTORY, DEADLINES, T0 + h(2)).mails
     assert emails(mail.to) == (*GROUP_AS, EAST_A)
 
@@ -447,16 +455,33 @@ def test_direct_complaint_registered_late_needs_no_account_manager_step() -> Non
 
 
 def test_daemon_down_across_two_deadlines_acts_on_both_in_due_order() -> None:
-    """At 综合部 since T0+1h, down until T0+5h30m: the group (due +2h) then the report (+5h)."""
+    """At 综合部 since T0+1h, down until T0+5h30m: the group question to the company leader
+    (due +2h), then the report (+5h)."""
     now = T0 + h(5.5)
     state = case(clock(GROUP, T0 + h(2)), clock(PROGRESS, T0 + h(5), 1),
                  window(3, f"general_dept/0/{GD_A}", T0 + h(1) + m(10), met=T0 + h(1) + m(5)), **AT_GD)
     d = decide(state, DIRECTORY, DEADLINES, now)
-    assert [(n.step, n.late) for n in d.mails] == [(Step.GROUP, True), (Step.PROGRESS, True)]
-    assert d.status is CaseStatus.COMPANY_GROUP  # the report is written at group level
-    assert [(c.kind, c.round, c.due_at) for c in d.clocks if c.kind != ACK] == [
-        (HA, 0, now + h(1)), (PROGRESS, 2, T0 + h(9))]
-    assert [c.round for c in d.clocks if c.kind == ACK] == [4, 5, 6]  # after the existing window 3
+    assert [(n.step, n.late) for n in d.mails] == [(Step.GROUP_OVERDUE, True), (Step.PROGRESS, True)]
+    assert d.status is None
+    assert [(c.kind, c.round, c.due_at) for c in d.clocks if c.kind != ACK] == [(PROGRESS, 2, T0 + h(9))]
+    assert [c.round for c in d.clocks if c.kind == ACK] == [4]  # after the existing window 3
+
+
+def test_a_missed_group_clock_convenes_nothing() -> None:
+    """综合部 silent at the group deadline: the company leader is asked to decide, and then told
+    again by 综合部; no group mail to any interface person, no company-level status, and so no
+    report to the higher authority, however long nobody answers."""
+    start = T0 + h(2)
+    state, ds = walk(case(clock(GROUP, start), clock(PROGRESS, T0 + h(5), 1), **AT_GD),
+                     *(start + m(n) for n in range(0, 24 * 60, 5)))
+    mails = [n for d in ds for n in d.mails]
+    assert [(n.step, emails(n.to)) for n in mails[:2]] == [(Step.GROUP_OVERDUE, (COMPANY,)),
+                                                          (Step.LEADER_SILENT, GD_BOX)]
+    assert {n.step for n in mails[2:]} == {Step.PROGRESS}  # the company leader's dynamic reports go on
+    interface = {p.email for dept in DIRECTORY.departments for p in (dept.interface_a, dept.interface_b) if p}
+    assert not any(interface & set(emails(n.to) + emails(n.cc)) for n in mails)
+    assert state.status is CaseStatus.GENERAL_DEPT
+    assert not [c for c in state.clocks if c.kind == HA] and not any(d.marks for d in ds)
 
 
 # -- properties ------------------------------------------------------------------------------
