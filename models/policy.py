@@ -398,14 +398,30 @@ def _notify(case: CaseState, step: Step, clock: Clock, ctx: Context, *, to: Iter
 
 
 def _send(case: CaseState, d: Decision, ctx: Context, mail: Notify) -> None:
-    """Queue the mail, and open an ack window for each person whose answer it awaits."""
+    """Queue the mail, and open an ack window for each person whose answer it awaits — unless
+    one is open for them already. Any reply of theirs meets all their windows, so a second
+    window could only double the failover: a case registered late sends several reminders
+    to one leader in one pass, and he must cause one 越级上报, not two identical ones."""
     d.mails.append(mail)
     taken = [c.round for c in case.clocks if c.kind == DeadlineKind.ACK.value]
     taken += [c.round for c in d.clocks if c.kind == DeadlineKind.ACK.value]
     next_round = max(taken, default=-1) + 1
-    for i, person in enumerate(mail.awaits):
-        d.clocks.append(NewClock(DeadlineKind.ACK.value, next_round + i, ctx.now + ctx.deadlines[DeadlineKind.ACK],
+    waiting = _waiting_for(case, d)
+    for person in mail.awaits:
+        if person.email in waiting:
+            continue
+        d.clocks.append(NewClock(DeadlineKind.ACK.value, next_round, ctx.now + ctx.deadlines[DeadlineKind.ACK],
                                  target=f"{mail.step.value}/{mail.round}/{person.email}"))
+        next_round += 1
+        waiting.add(person.email)
+
+
+def _waiting_for(case: CaseState, d: Decision) -> set[str]:
+    """Whose answer an open ack window awaits, as this pass has left them so far."""
+    settled = {*d.met, *d.breached}
+    ack = DeadlineKind.ACK.value
+    waiting = {c.awaited for c in case.clocks if c.kind == ack and c.open and (c.kind, c.round) not in settled}
+    return waiting | {c.target.rsplit("/", 1)[-1] for c in d.clocks if c.kind == ack}
 
 
 def _transition(case: CaseState, step: Step, d: Decision) -> None:

@@ -443,6 +443,32 @@ def test_branch_escalated_early_is_not_handed_to_general_dept_again_at_30_minute
     assert Step.GENERAL_DEPT not in [n.step for n in at_30.mails]
     assert at_30.marks == {} and [c.target for c in at_30.clocks] == [f"failover/0/{GD_B}"]
 
+def open_windows(state: CaseState) -> list[str]:
+    """Whose answer is awaited right now: one entry per open ack window."""
+    return [c.awaited for c in state.clocks if c.kind == ACK and c.open]
+
+
+def test_a_late_registration_waits_once_for_each_person() -> None:
+    """Received 5 h before it was registered: the assess and solution reminders both await the
+    department leader in one pass. One window for him, so one 越级上报 to the company leader
+    (not two identical ones), and so on up: no person ever has two windows open."""
+    now = T0 + h(5)
+    drafts = intake_deadlines(T0, NETWORK, DEADLINES, now)
+    state = case(*(clock(d.kind.value, d.due_at, met=d.met_at) for d in drafts))
+    failovers: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    windows: list[str] = []
+    for t in (now + m(n) for n in range(0, 6 * 60)):
+        d = decide(state, DIRECTORY, DEADLINES, t)
+        failovers += [(emails(n.to), emails(n.cc)) for n in d.mails if n.step is Step.FAILOVER]
+        windows += [c.target for c in d.clocks if c.kind == ACK]
+        state = fold(state, d, t)
+        awaited = open_windows(state)
+        assert len(awaited) == len(set(awaited)), f"{t - T0}: {sorted(awaited)}"
+    assert failovers.count(((COMPANY,), (NET_LEADER,))) == 1
+    assert len(failovers) == len(set(failovers))
+    assert len(windows) == len(set(windows))
+
+
 def test_direct_complaint_registered_late_needs_no_account_manager_step() -> None:
     """综合部 received it itself (its 1 h clock met on arrival); no outlet: nobody to ask."""
     now = T0 + h(1.5)
@@ -575,6 +601,20 @@ def test_the_higher_authority_hears_only_through_its_own_step(state: CaseState, 
         for mail in d.mails:
             assert mail.step is Step.HIGHER_AUTHORITY or HIGHER not in emails(mail.to) + emails(mail.cc), mail
         state = fold(state, d, now)
+
+
+@PROPERTY
+@given(case_states(), st.lists(SECONDS, min_size=1, max_size=6))
+def test_nobody_waited_for_gets_a_second_window(state: CaseState, offsets: list[int]) -> None:
+    """A pass opens an ack window only for people with none open: their one answer meets
+    every window, so a second one could only double the failover."""
+    for now in sorted(T0 + timedelta(seconds=s) for s in offsets):
+        d = decide(state, DIRECTORY, DEADLINES, now)
+        after = fold(state, d, now)
+        opened = [c.target.rsplit("/", 1)[-1] for c in d.clocks if c.kind == ACK]
+        still_open = [c.awaited for c in after.clocks if c.kind == ACK and c.open and c in state.clocks]
+        assert len(opened) == len(set(opened)) and not set(opened) & set(still_open), (opened, still_open)
+        state = after
 
 
 @PROPERTY
