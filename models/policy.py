@@ -331,7 +331,8 @@ def statement(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
 
 def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     """No human answer within the ack window (or the address is unreachable): B is told, A
-    stays in copy; a silent leader → the next one up. The backup gets a window of its own."""
+    stays in copy; a silent leader → the next one up, up to the company leader. The backup
+    gets a window of its own."""
     d.breached.append((clock.kind, clock.round))
     silent = clock.awaited
     person = ctx.directory.person(silent) or Person("", silent)
