@@ -120,8 +120,10 @@ class Directory:
 
     def backup_of(self, email: str) -> Person | None:
         """Who is told when `email` does not answer: an A contact's B (接口人 A角 → B角, the
-        account manager A → B), a leader's next leader up (越级上报: department leader →
-        company leader → higher authority). None when nobody stands behind them."""
+        account manager A → B), a leader's next leader up (越级上报: department or media
+        leader → company leader). None when nobody stands behind them: skip-level reporting
+        climbs the company's own leaders and stops at the company leader; the higher authority
+        hears only through its own step (seed §5.2), never because someone was silent."""
         email = email.lower()
         for dept in (self.general_dept, *self.departments):
             if dept.interface_a.email == email and dept.interface_b:
@@ -133,8 +135,6 @@ class Directory:
                 return outlet.account_manager_b
         if self.leaders.media and self.leaders.media.email == email:
             return self.leaders.company
-        if self.leaders.company.email == email:
-            return self.leaders.higher_authority
         return None
 
     def outlet_by_domain(self, email: str) -> MediaOutlet | None:

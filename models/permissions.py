@@ -40,7 +40,8 @@ ALLOWED: dict[Verb, frozenset[Role]] = {
     Verb.CATEGORY: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
     Verb.MEDIA_OUTLET: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
     Verb.REPORTER: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
-    Verb.GROUP: frozenset({Role.GENERAL_DEPT}),
+    # SPEC §3: a missed group clock goes to the company leader, "who (or 综合部) convenes by reply".
+    Verb.GROUP: frozenset({Role.GENERAL_DEPT, Role.COMPANY_LEADER}),
     Verb.STATEMENT: frozenset({Role.GENERAL_DEPT}) | _LEADERS,
     Verb.APPROVE: _LEADERS,
     Verb.MAJOR: frozenset({Role.GENERAL_DEPT}) | _LEADERS,

@@ -353,13 +353,10 @@ def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
 
 
 def _backup_of(silent: str, ctx: Context) -> Person | None:
-    """Who stands behind `silent` inside the company: B for an A contact, the next leader up
-    for a leader — never the higher-level authority (see `ack`), nobody for B."""
+    """Who stands behind `silent` inside the company (Directory.backup_of: B for an A contact,
+    the next leader up for a leader, never the higher-level authority); nobody for B."""
     backup = ctx.directory.backup_of(silent)
-    outside = ctx.directory.leaders.higher_authority
-    if backup is None or backup.email == silent or (outside is not None and backup.email == outside.email):
-        return None
-    return backup
+    return None if backup is None or backup.email == silent else backup
 
 
 def _origin(clock: Clock) -> str:

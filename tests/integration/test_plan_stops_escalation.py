@@ -119,3 +119,16 @@ def test_general_dept_convenes_by_answering_the_company_leaders_group_question(
     run_until(app, T0 + timedelta(hours=2, minutes=5))
     assert {("group", "zhang.net@corp.example.com"), ("group", "feng.mkt@corp.example.com")} <= new_mails(smtp, seen)
     assert case_row(app).status == "company_group"
+
+
+def test_the_company_leader_convenes_by_answering_his_group_question(app: App, imap: Dovecot,
+                                                                    smtp: SmtpServer) -> None:
+    """SPEC §3: a missed group clock goes to the company leader, "who (or 综合部) convenes by reply"."""
+    run_until(app, T0 + timedelta(hours=1))
+    run_until(app, T0 + timedelta(hours=2))
+    reply(imap, our_mail_to(smtp, "group_overdue", "zhao.ceo@corp.example.com"), "赵总 <zhao.ceo@corp.example.com>",
+          "成立小组：网络部")
+    seen = len(smtp.messages)
+    run_until(app, T0 + timedelta(hours=2, minutes=5))
+    assert ("group", "zhang.net@corp.example.com") in new_mails(smtp, seen)
+    assert case_row(app).status == "company_group"

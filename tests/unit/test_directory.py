@@ -36,3 +36,12 @@ def test_only_a_plain_mailbox_at_exactly_the_domain_matches_a_pattern(sender: st
     """Anything else is nobody's staff: it may not act on a case, and complaintd never mails it."""
     assert DIRECTORY.department_of(sender) is None
     assert not DIRECTORY.is_known(sender)
+
+
+def test_skip_level_reporting_stops_at_the_company_leader() -> None:
+    """越级上报 climbs the company's own leaders: nobody stands behind the company leader
+    (the higher authority hears only through its own step, seed §5.2)."""
+    d = DIRECTORY
+    assert d.backup_of("wang.net@corp.example.com") == d.leaders.company
+    assert d.backup_of("qian.media@corp.example.com") == d.leaders.company
+    assert d.backup_of(d.leaders.company.email) is None
