@@ -23,7 +23,7 @@ from daemon.config import Settings
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import session
-from daemon.views import clock_label, mail_context
+from daemon.views import clock_label, greeting, mail_context
 from models.directory import Person
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
 from models.tables import Case, Deadline, Event, Outbox
@@ -130,7 +130,7 @@ def case_mail(settings: Settings, case: Case, clocks: Sequence[Deadline], events
     """The step's template with the case, the clock it is about, and what is asked."""
     context: dict[str, Any] = mail_context(case, clocks, settings.directory)
     context.update(
-        greeting="、".join(dict.fromkeys(p.name or p.email for p in notify.to)),
+        greeting=greeting(notify.to, settings.directory),
         step={"name": notify.step.value, "round": notify.round, "due_at": notify.due_at, "late": notify.late,
               "about": _about(settings, notify), "about_kind": _about_kind(settings, notify)},
         status_label=STATUS_LABELS.get(case.status, case.status),

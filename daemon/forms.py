@@ -21,9 +21,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
 from daemon.rendering import CATEGORY_LABELS, EVENT_LABELS, STATUS_LABELS
-from daemon.views import clock_label, display_width
+from daemon.views import clock_label, directory_name, display_width, in_due_order
 from models.directory import Directory
 from models.tables import Case, Deadline, Event
+from models.types import DeadlineKind
 
 FORM_TITLE = "媒体投诉登记表"
 LOG_TITLE = "媒体投诉相关记录"
@@ -39,7 +40,8 @@ WRAP_WIDTH = VALUE_WIDTH - 4  # cell padding, and word wrap breaking early in La
 LINE_HEIGHT = 15.0  # points per line of 11-point text
 MAX_ROW_HEIGHT = 409.0  # Excel's limit
 ROW_LINES = int(MAX_ROW_HEIGHT // LINE_HEIGHT) - 2  # lines of a long complaint per row
-LOG_WIDTHS = {"A": 18, "B": 30, "C": 14, "D": 50, "E": 40, "F": 44}
+# Sheet 2: a Message-ID of ours (up to ~95 characters) takes two lines of column F.
+LOG_WIDTHS = {"A": 18, "B": 30, "C": 14, "D": 50, "E": 40, "F": 50}
 
 _THIN = Side(style="thin")
 BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -63,7 +65,7 @@ def registration_form(case: Case, deadlines: Sequence[Deadline], events: Sequenc
     assert form is not None  # a new Workbook always has one sheet
     form.title = FORM_TITLE
     _form_sheet(form, case, deadlines, directory, tz)
-    _log_sheet(wb.create_sheet(LOG_TITLE), events, tz)
+    _log_sheet(wb.create_sheet(LOG_TITLE), case, events, tz)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -109,13 +111,22 @@ def form_fields(case: Case, directory: Directory, tz: ZoneInfo) -> list[tuple[st
     ]
 
 
-def clock_rows(deadlines: Sequence[Deadline], tz: ZoneInfo) -> list[tuple[str, str, str, str, str]]:
+def clock_rows(deadlines: Sequence[Deadline], directory: Directory,
+               tz: ZoneInfo) -> list[tuple[str, str, str, str, str]]:
     """One row per clock: 时限, 到期, 完成, 超时, 备注."""
     return [
-        (clock_label(d.kind) + (f" 第{d.round}次" if d.round else ""), local_time(d.due_at, tz),
-         local_time(d.met_at, tz), local_time(d.breached_at, tz), "迟报" if d.late else "")
-        for d in deadlines
+        (clock_name(d, directory), local_time(d.due_at, tz), local_time(d.met_at, tz),
+         local_time(d.breached_at, tz), "迟报" if d.late else "")
+        for d in in_due_order(deadlines)
     ]
+
+
+def clock_name(d: Deadline, directory: Directory) -> str:
+    """"评估答复", "动态报告 第2次", and for an answer awaited from someone "确认回复（张伟）":
+    an ack window's round only counts windows, the person is what the reader needs."""
+    if d.kind == DeadlineKind.ACK.value and d.target:
+        return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
+    return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 
 
 def local_time(value: datetime | None, tz: ZoneInfo) -> str:
@@ -219,7 +230,7 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
     for column, header in enumerate(("时限", "到期", "完成", "超时", "备注"), start=1):
         _put(ws, row, column, header, label=True)
     ws.row_dimensions[row].height = ROW_HEIGHT
-    for values in clock_rows(deadlines, tz):
+    for values in clock_rows(deadlines, directory, tz):
         row += 1
         for column, value in enumerate(values, start=1):
             _put(ws, row, column, value)
@@ -237,10 +248,12 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
 
 
 def _fit_row(ws: Worksheet, row: int, values: Sequence[str], widths: Sequence[int]) -> None:
-    """Make a row tall enough for its most wrapped cell (Excel does not grow rows on opening)."""
+    """Make a row tall enough for its most wrapped cell (Excel does not grow rows on opening),
+    with a spare line: a spreadsheet breaks a Message-ID or an address where it can, not at
+    the column's last character."""
     lines = max(text_lines(v, max(1, w - 2)) for v, w in zip(values, widths, strict=True))
     if lines > 1:
-        ws.row_dimensions[row].height = min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT)
+        ws.row_dimensions[row].height = min(MAX_ROW_HEIGHT, (lines + 1) * LINE_HEIGHT)
 
 
 def _title(ws: Worksheet, row: int, text: str, last: int, *, size: int) -> int:
@@ -254,20 +267,22 @@ def _title(ws: Worksheet, row: int, text: str, last: int, *, size: int) -> int:
     return row + 1
 
 
-def _log_sheet(ws: Worksheet, events: Sequence[Event], tz: ZoneInfo) -> None:
+def _log_sheet(ws: Worksheet, case: Case, events: Sequence[Event], tz: ZoneInfo) -> None:
     for letter, width in LOG_WIDTHS.items():
         ws.column_dimensions[letter].width = width
-    for column, header in enumerate(("时间", "人员", "事项", "说明", "邮件主题", "Message-ID"), start=1):
-        _put(ws, 1, column, header, label=True)
-    for row, e in enumerate(events, start=2):
+    header = _title(ws, 1, f"{LOG_TITLE}（{case.id}）", len(LOG_WIDTHS), size=14)
+    for column, name in enumerate(("时间", "人员", "事项", "说明", "邮件主题", "Message-ID"), start=1):
+        _put(ws, header, column, name, label=True)
+    ws.row_dimensions[header].height = ROW_HEIGHT
+    for row, e in enumerate(events, start=header + 1):
         values = (local_time(e.at, tz), e.actor, EVENT_LABELS.get(e.kind, e.kind), e.summary, e.subject or "",
                   e.message_id or "")
         for column, value in enumerate(values, start=1):
             _put(ws, row, column, value)
         _fit_row(ws, row, values, list(LOG_WIDTHS.values()))
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:F{max(1, len(events) + 1)}"
-    ws.print_title_rows = "1:1"
+    ws.freeze_panes = f"A{header + 1}"
+    ws.auto_filter.ref = f"A{header}:F{header + len(events)}"
+    ws.print_title_rows = f"1:{header}"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
     ws.page_setup.fitToWidth = 1

@@ -36,7 +36,7 @@ from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
 from daemon.store import expire_ack_windows, session
-from daemon.views import Clock, first_line, mail_context
+from daemon.views import Clock, first_line, greeting, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
@@ -318,7 +318,7 @@ class Intake:
         forwarder = _forwarder_person(case, mail, directory.person(case.forwarder_email or ""))
         to, cc = ([forwarder], gd) if forwarder else (gd, [])
         context = mail_context(case, deadlines, directory)
-        context["greeting"] = "、".join(dict.fromkeys(p.name or p.email for p in to))
+        context["greeting"] = greeting(to, directory)
         # The forwarder's copy answers their forward; 综合部 never saw that mail, so for them
         # this mail starts the case's conversation (later mail hangs under each one's copy).
         thread = Thread(own={forwarder.email: Thread(mail.message_id, (*mail.references, mail.message_id))}) \

@@ -6,12 +6,12 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
 from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS
 from daemon.store import CaseRecord
-from models.directory import Directory
+from models.directory import Directory, Person
 from models.tables import Case, Deadline, Event
 from models.types import DeadlineKind
 
@@ -82,6 +82,9 @@ class Clock(Protocol):
     def late(self) -> bool: ...
 
 
+ClockT = TypeVar("ClockT", bound=Clock)
+
+
 def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
@@ -89,7 +92,7 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
     reporter = case.reporter_name or ""
     if case.original_from_email:
         reporter = f"{reporter} <{case.original_from_email}>".strip()
-    clocks = [clock_context(d) for d in deadlines if getattr(d.kind, "value", d.kind) != "ack"]
+    clocks = [clock_context(d) for d in in_due_order(deadlines) if getattr(d.kind, "value", d.kind) != "ack"]
     return {
         "case": {
             "id": case.id,
@@ -115,6 +118,26 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
         "clocks": clocks,
         "first_open": next((c for c in clocks if not c["met"]), None),
     }
+
+
+def in_due_order(deadlines: Sequence[ClockT]) -> list[ClockT]:
+    """Clocks as mail and the form list them: a person reads the list as "what comes when",
+    and the clocks a takeover starts were made after the registration's later ones."""
+    return sorted(deadlines, key=lambda d: d.due_at)
+
+
+def directory_name(email: str, directory: Directory) -> str:
+    """What the directory calls an address: a person's name, 综合部's shared mailbox by the
+    department's name; the address itself for anyone it does not name (staff known by a
+    `*@domain` pattern or listed by address alone). Never the display name a mail claimed."""
+    known = directory.person(email) or next(
+        (p for p in directory.mailboxes(directory.general_dept) if p.email == email.lower()), None)
+    return known.name if known and known.name else email
+
+
+def greeting(people: Sequence[Person], directory: Directory) -> str:
+    """The salutation of a mail to `people`: "张伟、李娜"."""
+    return "、".join(dict.fromkeys(directory_name(p.email, directory) for p in people))
 
 
 def clock_context(d: Clock) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -51,6 +52,10 @@ DEADLINES = [
              met_at=T0 + timedelta(minutes=20), late=True),
     Deadline(case_id=CASE_ID, kind="general_dept", due_at=T0 + timedelta(hours=1),
              breached_at=T0 + timedelta(hours=1, seconds=1)),
+    Deadline(case_id=CASE_ID, kind="ack", round=4, due_at=T0 + timedelta(hours=1, minutes=10),
+             met_at=T0 + timedelta(hours=1, minutes=5), target="general_dept/0/liu.gd@corp.example.com"),
+    Deadline(case_id=CASE_ID, kind="ack", round=5, due_at=T0 + timedelta(hours=1, minutes=10),
+             target="general_dept/0/sun@corp.example.com"),
     Deadline(case_id=CASE_ID, kind="progress", round=2, due_at=T0 + timedelta(hours=8)),
 ]
 EVENTS = [
@@ -109,7 +114,8 @@ def test_every_field_is_on_the_form_in_chinese() -> None:
 
 
 def test_clocks_table_lists_each_deadline_and_how_it_went() -> None:
-    """One row per deadline: label (with the round), due, met, breached, and 迟报 when late."""
+    """One row per deadline: label (with the round, or for an answer awaited, whose: the
+    directory's name, the address when it names nobody), due, met, breached, 迟报 when late."""
     ws = workbook(full_case())["媒体投诉登记表"]
     title = row_of(ws, "各时限及完成情况")
     rows = [r[:5] for r in ws.iter_rows(min_row=title + 1, values_only=True)]
@@ -117,6 +123,8 @@ def test_clocks_table_lists_each_deadline_and_how_it_went() -> None:
         ("时限", "到期", "完成", "超时", "备注"),
         ("评估答复（可处理/无法处理）", "2026-11-27 10:30", "2026-11-27 10:35", None, "迟报"),
         ("上报综合部（附登记表）", "2026-11-27 11:15", None, "2026-11-27 11:15", None),
+        ("确认回复（刘洋）", "2026-11-27 11:25", "2026-11-27 11:20", None, None),
+        ("确认回复（sun@corp.example.com）", "2026-11-27 11:25", None, None, None),
         ("动态报告 第2次", "2026-11-27 18:15", None, None, None),
     ]
     assert all(ws.cell(title + 3, c).border.bottom.style == "thin" for c in range(1, 6))
@@ -131,20 +139,24 @@ def test_a_mostly_empty_record_still_makes_a_form() -> None:
     for label in ("接收人员", "媒体单位", "记者/联系人", "联系电话", "原邮件时间", "投诉内容", "预计完成时间", "处理结果"):
         assert got[label] is None, label
     log = wb["媒体投诉相关记录"]
-    assert log.max_row == 1 and log.freeze_panes == "A2"
+    assert log.max_row == 2 and log.freeze_panes == "A3"
 
 
-def test_event_log_sheet_has_a_frozen_filtered_header() -> None:
-    """Sheet 2 is the 媒体投诉相关记录: one row per event, header bold, frozen and filtered."""
+def test_event_log_sheet_has_a_title_and_a_frozen_filtered_header() -> None:
+    """Sheet 2 is the 媒体投诉相关记录 of the case, titled so on paper: one row per event,
+    header bold, frozen and filtered, both repeated on every printed page."""
     log = workbook(full_case())["媒体投诉相关记录"]
     rows = list(log.iter_rows(values_only=True))
-    assert rows[0] == ("时间", "人员", "事项", "说明", "邮件主题", "Message-ID")
-    assert rows[1:] == [
+    assert rows[0][0] == f"媒体投诉相关记录（{CASE_ID}）" and log["A1"].font.b
+    assert "A1:F1" in {str(r) for r in log.merged_cells.ranges}
+    assert rows[1] == ("时间", "人员", "事项", "说明", "邮件主题", "Message-ID")
+    assert rows[2:] == [
         ("2026-11-27 10:21", "complaintd", "登记", "登记为媒体投诉", "转发：光谷小区没信号", "<fwd@corp.example.com>"),
         ("2026-11-27 10:35", "zhang.net@corp.example.com", "来信", "无法处理",
          "回复：[MT-20261127-0001] 媒体投诉已登记", "<r1@corp.example.com>"),
     ]
-    assert log["A1"].font.b and log.freeze_panes == "A2" and log.auto_filter.ref == "A1:F3"
+    assert log["A2"].font.b and log.freeze_panes == "A3" and log.auto_filter.ref == "A2:F4"
+    assert log.print_title_rows == "$1:$2"
 
 
 def test_the_form_prints_on_a4_one_page_wide() -> None:
@@ -178,3 +190,20 @@ def test_one_huge_paragraph_is_cut_into_printable_rows() -> None:
     assert last - first >= 5
     assert "".join(str(ws.cell(r, 2).value) for r in range(first, last + 1)) == text
     assert all((ws.row_dimensions[r].height or 0) <= 409 for r in range(first, last + 1))
+
+
+def test_a_long_message_id_is_never_clipped() -> None:
+    """Our Message-IDs run to ~95 characters and Outlook's nearly as long: each wraps within
+    its column, and the row is tall enough for it with a line to spare, since a spreadsheet
+    breaks it where it can, not at the column's last character."""
+    ids = ["<MT-20261127-0001.completion_overdue.1795747560.9f3a0123456789ab@complaintd.corp.example.com>",
+           "<TYZPR06MB6213A1B2C3D4E5F60718293A4B5C6D7E8F@TYZPR06MB6213.apcprd06.prod.outlook.com>"]
+    events = [Event(case_id=CASE_ID, at=T0, kind="mail_out", actor="complaintd", summary="已发送给 sun@corp.example.com",
+                    message_id=mid) for mid in ids]
+    log = workbook(full_case(), events=events)["媒体投诉相关记录"]
+    width = log.column_dimensions["F"].width
+    for row in (3, 4):
+        cell = log.cell(row, 6)
+        assert cell.value in ids and cell.alignment.wrap_text
+        lines = math.ceil(len(str(cell.value)) / width) + 1
+        assert (log.row_dimensions[row].height or 15) >= lines * 15, (cell.value, width)

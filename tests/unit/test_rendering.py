@@ -237,3 +237,73 @@ def test_each_copy_answers_its_own_recipients_earlier_mail() -> None:
     assert msgs[zonghe.email]["In-Reply-To"] is None and msgs[zonghe.email]["References"] is None
     for msg in msgs.values():
         assert msg["Subject"].startswith(f"[MT-20261127-0001·{token_of(msg['Message-ID'])}] ")
+
+
+def greeting_of(rows: list[dict[str, object]]) -> str:
+    """The salutation a recipient reads first: the plain text's first line."""
+    msg = email.message_from_bytes(rows[0]["data"], policy=email.policy.default)  # type: ignore[arg-type]
+    return text_of(msg).splitlines()[0]
+
+
+def test_people_are_greeted_by_their_directory_name_or_else_their_address() -> None:
+    """The directory's name whenever it names the person, whatever their mail's From said; an
+    address only for someone it does not name (孙明 is 网络部 staff by address alone): the
+    same salutation in the registration mail as in every later mail."""
+    from sqlalchemy import create_engine
+
+    from daemon.escalation import case_mail
+    from daemon.intake import Intake
+    from models.policy import Notify, Step
+    from parsers.message import Address, Kind, ParsedMail
+
+    intake = Intake(SETTINGS, create_engine("sqlite://"), RENDERER)
+    forward = ParsedMail(Kind.COMPLAINT, "", message_id="<fwd@corp.example.com>", subject="转发: 没信号",
+                         sender=Address("同事1", "sun@corp.example.com"))
+    deadlines = intake_deadlines(T0, DIRECTORY.department("network"), SETTINGS.deadlines, T0)  # type: ignore[arg-type]
+    assert greeting_of(intake._acknowledgment(case(), deadlines, forward, T0)) == "sun@corp.example.com："
+    direct = intake._acknowledgment(case(forwarder_email=None, receiving_dept="general_dept"), deadlines, forward, T0)
+    assert greeting_of(direct) == "综合部、刘洋："
+
+    def mail_to(*people: Person) -> str:
+        notify = Notify(Step.ASSESS_OVERDUE, 0, people, (), (), T0)
+        return greeting_of(outbox_rows(RENDERER, DIRECTORY, case_mail(SETTINGS, case(), [], [], notify, T0),
+                                       T0, SETTINGS.message_id_domain))
+
+    assert mail_to(Person("", "sun@corp.example.com")) == "sun@corp.example.com："
+    assert mail_to(Person("Wang Qiang", "wang.net@corp.example.com"), Person("", "zhang.net@corp.example.com")) \
+        == "王强、张伟："
+
+
+def test_the_clocks_in_a_mail_are_listed_in_the_order_they_fall_due() -> None:
+    """The 综合部 mail lists the registration's clocks and those its takeover started (group,
+    progress) by due time, as a person reads "what comes when", not in the order they were made."""
+    from daemon.escalation import case_mail
+    from models.policy import Notify, Step
+    from models.tables import Deadline
+
+    due = {"assess": 15, "account_manager": 30, "general_dept": 60, "solution": 240, "normal_completion": 72 * 60,
+           "group": 120, "progress": 300}  # minutes after receipt; the last two made at the takeover
+    clocks = [Deadline(case_id="MT-20261127-0001", kind=kind, due_at=T0 + timedelta(minutes=m)) for kind, m in due.items()]
+    notify = Notify(Step.GENERAL_DEPT, 0, DIRECTORY.mailboxes(DIRECTORY.general_dept), (), (), T0 + timedelta(hours=1))
+    rows = outbox_rows(RENDERER, DIRECTORY, case_mail(SETTINGS, full_case(), clocks, [], notify, T0 + timedelta(hours=1)),
+                       T0, SETTINGS.message_id_domain)
+    text = text_of(email.message_from_bytes(rows[0]["data"], policy=email.policy.default))  # type: ignore[arg-type]
+    listed = text.split("【处理时限】", 1)[1].split("【", 1)[0]
+    times = [line[2:13] for line in listed.splitlines() if line.startswith("- ")]
+    assert len(times) == len(due) and times == sorted(times), listed
+
+
+def test_a_case_mail_subject_names_the_case_once_in_its_tag() -> None:
+    """The tag [MT-…·token] already names the case: no subject repeats the number after it."""
+    from daemon.escalation import case_mail
+    from models.policy import Notify, Step
+
+    people = (SUN,)
+    extra = {"done": ["已确认收到"], "claimed": SUN.email, "their_subject": "回复", "understood": ["收到"],
+             "from_address": "li.reporter@jcwb.example.cn", "their_text": "补充"}
+    for step in Step:
+        notify = Notify(step, 1, people, (), (), T0, False, False, f"failover/0/{DIRECTORY.general_dept.interface_a.email}")
+        (row,) = outbox_rows(RENDERER, DIRECTORY, case_mail(SETTINGS, full_case(), [], [], notify, T0, **extra),
+                             T0, SETTINGS.message_id_domain)
+        subject = str(email.message_from_bytes(row["data"], policy=email.policy.default)["Subject"])  # type: ignore[arg-type]
+        assert subject.count("MT-20261127-0001") == 1, subject
