@@ -51,8 +51,8 @@ class Thread:
 
     Each person holds only their own copies of earlier mail (every copy has its own
     Message-ID), so `own` gives a recipient their place; the others get in_reply_to and
-    references. Clients thread only to messages they have (Thunderbird), or group under a
-    missing one only when every mail names it (mutt).
+    references. Clients join a mail to the conversation of a message it names; an id that
+    nobody holds joins only the mails that name it, so it cannot root a case's thread.
     """
 
     in_reply_to: str | None = None
