@@ -224,9 +224,9 @@ def general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> No
 def _to_general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     gd = ctx.directory.general_dept
     cc = [*_receivers(case, ctx), *_optional(_leader(case, ctx))]
-    am = case.outlet.account_manager_a if case.outlet else None
+    am = _acting(case, case.outlet.account_manager_a, ctx) if case.outlet and case.outlet.account_manager_a else []
     _send(case, d, ctx, _notify(case, Step.GENERAL_DEPT, clock, ctx, to=ctx.directory.mailboxes(gd),
-                                cc=[*cc, *_optional(am)], awaits=[gd.interface_a], attach_form=True))
+                                cc=[*cc, *am], awaits=[gd.interface_a], attach_form=True))
     _transition(case, Step.GENERAL_DEPT, d)
     _start_general_dept_clocks(ctx, d)
 
@@ -433,7 +433,17 @@ def _receivers(case: CaseState, ctx: Context) -> list[Person]:
     """Who owns it first: the receiver, else the receiving department's A contact."""
     if case.receiver_email:
         return [ctx.directory.person(case.receiver_email) or Person("", case.receiver_email)]
-    return [case.receiving_dept.interface_a]
+    return _acting(case, case.receiving_dept.interface_a, ctx)
+
+
+def _acting(case: CaseState, a: Person, ctx: Context) -> list[Person]:
+    """Who stands for an A contact on this case now: A, or — once A missed an answer and B
+    was told (a breached ack window awaiting A) — B first, with A kept in copy, as a
+    failover mail does. Later mails then reach the person who is actually answering."""
+    missed = any(c.kind == DeadlineKind.ACK.value and c.breached_at is not None and c.awaited == a.email
+                 for c in case.clocks)
+    backup = _backup_of(a.email, ctx) if missed else None
+    return [backup, a] if backup is not None else [a]
 
 
 def _leader(case: CaseState, ctx: Context) -> Person | None:

@@ -634,3 +634,20 @@ def test_mail_goes_only_to_the_directory_and_branch_mail_copies_general_dept(sta
         assert all(DIRECTORY.is_known(e) for e in people if e != "nobody@corp.example.com")
         if state.receiving_dept.kind is BRANCH.kind:
             assert set(GD_BOX) <= people
+
+
+def test_the_general_dept_mail_copies_the_b_who_answers_for_a_silent_account_manager() -> None:
+    """The AM's A stayed silent and B was told: the 1 h mail to 综合部 copies B (and A)."""
+    state, _ = walk(case(clock(AM, due(DeadlineKind.ACCOUNT_MANAGER)), clock(GEN, due(DeadlineKind.GENERAL_DEPT))),
+                    T0 + m(30), T0 + m(40))
+    decision = decide(state, DIRECTORY, DEADLINES, T0 + h(1))
+    [mail] = [n for n in decision.mails if n.step is Step.GENERAL_DEPT]
+    assert {AM_A, AM_B} <= set(emails(mail.cc))
+
+
+def test_the_general_dept_mail_copies_only_a_when_a_answered() -> None:
+    state, _ = walk(case(clock(AM, due(DeadlineKind.ACCOUNT_MANAGER)), clock(GEN, due(DeadlineKind.GENERAL_DEPT))),
+                    T0 + m(30))
+    decision = decide(state, DIRECTORY, DEADLINES, T0 + h(1))
+    [mail] = [n for n in decision.mails if n.step is Step.GENERAL_DEPT]
+    assert AM_A in emails(mail.cc) and AM_B not in emails(mail.cc)
