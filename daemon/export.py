@@ -43,7 +43,8 @@ STATS_SHEET = "统计"
 BOM = "\ufeff"
 
 FIELD_HEADERS = {
-    "id": "编号", "status": "状态", "category": "投诉类别", "received_at": "接收时间",
+    "id": "编号", "status": "状态", "category": "投诉类别", "category_basis": "类别依据",
+    "category_reason": "类别说明", "forwarder_note": "转发人附言", "received_at": "接收时间",
     "registered_at": "登记时间", "receiving_dept": "接收部门", "receiver_email": "接收人员",
     "forwarder_email": "转发人", "media_outlet": "媒体单位", "reporter_name": "记者/联系人",
     "original_from_name": "原发件人", "original_from_email": "原发件人邮箱",
@@ -173,6 +174,8 @@ def field_text(name: str, value: Any, case: Case, tz: ZoneInfo, directory: Direc
         return local_time(getattr(case, name), tz)
     if name == "category":
         return category_text(value)
+    if name == "category_basis":
+        return {"stated": "注明", "judged": "推测"}.get(value, "") if value else ""
     if value is None:
         return ""
     if name == "status":

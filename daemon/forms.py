@@ -20,8 +20,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from daemon.rendering import CATEGORY_LABELS, EVENT_LABELS, STATUS_LABELS
-from daemon.views import clock_label, directory_name, display_width, in_due_order
+from daemon.rendering import EVENT_LABELS, STATUS_LABELS
+from daemon.views import category_label, clock_label, directory_name, display_width, in_due_order
 from models.directory import Directory
 from models.tables import Case, Deadline, Event
 from models.types import DeadlineKind
@@ -81,10 +81,7 @@ def form_fields(case: Case, directory: Directory, tz: ZoneInfo) -> list[tuple[st
     reporter = case.reporter_name or case.original_from_name or ""
     if case.original_from_email:
         reporter = f"{reporter} <{case.original_from_email}>".strip()
-    if case.category is None:
-        category = "待定"
-    else:
-        category = f"{case.category}. {CATEGORY_LABELS.get(case.category, '')}".rstrip(". ")
+    category = category_label(case.category, case.category_basis, case.category_reason, ask=False)
     status = STATUS_LABELS.get(case.status, case.status) + ("（迟报）" if case.late else "")
     return [
         ("编号", case.id),
@@ -92,6 +89,7 @@ def form_fields(case: Case, directory: Directory, tz: ZoneInfo) -> list[tuple[st
         ("接收时间", local_time(case.received_at, tz)),
         ("接收部门", dept.name if dept else case.receiving_dept),
         ("接收人员", receiver),
+        ("转发人附言", case.forwarder_note or ""),
         ("媒体单位", case.media_outlet or ""),
         ("记者/联系人", reporter),
         ("联系电话", case.phone or ""),

@@ -38,7 +38,7 @@ from daemon.reports import bad_address_rows
 from daemon.store import expire_ack_windows, session
 from daemon.views import Clock, first_line, greeting, mail_context
 from models.directory import Person
-from models.registration import CaseDraft, draft_case
+from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, InboundStatus
 from parsers import parse
@@ -99,6 +99,8 @@ class Group:
     now: datetime
     rows: Rows = field(default_factory=Rows)
     registered: dict[str, str] = field(default_factory=dict)  # source_key → case id, known so far
+    # original_key → (case id, original sender) registered in this group, not yet committed
+    originals: dict[str, list[tuple[str, Address | None]]] = field(default_factory=dict)
     counters: dict[str, CaseCounter] = field(default_factory=dict)  # day → counter row
 
 
@@ -289,11 +291,40 @@ class Intake:
             return Outcome(item.key, InboundStatus.DUPLICATE, existing, reason)
         draft = draft_case(mail, self.settings.directory, self.settings.deadlines,
                            item.arrived_at or now, now)
+        first = self._first_case_of_original(db, group, draft)
+        if first is not None:
+            return self._forwarded_again(rows, item, mail, draft, first, now)
         case_id = self._next_case_id(db, group)
         self._register(rows, case_id, draft, mail, source_key, now)
         group.registered[source_key] = case_id
+        if draft.original_key:
+            group.originals.setdefault(draft.original_key, []).append((case_id, draft.original_from))
         self._inbound(rows, item, mail, InboundStatus.REGISTERED, case_id, mail.reason, now)
         return Outcome(item.key, InboundStatus.REGISTERED, case_id, mail.reason)
+
+    def _first_case_of_original(self, db: Session, group: Group, draft: CaseDraft) -> str | None:
+        """The case an earlier forward of the same original became, if any: same original
+        time and subject (the key), and a sender that can be the same person."""
+        key = draft.original_key
+        if key is None:
+            return None
+        earlier = db.exec(select(Case.id, Case.original_from_name, Case.original_from_email)
+                          .where(Case.original_key == key).order_by(Case.registered_at))
+        candidates = [(case_id, Address(name or "", email or "") if name or email else None)
+                      for case_id, name, email in earlier]
+        candidates += group.originals.get(key, [])
+        return next((case_id for case_id, sender in candidates if same_sender(sender, draft.original_from)), None)
+
+    def _forwarded_again(self, rows: Rows, item: Fetched, mail: ParsedMail, draft: CaseDraft, case_id: str,
+                         now: datetime) -> Outcome:
+        """The same original forwarded again (inline, then attached; by a colleague): one case.
+        The second forward goes on the first case's record; nobody is mailed twice for it."""
+        by = draft.forwarder_email or (mail.sender.email if mail.sender else "未知")
+        note = f"；附言：{first_line(draft.forwarder_note)}" if draft.forwarder_note else ""
+        self._event(rows, case_id, now, "duplicate", mail, f"再次转来（{by}）{note}", actor=by)
+        reason = f"同一原始投诉再次转来，已登记为 {case_id}"
+        self._inbound(rows, item, mail, InboundStatus.DUPLICATE, case_id, reason, now)
+        return Outcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
 
     def _register(self, rows: Rows, case_id: str, draft: CaseDraft, mail: ParsedMail, source_key: str,
                   now: datetime) -> None:
@@ -470,6 +501,8 @@ def _case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str,
         original_sent_at=draft.original_sent_at, original_subject=draft.original_subject,
         phone=draft.phone, customer_number=draft.customer_number, complaint_text=draft.complaint_text,
         attachments=list(draft.attachments), account_manager=draft.account_manager, late=draft.late,
+        category_basis=draft.category_basis, category_reason=draft.category_reason,
+        forwarder_note=draft.forwarder_note, original_key=draft.original_key,
         source_key=source_key, source_message_id=mail.message_id, updated_at=now,
     )
 

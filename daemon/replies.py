@@ -317,8 +317,13 @@ class Replies:
         return "案件已办结，时限全部关闭，已报部门领导和综合部"
 
     def _category(self, r: Reply, c: Command) -> str:
-        r.case.category = c.category
-        return f"投诉类别更正为 {c.category}"
+        before = r.case.category
+        was = ("推测" if r.case.category_basis == "judged" else "") + (f" {before} 类" if before else "未定")
+        r.case.category, r.case.category_basis = c.category, "stated"
+        r.case.category_reason = f"{r.sender} 回复确认" if before == c.category else f"{r.sender} 回复更正"
+        if before == c.category:
+            return f"投诉类别确认为 {c.category} 类"
+        return f"投诉类别由{was}更正为 {c.category} 类"
 
     def _outlet(self, r: Reply, c: Command) -> str:
         outlet = self.settings.directory.outlet_by_name(c.text)

@@ -18,11 +18,11 @@ from models.types import DeadlineKind
 EXCERPT_CHARS = 1500  # the ack mail quotes the complaint; the full text is in the register
 
 CASE_FIELDS = (
-    "id", "status", "category", "received_at", "registered_at", "receiving_dept",
-    "receiver_email", "forwarder_email", "media_outlet", "reporter_name", "original_from_name",
-    "original_from_email", "original_sent_at", "original_subject", "phone", "customer_number",
-    "complaint_text", "attachments", "account_manager", "solution", "expected_completion_at",
-    "statement", "resolved_at", "result", "late",
+    "id", "status", "category", "category_basis", "category_reason", "received_at", "registered_at",
+    "receiving_dept", "receiver_email", "forwarder_email", "forwarder_note", "media_outlet",
+    "reporter_name", "original_from_name", "original_from_email", "original_sent_at",
+    "original_subject", "phone", "customer_number", "complaint_text", "attachments",
+    "account_manager", "solution", "expected_completion_at", "statement", "resolved_at", "result", "late",
 )
 
 
@@ -102,7 +102,8 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
             "reporter": reporter,
             "phone": case.phone,
             "customer_number": case.customer_number,
-            "category_label": category_label(case.category),
+            "category_label": category_label(case.category, case.category_basis, case.category_reason),
+            "forwarder_note": case.forwarder_note or "",
             "original_subject": case.original_subject,
             "original_sent_at": case.original_sent_at,
             "received_at": case.received_at,
@@ -153,10 +154,18 @@ def clock_label(kind: str) -> str:
         return kind
 
 
-def category_label(category: int | None) -> str:
+def category_label(category: int | None, basis: str | None = None, reason: str | None = None, *,
+                   ask: bool = True) -> str:
+    """The category as people read it, with how it was had: "3. …（依据：转发人注明）", or
+    "推测：3. …（依据：…）" for one judged from the story. `ask` adds the request to confirm
+    or correct by reply (for mails; the form and the register only state it)."""
     if category is None:
-        return "待定（请回复“类别：1-5”）"
-    return f"{category}. {CATEGORY_LABELS.get(category, '')}"
+        return "待定（请回复“类别：1-5”）" if ask else "待定"
+    text = f"{category}. {CATEGORY_LABELS.get(category, '')}".rstrip(". ")
+    if basis == "judged":
+        why = f"依据：{reason}；" if reason else ""
+        return f"推测：{text}（{why}请回复“类别：N”确认或更正）" if ask else f"推测：{text}（{why.rstrip('；')}）"
+    return f"{text}（依据：{reason}）" if reason else text
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -222,9 +231,11 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
 
     fields = [
         ("编号", c.id), ("状态", STATUS_LABELS.get(c.status, c.status) + ("（迟报）" if c.late else "")),
-        ("投诉类别", category_label(c.category)), ("接收时间", t(c.received_at)),
+        ("投诉类别", category_label(c.category, c.category_basis, c.category_reason, ask=False)),
+        ("接收时间", t(c.received_at)),
         ("登记时间", t(c.registered_at)), ("接收部门", dept.name if dept else c.receiving_dept),
         ("接收人员", c.receiver_email or "—"), ("转发人", c.forwarder_email or "—"),
+        ("转发人附言", c.forwarder_note or "—"),
         ("媒体单位", c.media_outlet or "—"), ("记者/联系人", c.reporter_name or "—"),
         ("原发件人", c.original_from_email or "—"), ("原邮件时间", t(c.original_sent_at)),
         ("原邮件主题", c.original_subject or "—"), ("联系电话", c.phone or "—"),

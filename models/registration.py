@@ -7,13 +7,14 @@ and which clocks run.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet
 from models.types import DeadlineKind
-from parsers.message import Address, ParsedMail
+from parsers.message import Address, Category, ParsedMail
 
 # received_at trusts a forwarded original's send time only within this window before arrival:
 # older dates are clock errors or re-forwards of old mail (SPEC §3).
@@ -60,6 +61,10 @@ class CaseDraft:
     complaint_text: str
     attachments: tuple[dict[str, object], ...]
     deadlines: tuple[DeadlineDraft, ...]
+    category_basis: str | None = None  # "stated" | "judged" | None (models/tables.py Case)
+    category_reason: str | None = None
+    forwarder_note: str | None = None  # 转发人附言
+    original_key: str | None = None  # the forwarded original's identity (original_key())
 
     @property
     def late(self) -> bool:
@@ -81,6 +86,8 @@ def draft_case(
     original_from, sent_at, subject = _original(mail, staff=forwarder is not None)
     received_at = received_at_of(mail, arrived_at, now)
     outlet = find_outlet(mail, original_from, directory)
+    category = mail.category or (Category(mail.form.category, "stated", "登记表“类别”栏")
+                                 if mail.form.category else None)
     return CaseDraft(
         receiving_dept=receiving,
         receiver_email=forwarder.email if forwarder else None,
@@ -94,7 +101,11 @@ def draft_case(
         reporter_name=mail.form.reporter_name or (original_from.name if original_from else None),
         phone=mail.form.phone or _first_mobile(mail.text),
         customer_number=mail.form.customer_number,
-        category=mail.form.category,
+        category=category.value if category else None,
+        category_basis=category.basis if category else None,
+        category_reason=category.reason or None if category else None,
+        forwarder_note=mail.note.strip() or None if forwarder else None,
+        original_key=original_key(mail),
         complaint_text=(mail.form.complaint_text or mail.text).strip(),
         attachments=tuple(
             {"filename": a.filename, "content_type": a.content_type, "size": a.size}
@@ -102,6 +113,31 @@ def draft_case(
         ),
         deadlines=intake_deadlines(received_at, receiving, deadlines, now),
     )
+
+
+def original_key(mail: ParsedMail) -> str | None:
+    """What two forwards of the same complaint share, however they were forwarded: the
+    original's send time to the minute and its subject. An inline forward from Outlook shows
+    the time to the minute and may name the sender without an address, so neither the
+    seconds, the Message-ID (an inline forward rarely carries it) nor the sender can be in
+    the key; same_sender() compares the senders of the cases that share it. None for a
+    direct mail or a staff note, and when the time or the subject is missing."""
+    original = mail.original
+    if original is None or original.sent_at is None or not original.subject.strip():
+        return None
+    minute = original.sent_at.astimezone(UTC).replace(second=0, microsecond=0).isoformat()
+    what = f"{minute}|{' '.join(original.subject.split())}"
+    return "sha256:" + hashlib.sha256(what.encode("utf-8")).hexdigest()
+
+
+def same_sender(a: Address | None, b: Address | None) -> bool:
+    """Whether two renderings of an original's sender can be the same person: the same
+    address, or — when one side shows no address — the same name."""
+    if a is None or b is None:
+        return a is None and b is None
+    if a.email and b.email:
+        return a.email.lower() == b.email.lower()
+    return bool(a.name and b.name) and a.name.strip() == b.name.strip()
 
 
 def received_at_of(mail: ParsedMail, arrived_at: datetime, now: datetime) -> datetime:

@@ -30,6 +30,11 @@ class Case(SQLModel, table=True):
     id: str = Field(primary_key=True)  # MT-YYYYMMDD-NNNN
     status: str = Field(index=True)
     category: int | None = None
+    # How the category was had (SPEC §2): "stated" by the forwarder or a form, "judged" from
+    # the story by parsers/category.py (a guess that the ack asks the forwarder to confirm),
+    # None when neither; a 类别：N reply makes it "stated". category_reason says on what.
+    category_basis: str | None = None
+    category_reason: str | None = None
     received_at: datetime = _utc(nullable=False)
     registered_at: datetime = _utc(nullable=False)
     receiving_dept: str  # a department id; "general_dept" for 综合部
@@ -44,6 +49,7 @@ class Case(SQLModel, table=True):
     phone: str | None = None
     customer_number: str | None = None
     complaint_text: str = ""
+    forwarder_note: str | None = None  # 转发人附言: what the forwarder wrote above the forward
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     account_manager: str | None = None
     solution: str | None = None
@@ -61,6 +67,9 @@ class Case(SQLModel, table=True):
     statement_approved_by: str | None = None
     source_key: str = Field(unique=True)  # Message-ID of the mail it came from, else sha256
     source_message_id: str | None = None  # for threading our mails to the forwarder's
+    # The forwarded original's identity (its Message-ID, else sender + send time + subject):
+    # the same original forwarded again (inline, then attached; by a colleague) is one case.
+    original_key: str | None = Field(default=None, index=True)
     updated_at: datetime = _utc(nullable=False)
 
 

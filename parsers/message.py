@@ -51,6 +51,17 @@ class Original:
 
 
 @dataclass(frozen=True)
+class Category:
+    """The complaint's category (SPEC §2, 1..5) and how it was had: "stated" by a person
+    (the forwarder's note, a `类别：N` line) or "judged" from the story; `reason` says on
+    what, in words for the record ("转发人注明", "记者代业主反映…")."""
+
+    value: int
+    basis: str  # "stated" | "judged"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class FormFields:
     """Fields a person wrote as `字段：值` lines (staff-typed forms, or corrections)."""
 
@@ -100,5 +111,6 @@ class ParsedMail:
     text: str = ""
     note: str = ""
     attachments: tuple[Attachment, ...] = ()
+    category: Category | None = None  # for complaints: stated in the note/form, else judged
     failed_recipients: tuple[str, ...] = ()  # for bounces: who could not be reached
     problems: tuple[str, ...] = ()  # decoding defects worth an event (not fatal)
