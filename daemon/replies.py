@@ -124,11 +124,19 @@ class Replies:
                                             f"{sender} 不在本案件的处理人员中，回复未采纳")], [])
         reply = Reply(case, list(db.exec(select(Deadline).where(Deadline.case_id == case.id))), sender, now)
         events = [_event(case.id, now, "mail_in", sender, mail, first_line(mail.text) or "（空白回复）")]
-        acked = self._acknowledge(reply)
-        if acked:
+        in_time, late = self._acknowledge(reply)
+        if in_time:
             reply.done.append("已确认收到")
-        for command in read_commands(mail.text, self.settings.daemon.timezone, now):
+        if late:  # still counted: the record says who answered, and that it was after the window
+            reply.done.append("已确认收到（已过答复时限，记为迟复）")
+            events.append(_event(case.id, now, "command", sender, mail, "迟复确认：答复晚于确认时限"))
+        commands = read_commands(mail.text, self.settings.daemon.timezone, now)
+        for command in commands:
             events.append(self._command(reply, roles, command, mail))
+        if not commands and not in_time and not late:
+            # Never silent: a reply we could not read is answered with what we read of it.
+            reply.done.append(f"未识别出指令（读到：“{first_line(mail.text, 80) or '空白'}”），回复已记入案件记录。"
+                              "如需操作，请在回复的第一行写明，例如“收到”“无法处理”“方案：……”")
         db.add(case)
         for clock in reply.clocks:
             db.add(clock)
@@ -233,16 +241,21 @@ class Replies:
             query = query.where(Outbox.case_id == case_id)
         return db.exec(query).one()
 
-    def _acknowledge(self, reply: Reply) -> int:
-        """Any human reply meets the ack windows awaiting its sender or their A/B partner."""
+    def _acknowledge(self, reply: Reply) -> tuple[int, int]:
+        """Any human reply meets the ack windows awaiting its sender or their A/B partner:
+        (open windows met in time, windows already run out and now answered late). A late
+        answer keeps its breach (B or the next leader was told) and gains its met time."""
         who = partners(reply.sender, self.settings.directory)
-        met = 0
+        in_time = late = 0
         for clock in reply.clocks:
-            if clock.kind == DeadlineKind.ACK.value and clock.met_at is None and clock.breached_at is None \
-                    and clock.target.rsplit("/", 1)[-1] in who:
-                clock.met_at = reply.now
-                met += 1
-        return met
+            if clock.kind != DeadlineKind.ACK.value or clock.met_at is not None or clock.target.rsplit("/", 1)[-1] not in who:
+                continue
+            clock.met_at = reply.now
+            if clock.breached_at is None:
+                in_time += 1
+            else:
+                late += 1
+        return in_time, late
 
     # -- commands -------------------------------------------------------------------------
 
