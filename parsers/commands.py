@@ -107,16 +107,22 @@ def read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
 # --- lines ------------------------------------------------------------------------------------
 
 _SPACES = " \t\u3000\u00a0\u200b\ufeff"
+# Matched by _stops() against a line without trailing whitespace, hence "$" and no "\s*$": after
+# a ".*" that gives characters back one by one, "\s*$" would rescan a run of trailing blanks at
+# each of them. Every pattern here must stay linear on a 100 KB line (issue 10).
 _STOP = re.compile(
     r"^(?:"
     r"-{2,}|—{1,}|_{5,}|={5,}|\*{5,}|\*(?: \*){2,}"  # signature delimiter, rules (* * * is an <hr>)
-    r"|-{2,}.*-{2,}"  # ----- 原始邮件 -----, -----Original Message-----, ---------- Forwarded message ---------
+    # ----- 原始邮件 -----, -----Original Message-----, ---------- Forwarded message ---------: a line
+    # that starts and ends with two dashes. Written "-{2,}.*-{2,}" it tried every split of a long
+    # line of dashes between the three quantifiers: cubic, 41 s for 2,000 dashes and a letter.
+    r"|--.*--"
     r"|(?:发自|来自|從)我的.*|发送自.*|sent (?:from|with) .*|get outlook for .*|从\s*windows\s*版邮件发送"
     r"|(?:来自|发自)\s*\S{0,10}?(?:邮箱|mail|foxmail)\S{0,6}"
     r"|\**(?:发件人|寄件人|發件人|from)\**\s*[:：].*"
     r"|.*(?:写道|寫道)\s*[:：]|.*\bwrote\s*:"
     r"|begin forwarded message\s*:?|以下[为是]转发的邮件\s*[:：]?"
-    r")\s*$",
+    r")$",
     re.IGNORECASE,
 )
 _LIST_MARKER = re.compile(r"^(?:[-*•·●]\s+|[0-9]{1,2}\s*[.、)）]\s*|[(（][0-9]{1,2}[)）]\s*)")
@@ -165,7 +171,7 @@ _TITLES = "工|总|总监|经理|主任|部长|处长|科长|主管|领导|老�
 _SALUTATION = re.compile(
     r"^(?:(?:尊敬的)?[^\s:：,，。!！?？]{0,6}(?:" + _TITLES + r")(?:们|好)?"
     r"|尊敬的[^:：,，。!！?？]{1,12}|各位[^:：,，。!！?？]{0,6}|大家好|您好|你好|(?:hi|hello|dear)\b[^:：,，!！]{0,24})"
-    r"\s*(?:[:：]|[,，!！])\s*(?P<rest>\S.*)$",
+    r"\s*+(?:[:：]|[,，!！])\s*+(?P<rest>\S.*)$",  # possessive: a blank run is read once per start
     re.IGNORECASE,
 )
 _CATEGORY_VALUE = re.compile(r"^第?\s*(?P<n>[0-9０-９]+|[一二三四五六七八九十])\s*类?")
@@ -174,12 +180,17 @@ _CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "
                    "六": 6, "七": 7, "八": 8, "九": 9}
 _WIDE = str.maketrans("０１２３４５６７８９：　ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ／－",
                       "0123456789: ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz/-")
+# "…，预计完成：明天18:00" inside a 方案's text: the label and the rest of its line (see _inline_eta).
 _INLINE_ETA = re.compile(
-    r"[\s,，;；。.]*(?<![A-Za-z])(?P<label>" + _aliases(*_VALUE_WORDS[None]) + r")[ \t\u3000]*[:：][ \t\u3000]*(?P<when>[^\n]*)$",
+    r"(?<![A-Za-z])(?P<label>" + _aliases(*_VALUE_WORDS[None]) + r")[ \t\u3000]*[:：][ \t\u3000]*(?P<when>[^\n]*)",
     re.IGNORECASE,
 )
+_ETA_LEAD = ",，;；。."  # and whitespace: what goes with an inline 预计完成 when it is cut off the text
+# "预计明天18点前完成". The blank runs are possessive: "\s*(?:…)?\s*" shared a long run of blanks
+# out between its two quantifiers in every possible way. `when` cannot start with a blank now,
+# which only loses the all-blank `when` of "预计 完成", never a readable time.
 _PHRASE_ETA = re.compile(
-    r"预计\s*(?:于|在|将于|将在)?\s*(?P<when>[^，,。；;\n]{1,30}?)\s*(?:之?前)?\s*"
+    r"预计\s*+(?:(?:于|在|将于|将在)\s*+)?(?P<when>[^，,。；;\n]{1,30}?)\s*+(?:之?前\s*+)?"
     r"(?:完成|修复|恢复|解决|处理完毕|处理完|办结)"
 )
 
@@ -205,7 +216,7 @@ def _read(text: str, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
         index += 1
         if not line:
             continue
-        if _STOP.match(line):
+        if _stops(line):
             break
         if line.startswith(">"):
             continue
@@ -224,6 +235,11 @@ def _read(text: str, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
             continue
         found.append(item)
     return _dedupe(_join_times(found, tz, now))
+
+
+def _stops(line: str) -> bool:
+    """True when reading stops at `line`: a signature, a rule, or the start of quoted history."""
+    return _STOP.match(line.rstrip()) is not None  # rstrip(): whitespace as "\s" has it (isspace)
 
 
 def _line(line: str, tz: tzinfo, now: datetime) -> _Found | None:
@@ -273,17 +289,34 @@ def _value_command(verb: Verb, value: str, line: str, tz: tzinfo, now: datetime)
 
 def _solution(command: Command, line: str, tz: tzinfo, now: datetime) -> _Found:
     """A 方案 with its time: "…，预计完成：明天18:00" in the text itself, or "预计明天18点前完成"."""
-    inline = _INLINE_ETA.search(command.text)
+    inline = _inline_eta(command.text)
     if inline is not None:
-        when = inline.group("when").strip(_SPACES)
-        expected = read_time(when, tz, now)
-        text = command.text[: inline.start()].strip(_SPACES) if expected is not None else command.text
+        start, when = inline
+        expected = read_time(when.strip(_SPACES), tz, now)
+        text = command.text[:start].strip(_SPACES) if expected is not None else command.text
         return _Found(replace(command, text=text, expected_at=expected), line, valued=True, eta_explicit=True)
     for phrase in _PHRASE_ETA.finditer(command.text):
         expected = read_time(phrase.group("when"), tz, now)
         if expected is not None:
             return _Found(replace(command, expected_at=expected), line, valued=True)
     return _Found(command, line, valued=True)
+
+
+def _inline_eta(text: str) -> tuple[int, str] | None:
+    """An inline "预计完成：<time>" on the last line of `text`: where it starts (with the separators
+    and blanks before it, which go with it) and the time as written; None without one.
+
+    Each line's first label takes the rest of that line, so finditer reads every character
+    once. The separators are walked back here: as a leading class in the pattern (blanks and
+    ",，;；。."), they made a search restart at each character of a long run of them (quadratic).
+    """
+    for match in _INLINE_ETA.finditer(text):
+        if match.end() >= len(text) - 1:  # the last line (a final newline may follow, as "$" allowed)
+            start = match.start()
+            while start > 0 and (text[start - 1].isspace() or text[start - 1] in _ETA_LEAD):
+                start -= 1
+            return start, match.group("when")
+    return None
 
 
 def _continues(command: Command, valued: bool) -> bool:
@@ -306,7 +339,7 @@ def _continuation(lines: list[str], index: int, tz: tzinfo, now: datetime, skip_
         if not line and skip_blank and not kept:
             index += 1
             continue
-        if not line or _STOP.match(line) or line.startswith(">") or _line(line, tz, now) is not None:
+        if not line or _stops(line) or line.startswith(">") or _line(line, tz, now) is not None:
             break
         kept.append(line)
         index += 1
@@ -419,9 +452,14 @@ _RELATIVE = re.compile(
     re.IGNORECASE,
 )
 _FILLER_BEFORE = re.compile(r"^(?:于|在|将于|将在|by|before|at|until)\s*", re.IGNORECASE)
-_FILLER_AFTER = re.compile(
-    r"(?:[\s。.,，;；!！]|之前|以前|前|左右|前后|为止|止|完成|修复|解决|恢复|处理完毕|处理完|完毕|以内|之内|内|以后|之后|后)+$"
-)
+# What may follow a time (之前, 左右, 。…): blanks and these marks, and these words. Stripped from
+# the end by _without_trailing_filler(); see there why not by a pattern.
+_FILLER_MARKS = "。.,，;；!！"
+_FILLER_WORDS = ("之前", "以前", "前", "左右", "前后", "为止", "止", "完成", "修复", "解决", "恢复", "处理完毕", "处理完",
+                 "完毕", "以内", "之内", "内", "以后", "之后", "后")
+_FILLER_BY_FIRST = {first: tuple(w for w in _FILLER_WORDS if w[0] == first) for first in {w[0] for w in _FILLER_WORDS}}
+_LONGEST_FILLER = max(map(len, _FILLER_WORDS))
+_BLANK_RUN = re.compile(r"\s+")
 
 
 def _local(now: datetime, tz: tzinfo) -> datetime:
@@ -431,13 +469,17 @@ def _local(now: datetime, tz: tzinfo) -> datetime:
 def _read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
     cleaned = value.translate(_WIDE).strip(_SPACES)
     cleaned = _FILLER_BEFORE.sub("", cleaned)
-    trimmed = _FILLER_AFTER.sub("", cleaned).strip(_SPACES)
+    trimmed = _without_trailing_filler(cleaned).strip(_SPACES)
     if not trimmed:
         return None
-    relative = _RELATIVE.match(trimmed)
+    # _RELATIVE and _TIME see blanks only through "\s", in runs like "\s*个?\s*" or "日\s*[(（]?\s*"
+    # that share a long run between them in every possible way (cubic); one blank per run
+    # changes nothing they match and leaves each of those quantifiers one character to take.
+    words = _BLANK_RUN.sub(" ", trimmed)
+    relative = _RELATIVE.match(words)
     if relative is not None:
         return _relative(relative, now)
-    match = _TIME.match(trimmed)
+    match = _TIME.match(words)
     if match is not None and any(match.group(key) for key in ("day", "daypart", "weekday", "month", "dom2",
                                                                "month3", "part", "hour")):
         return _build(match, tz, now)
@@ -448,6 +490,31 @@ def _read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
     if iso is not None:
         return iso if iso.tzinfo is not None else iso.replace(tzinfo=tz)
     return parse_client_date(trimmed, tz)
+
+
+def _without_trailing_filler(text: str) -> str:
+    """`text` without the longest end of it that is made of filler only (blanks, marks, words).
+
+    This is what "(?:[\\s。.,，;；!！]|之前|…|后)+$" removed, computed from the end instead: a search
+    with that pattern restarted at every character of a long run of filler that does not reach
+    the end ("明天18:00。。。…x") and read the run again each time (quadratic). Here a position
+    counts when a mark or word starts there and ends at the end of the text or at a position that
+    counts; once no position counts for as long as the longest word, none further left can.
+    """
+    counts = [False] * len(text) + [True]  # counts[i]: text[i:] is filler only (the end: trivially)
+    start = len(text)
+    misses = 0
+    for position in range(len(text) - 1, -1, -1):
+        if misses >= _LONGEST_FILLER:
+            break
+        char = text[position]
+        if (char.isspace() or char in _FILLER_MARKS) and counts[position + 1] or any(
+            counts[position + len(word)] for word in _FILLER_BY_FIRST.get(char, ()) if text.startswith(word, position)
+        ):
+            counts[position], start, misses = True, position, 0
+        else:
+            misses += 1
+    return text[:start]
 
 
 def _relative(match: re.Match[str], now: datetime) -> datetime | None:

@@ -79,17 +79,57 @@ def html_to_text(markup: str) -> str:
     return converter.handle(markup)
 
 
-_SCRIPT = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# Up to 400,000 characters of hostile markup come through here, so nothing may read the rest
+# of the text once per "<": see _without_invisible() and _sub_tags().
+_INVISIBLE = ("script", "style", "head")
+_INVISIBLE_START = re.compile(r"<(script|style|head)\b", re.IGNORECASE)
+_INVISIBLE_END = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in _INVISIBLE}
 _BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h\d|p|div|tr|li)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
 def _strip_tags(markup: str) -> str:
-    text = _SCRIPT.sub(" ", markup)
-    text = _BLOCK_TAG.sub("\n", text)
-    text = html.unescape(_TAG.sub("", text))
+    text = _without_invisible(markup)
+    text = _sub_tags(_BLOCK_TAG, "\n", text)
+    text = html.unescape(_sub_tags(_TAG, "", text))
     return _BLANK_LINES.sub("\n\n", text)
+
+
+def _without_invisible(markup: str) -> str:
+    """The markup with each <script>, <style> and <head> block, up to the first closing tag of
+    its name, replaced by a blank; an opening tag never closed stays (the tag stripper drops it).
+
+    Once a name is found unclosed, its later openings are not looked at again: the pattern this
+    replaces, "<(script|style|head)\\b.*?</\\1\\s*>", read to the end of the text from each of
+    them (quadratic: 22 s for 32,000 "<style" without a closing tag).
+    """
+    kept: list[str] = []
+    position = search_from = 0
+    unclosed: set[str] = set()
+    while (opening := _INVISIBLE_START.search(markup, search_from)) is not None:
+        name = opening.group(1).lower()
+        closing = None if name in unclosed else _INVISIBLE_END[name].search(markup, opening.end())
+        if closing is None:
+            unclosed.add(name)
+            search_from = opening.end()
+            continue
+        kept.append(markup[position:opening.start()])
+        kept.append(" ")
+        position = search_from = closing.end()
+    kept.append(markup[position:])
+    return "".join(kept)
+
+
+def _sub_tags(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """`pattern.sub` for a tag pattern ending in "[^>]*>", over the text up to its last ">".
+
+    No tag can end after it; searched there, each "<" would read to the end of the text in vain
+    (quadratic on "<br<br<br…" without a ">"). Before it, every "<" that starts a tag reads only
+    up to the next ">", and the match goes on from there.
+    """
+    end = text.rfind(">") + 1
+    return pattern.sub(replacement, text[:end]) + text[end:]
 
 
 def attachments(view: MailView) -> tuple[tuple[Attachment, ...], list[str]]:
@@ -141,14 +181,21 @@ _FIELD_NAMES = {
     "category": ("投诉类别", "类别", "分类"),
 }
 _NAME_TO_FIELD = {name: key for key, names in _FIELD_NAMES.items() for name in names}
+# Blanks, Markdown bold/underline markers (html2text's "**名称**："), blanks. Possessive, so that
+# the three runs never share characters: "[ \t]*[*_]*[ \t]*" tried every way of splitting a long
+# run of blanks between its two blank quantifiers, at every line start (quadratic; with the lazy
+# value below, 100 KB of blanks after a field name took minutes). Nothing that can follow a run
+# (a bracket, a field name, a colon or "|", the value) starts with what the run takes.
+_BLANKS_AND_STARS = r"[ \t]*+(?:[*_]++[ \t]*+)?"
 _FORM_LINE = re.compile(
-    r"^[ \t]*[*_]*[ \t]*[【\[]?(?P<name>"
+    r"^" + _BLANKS_AND_STARS + r"[【\[]?(?P<name>"
     + "|".join(sorted(map(re.escape, _NAME_TO_FIELD), key=len, reverse=True))
-    + r")[】\]]?[ \t]*[*_]*[ \t]*(?:[:：]|\|)[ \t]*[*_]*[ \t]*(?P<value>.*?)[ \t|]*$",
+    + r")[】\]]?" + _BLANKS_AND_STARS + r"(?:[:：]|\|)" + _BLANKS_AND_STARS
+    + r"(?P<value>.*)$",  # to the end of the line; trailing blanks and "|" go in _form_value()
     re.MULTILINE,
 )
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "壹": 1, "贰": 2, "叁": 3, "肆": 4, "伍": 5}
-_CATEGORY = re.compile(r"^\s*第?\s*(?P<n>[0-9０-９一二三四五壹贰叁肆伍六七八九十]+)\s*类?")
+_CATEGORY = re.compile(r"^\s*+第?\s*+(?P<n>[0-9０-９一二三四五壹贰叁肆伍六七八九十]+)\s*类?")
 
 
 def extract_form(text: str) -> tuple[FormFields, list[str]]:
@@ -160,7 +207,7 @@ def extract_form(text: str) -> tuple[FormFields, list[str]]:
         key = _NAME_TO_FIELD[match.group("name")]
         if key in values:
             continue
-        value = match.group("value").strip()
+        value = _form_value(match)
         if key == "complaint_text":
             until = matches[index + 1].start() if index + 1 < len(matches) else len(text)
             value = _multiline_value(value, text[match.end():until])
@@ -168,6 +215,15 @@ def extract_form(text: str) -> tuple[FormFields, list[str]]:
             values[key] = value
     category = _category(values.pop("category", None), problems)
     return FormFields(category=category, **values), problems
+
+
+def _form_value(match: re.Match[str]) -> str:
+    """The value of a form line: without the blanks and table bars ("名称 | 值 |") that end it.
+
+    Stripped here rather than by a lazy "(.*?)[ \\t|]*$" in the pattern, which rescanned the
+    trailing run at each character of the value (quadratic on a long line of blanks).
+    """
+    return match.group("value").rstrip(" \t|").strip()
 
 
 def _multiline_value(first_line: str, rest: str) -> str:

@@ -35,13 +35,19 @@ import re
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from emailforwardparser.forward_parser import get_forwarded_metadata
+from emailforwardparser.forward_parser import ForwardMetadata, get_forwarded_metadata
 
 from parsers import charset
 from parsers.dates import parse_client_date
 from parsers.message import Address, Original
 
-_LINE_START = r"^[ \t>]*"
+# Linear time on hostile text (issue 10): a body line may be 100 KB of blanks, '>' or dashes, and
+# a pattern with two quantifiers that can take the same characters ("[ \t>]*[*_]*[ \t]*") tries
+# every way of sharing them out, at every start: seconds to minutes for one line. So each run
+# of blanks, quote marks or stars is taken whole, once: possessive quantifiers (*+, ++), used
+# only where the next token cannot begin with what the run takes, so nothing that matched before
+# stops matching. A value "up to the trailing blanks" is read greedily and stripped in code.
+_LINE_START = r"^[ \t>]*+"
 # One alternation, named by shape: "fwd" separators say "forward"; "orig" ones are also used by
 # replies; "rule" is the horizontal line Outlook prints above its header block in plain text.
 _SEPARATOR = re.compile(
@@ -65,34 +71,54 @@ _FIELD_KEYS = {
     "other": ("reply-to", "bcc", "密送", "importance", "重要性", "优先级", "attachments", "附件", "organization", "组织"),
 }
 _KEY_TO_FIELD = {key: name for name, keys in _FIELD_KEYS.items() for key in keys}
+# Blanks, then Markdown bold/underline markers (html2text writes "**From:**"), then blanks: the
+# runs never give characters to each other ("[ \t]*[*_]*[ \t]*" did, on a line of blanks).
+_BLANKS_AND_STARS = r"[ \t]*+(?:[*_]++[ \t]*+)?"
 _HEADER_LINE = re.compile(
-    r"^[ \t]*(?P<quote>(?:>[ \t]?)*)[ \t]*[*_]*[ \t]*(?P<key>"
+    r"^[ \t]*+(?P<quote>(?:>[ \t]?)*+)" + _BLANKS_AND_STARS + r"(?P<key>"
     + "|".join(sorted((re.escape(k) for k in _KEY_TO_FIELD), key=len, reverse=True))
-    + r")[ \t]*[*_]*[ \t]*[:：][ \t]*[*_]*[ \t]*(?P<value>.*?)[ \t]*$",
+    + r")" + _BLANKS_AND_STARS + r"[:：]" + _BLANKS_AND_STARS
+    + r"(?P<value>.*)",  # to the end of the line; trailing blanks are stripped by _header_value()
     re.IGNORECASE,
 )
 # A header block with no separator line above it starts with the sender line.
 _BARE_SENDER = re.compile(
-    _LINE_START + r"[*_]*[ \t]*(?:from|发件人|寄件人|發件人)[ \t]*[*_]*[ \t]*[:：]", re.MULTILINE | re.IGNORECASE
+    _LINE_START + r"(?:[*_]++[ \t]*+)?(?:from|发件人|寄件人|發件人)" + _BLANKS_AND_STARS + r"[:：]",
+    re.MULTILINE | re.IGNORECASE,
 )
+# Subjects: 1,000 characters at most, but strip_prefixes() and has_forward_prefix() also read
+# the Subject line of a forward block in the body, which can be any length.
 _FORWARD_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{1,40}\]\s*)*(?:fwd?|fw|转发|轉發|转寄|轉寄|wg|tr|rv|enc|i)\s*[:：]", re.IGNORECASE
+    r"^\s*+(?:\[[^\]]{1,40}\]\s*+)*+(?:fwd?|fw|转发|轉發|转寄|轉寄|wg|tr|rv|enc|i)\s*+[:：]", re.IGNORECASE
 )
 _REPLY_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{1,40}\]\s*)*(?:re|aw|sv|antw|答复|回复|回覆|答覆|回應)\s*(?:\[\d+\])?\s*[:：]", re.IGNORECASE
+    r"^\s*+(?:\[[^\]]{1,40}\]\s*+)*+(?:re|aw|sv|antw|答复|回复|回覆|答覆|回應)\s*+(?:\[\d+\]\s*+)?[:：]", re.IGNORECASE
 )
+# "fwd?" alone, not "fwd?|fw": two ways to read "fw" in a repeated group are 2^n ways to read n
+# of them when what follows fails (harmless under sub(), exponential under fullmatch()).
 _ANY_PREFIX = re.compile(
-    r"^\s*(?:(?:fwd?|fw|re|aw|sv|wg|tr|rv|enc|antw|转发|轉發|转寄|轉寄|答复|回复|回覆|答覆|回應)\s*(?:\[\d+\])?\s*[:：]\s*)+",
+    r"^\s*+(?:(?:fwd?|re|aw|sv|wg|tr|rv|enc|antw|转发|轉發|转寄|轉寄|答复|回复|回覆|答覆|回應)\s*+(?:\[\d+\]\s*+)?[:：]\s*+)+",
     re.IGNORECASE,
 )
-_ZH_ATTRIBUTION = re.compile(r"^[ \t>]*.{0,120}?(?:写道|寫道)\s*[:：][ \t]*$", re.MULTILINE)
+# The leading quote marks are taken whole (a line of 100 KB of '>' is read once, not once per
+# way of splitting it with the bounded part after it).
+_ZH_ATTRIBUTION = re.compile(r"^[ \t>]*+.{0,120}?(?:写道|寫道)\s*[:：][ \t]*$", re.MULTILINE)
 # Gmail wraps a long "On <date> <name> <address> wrote:" over two lines.
 _EN_ATTRIBUTION = re.compile(
-    r"^[ \t>]*On\b[^\n]{0,200}(?:\n[ \t>]*[^\n]{0,200})?\bwrote\s*:[ \t]*$", re.MULTILINE | re.IGNORECASE
+    r"^[ \t>]*+On\b[^\n]{0,200}(?:\n[ \t>]*+[^\n]{0,200})?\bwrote\s*:[ \t]*$", re.MULTILINE | re.IGNORECASE
 )
-_BRACKETED_ADDRESS = re.compile(r"[<\[(（]\s*(?:mailto:)?\s*([^<>\[\]()\s]+@[^<>\[\]()\s]+?)\s*[>\])）]")
-_BARE_ADDRESS = re.compile(r"(?:mailto:)?([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)", re.ASCII)
-_EFP_LIMIT = 20000  # email-forward-parser runs dozens of regexes; bound its input
+_BRACKETED_ADDRESS = re.compile(r"[<\[(（]\s*+(?:mailto:)?\s*+([^<>\[\]()\s]+@[^<>\[\]()\s]+?)\s*+[>\])）]")
+# An address starts where a run of address characters starts (the lookbehind): without it, a
+# search over a 100 KB word without "@" restarts at each of its characters and reads the rest
+# of the word every time (quadratic). A match inside a run would have matched from its start.
+_BARE_ADDRESS = re.compile(r"(?:mailto:)?(?<![\w.+'=-])([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)", re.ASCII)
+# email-forward-parser runs about a hundred patterns of its own, and they are super-linear: on
+# "x", 10,000 newlines and "y" it needed 22 s, on 2,000 characters of " \n" half a second, and
+# it was given 20,000 characters. So it reads only the head of the text, where a forward's
+# header block is: up to a line end within _EFP_LIMIT characters, long runs of blank lines made
+# short (see _efp_head); the original's body goes on past the head as written.
+_EFP_LIMIT = 2_000
+_LONG_BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){4,}")  # more than three blank lines in a row
 _MAX_NESTING = 10
 _MAX_CANDIDATES = 200  # separator-like lines examined per text; digests and logs can have thousands
 
@@ -169,6 +195,7 @@ def _counts_as_forward(block: HeaderBlock, subject: str, quoting: bool) -> bool:
 def find_block(text: str) -> HeaderBlock | None:
     """The first forward/quote header block in `text`, with or without a separator line."""
     pending = [m for m in (_SEPARATOR.search(text), _BARE_SENDER.search(text)) if m is not None]
+    refused_to = 0  # the end of the header lines the last refused candidate read
     for _ in range(_MAX_CANDIDATES):
         if not pending:
             return None
@@ -177,13 +204,25 @@ def find_block(text: str) -> HeaderBlock | None:
         following = match.re.search(text, match.end())
         if following is not None:
             pending.append(following)
-        block = _block_at(text, match)
+        if match.start() < refused_to and not _says_forward_or_original(match):
+            # Its lines are the tail of a header block just refused: it would read a part of the
+            # same lines, find no field those did not have, and be refused too. Reading them
+            # again for each "From:" line among them cost up to 200 times the block (26 s for
+            # a body of 12,000 "From: x" lines). Still counted, so the same candidates are seen.
+            continue
+        block, read_to = _block_at(text, match)
         if block is not None:
             return block
+        refused_to = read_to
     return None
 
 
-def _block_at(text: str, match: re.Match[str]) -> HeaderBlock | None:
+def _says_forward_or_original(match: re.Match[str]) -> bool:
+    return match.re is _SEPARATOR and bool(match.group("fwd") or match.group("orig"))
+
+
+def _block_at(text: str, match: re.Match[str]) -> tuple[HeaderBlock | None, int]:
+    """The header block a candidate line starts, or None; and where the lines it read end."""
     is_separator = match.re is _SEPARATOR
     if is_separator:
         line_end = text.find("\n", match.end())
@@ -191,18 +230,19 @@ def _block_at(text: str, match: re.Match[str]) -> HeaderBlock | None:
     else:
         header_start = match.start()
     fields, quote, body_start = _parse_fields(text, header_start)
-    if is_separator and (match.group("fwd") or match.group("orig")):
+    if _says_forward_or_original(match):
         explicit = match.group("fwd") is not None
-        return HeaderBlock(match.start(), body_start if fields else header_start, fields, explicit, quote)
+        return HeaderBlock(match.start(), body_start if fields else header_start, fields, explicit, quote), body_start
     # A rule or a bare header block counts only with a real header block under it.
     if "sender" in fields and ("date" in fields or "subject" in fields):
-        return HeaderBlock(match.start(), body_start, fields, False, quote)
-    return None
+        return HeaderBlock(match.start(), body_start, fields, False, quote), body_start
+    return None, body_start
 
 
 def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
     """Read `key: value` lines from `offset`; return fields, their quote prefix and where the body starts."""
     fields: dict[str, str] = {}
+    wrapped: dict[str, list[str]] = {}  # joined once at the end: "+=" per line copied a long list each time
     quote = ""
     last: str | None = None
     blank_run = 0
@@ -216,7 +256,7 @@ def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
         if match is not None:
             last = _KEY_TO_FIELD[match.group("key").lower()]
             if last not in fields:
-                fields[last] = match.group("value")
+                fields[last] = _header_value(match)
             quote = quote or match.group("quote")
             blank_run = 0
         elif not stripped:
@@ -225,13 +265,20 @@ def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
             if (fields and blank_run > 2) or (not fields and blank_run > 3):
                 break
         elif fields and last in ("to", "cc") and blank_run == 0 and ("@" in stripped or stripped.endswith((";", ","))):
-            fields[last] += " " + stripped  # a wrapped recipient list
+            wrapped.setdefault(last, []).append(stripped)  # a wrapped recipient list
         else:
             break
         position = end + 1
     if not fields:
         return fields, quote, offset
+    for name, more in wrapped.items():
+        fields[name] = " ".join([fields[name], *more])
     return fields, quote, _skip_blank_lines(text, position)
+
+
+def _header_value(match: re.Match[str]) -> str:
+    """A header line's value without its trailing blanks (the pattern reads to the line end)."""
+    return match.group("value").rstrip(" \t")
 
 
 def _skip_blank_lines(text: str, position: int) -> int:
@@ -249,7 +296,9 @@ def _dequote(body: str, quote: str) -> str:
     depth = quote.count(">")
     if depth == 0:
         return body
-    pattern = re.compile(r"^[ \t]*" + r"(?:>[ \t]?)" * depth, re.MULTILINE)
+    # A counted repeat, not the group written out `depth` times: a header block quoted with
+    # 100 KB of '>' would otherwise compile a pattern of a megabyte.
+    pattern = re.compile(r"^[ \t]*(?:>[ \t]?){" + str(depth) + "}", re.MULTILINE)
     return pattern.sub("", body)
 
 
@@ -317,15 +366,41 @@ def attribution_spans(text: str) -> list[tuple[int, int]]:
 def _fallback(text: str, subject: str, local: tzinfo) -> ForwardResult:
     """A forward by subject only: try email-forward-parser's Western locales, else keep the subject."""
     result = ForwardResult(forwarded=True, original=Original(None, None, strip_prefixes(subject)), text=text)
-    metadata = get_forwarded_metadata(text[:_EFP_LIMIT], subject)
-    found = metadata.email
-    if not (metadata.forwarded and (found.from_.address or found.body)):
+    head, rest = _efp_head(text)
+    metadata = _efp_metadata(head, subject)
+    if metadata is None:
         result.text = strip_quoted(text)
         return result
+    found = metadata.email
     address = found.from_.address.lower()
     sender = Address(name=_clean_name(found.from_.name), email=address) if address else None
     sent_at = parse_client_date(found.date, local) if found.date else None
     result.original = Original(sender=sender, sent_at=sent_at, subject=found.subject or strip_prefixes(subject))
     result.note = metadata.message.strip()
-    result.text = strip_quoted(found.body) if found.body else ""
+    body = found.body + ("\n" if found.body and head.endswith("\n") else "") + rest
+    result.text = strip_quoted(body) if body else ""
     return result
+
+
+def _efp_metadata(head: str, subject: str) -> ForwardMetadata | None:
+    """What email-forward-parser makes of a forward in `head`; None when it finds no original."""
+    try:
+        metadata = get_forwarded_metadata(head, subject)
+    except Exception:  # its own bug on odd text (IndexError on "From:From:…"): as if it found nothing
+        return None
+    found = metadata.email
+    return metadata if metadata.forwarded and (found.from_.address or found.body) else None
+
+
+def _efp_head(text: str) -> tuple[str, str]:
+    """What email-forward-parser reads of `text`, and the rest after it.
+
+    The head ends at the last line end within _EFP_LIMIT characters (anywhere in a longer line);
+    in it, a run of more than three blank lines becomes three: that changes no header block, only
+    how many blank lines in a row the original's body keeps.
+    """
+    if len(text) <= _EFP_LIMIT:
+        cut = len(text)
+    else:
+        cut = text.rfind("\n", 0, _EFP_LIMIT) + 1 or _EFP_LIMIT
+    return _LONG_BLANK_RUN.sub("\n\n\n\n", text[:cut]), text[cut:]

@@ -67,7 +67,11 @@ def _sender(headers: dict[str, list[str]], problems: list[str]) -> Address | Non
     return chosen
 
 
-_ADDRESS_LIKE = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"']+")
+# Starts where a run of its characters starts (the lookbehind): without it, findall over a long
+# display name without "@" restarts at each character and reads the rest of the run every time
+# (quadratic). A match ends before a blank, "@", "<", ">" or a quote, so the next one also
+# starts at a run's start, and nothing it found before is lost.
+_ADDRESS_LIKE = re.compile(r"(?<![^\s@<>\"'])[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"']+")
 
 
 def _note_address_like_name(sender: Address, problems: list[str]) -> None:

@@ -17,8 +17,9 @@ from parsers.forwarded import attribution_spans, strip_quoted
 
 _QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-# The rule an HTML reply draws above the quoted mail (<hr>, which html2text writes "* * *").
-_TRAILING_RULE = re.compile(r"(?:\s*\n[ \t]*(?:\* \* \*|[-_*=]{3,})[ \t]*)+\s*$")
+# The rule an HTML reply draws above the quoted mail (<hr>, which html2text writes "* * *"), as
+# a whole line (trailing whitespace already stripped); see _without_trailing_rules().
+_RULE_LINE = re.compile(r"[ \t]*+(?:\* \* \*|[-_*=]{3,})")
 
 
 def new_text(body: str) -> str:
@@ -26,7 +27,28 @@ def new_text(body: str) -> str:
     own = strip_signature(strip_quoted(body))
     if _opens_with_quote(own):
         own = _unquoted(body) or own
-    return _TRAILING_RULE.sub("", own)
+    return _without_trailing_rules(own)
+
+
+def _without_trailing_rules(text: str) -> str:
+    """`text` without the rule lines (and blank lines) at its end; the first line is never one.
+
+    Read from the end, a line at a time, by position (no copy per line). The pattern this
+    replaces, "(?:\\s*\\n[ \\t]*(?:\\* \\* \\*|[-_*=]{3,})[ \\t]*)+\\s*$", was searched from every
+    position and read a long run of blank lines or rules again from each (quadratic).
+    """
+    end = _before_blanks(text, len(text))
+    cut = False
+    while (line_start := text.rfind("\n", 0, end) + 1) > 0 and _RULE_LINE.fullmatch(text, line_start, end):
+        end, cut = _before_blanks(text, line_start - 1), True  # the newline before the rule goes too
+    return text[:end] if cut else text
+
+
+def _before_blanks(text: str, end: int) -> int:
+    """Where the whitespace (str.isspace, as "\\s") that ends text[:end] begins."""
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    return end
 
 
 def _opens_with_quote(text: str) -> bool:
@@ -39,8 +61,21 @@ def _opens_with_quote(text: str) -> bool:
 
 def _unquoted(text: str) -> str:
     """The lines of `text` that are neither '>'-quoted nor an attribution line."""
-    for begin, end in reversed(attribution_spans(text)):
-        text = text[:begin] + text[end:]
+    text = _without_spans(text, attribution_spans(text))
     text = _QUOTED_LINE.sub("", text)
     text = _BLANK_RUNS.sub("\n\n", text)
     return strip_signature(strip_quoted(text.strip()))
+
+
+def _without_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` without the (sorted) spans, joined once: cutting them out one by one copied the
+    rest of a long text for every attribution line (quadratic on thousands of them). Spans that
+    overlap (a line both "…写道：" and the start of a two-line "On … wrote:") go as one; cut one
+    by one, the second cut fell on shifted text and took characters after them."""
+    kept: list[str] = []
+    position = 0
+    for begin, end in spans:
+        kept.append(text[position:max(position, begin)])
+        position = max(position, end)
+    kept.append(text[position:])
+    return "".join(kept)
