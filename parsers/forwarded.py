@@ -103,9 +103,12 @@ _ANY_PREFIX = re.compile(
 # The leading quote marks are taken whole (a line of 100 KB of '>' is read once, not once per
 # way of splitting it with the bounded part after it).
 _ZH_ATTRIBUTION = re.compile(r"^[ \t>]*+.{0,120}?(?:写道|寫道)\s*[:：][ \t]*$", re.MULTILINE)
-# Gmail wraps a long "On <date> <name> <address> wrote:" over two lines.
+# Gmail wraps a long "On <date> <name> <address> wrote:" over two lines; mutt, s-nail and
+# mailx write "<name> <address> wrote:" on one. Each branch is bounded, so a line start costs
+# at most a few hundred steps.
 _EN_ATTRIBUTION = re.compile(
-    r"^[ \t>]*+On\b[^\n]{0,200}(?:\n[ \t>]*+[^\n]{0,200})?\bwrote\s*:[ \t]*$", re.MULTILINE | re.IGNORECASE
+    r"^[ \t>]*+(?:On\b[^\n]{0,200}(?:\n[ \t>]*+[^\n]{0,200})?|[^\n]{1,200}?)\bwrote\s*:[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
 )
 _BRACKETED_ADDRESS = re.compile(r"[<\[(（]\s*+(?:mailto:)?\s*+([^<>\[\]()\s]+@[^<>\[\]()\s]+?)\s*+[>\])）]")
 # An address starts where a run of address characters starts (the lookbehind): without it, a

@@ -3,9 +3,9 @@
 ``parse()`` gives a ``Kind.REPLY`` this text as ``ParsedMail.text``; ``parsers.commands`` reads the
 commands in its first lines. Most clients put the answer on top (Outlook, Foxmail, QQ Mail,
 Coremail, Gmail, phones): the text above the first quoted-history marker is the answer. A sender
-who answers *below* a '>'-quoted history (Thunderbird and mutt habits, or Outlook set to prefix
-each line) leaves nothing above it: then the answer is the unquoted lines, without the
-attribution lines ("在 … 写道：", "On … wrote:").
+who answers *below* a quoted history (Thunderbird and mutt with '>', s-nail and mailx with a
+tab under "… wrote:", or Outlook set to prefix each line) leaves nothing above it: then the
+answer is the unquoted lines, without the attribution lines ("在 … 写道：", "On … wrote:").
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ import re
 from parsers.complaint import strip_signature
 from parsers.forwarded import attribution_spans, strip_quoted
 
-_QUOTED_LINE = re.compile(r"^[ \t]*>.*(?:\n|$)", re.MULTILINE)
+# A quoted line: '>'-prefixed (most clients), or tab-indented — mailx and s-nail quote with
+# their indentprefix, a tab, under an "… wrote:" line. Only used below an attribution line
+# (_unquoted), where an indented line is the history, not the sender's own layout.
+_QUOTED_LINE = re.compile(r"^(?:\t|[ \t]*+>).*(?:\n|$)", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 # The rule an HTML reply draws above the quoted mail (<hr>, which html2text writes "* * *"), as
 # a whole line (trailing whitespace already stripped); see _without_trailing_rules().
