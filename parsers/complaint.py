@@ -76,7 +76,19 @@ def html_to_text(markup: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True  # **bold** markers only get in the way of the form parser
     converter.unicode_snob = True  # keep 。，“” as they are, not ASCII look-alikes
-    return converter.handle(markup)
+    return converter.handle(_closed_tail(markup))
+
+
+def _closed_tail(markup: str) -> str:
+    """The markup with every "<" after its last ">" written as "&lt;".
+
+    No tag can start there, and Python's HTML parser (under html2text) re-reads such an
+    unclosed tail from each "<" in it: 40,000 characters of "<a" took 1.5 s, 200,000 about
+    40 s. Well-formed mail ends in ">" and is left as it is.
+    """
+    end = markup.rfind(">") + 1
+    tail = markup[end:]
+    return markup[:end] + tail.replace("<", "&lt;") if "<" in tail else markup
 
 
 # Up to 400,000 characters of hostile markup come through here, so nothing may read the rest

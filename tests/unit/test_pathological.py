@@ -271,3 +271,15 @@ def test_a_hostile_completion_time_is_no_time(shape: str) -> None:
 def test_a_completion_time_followed_by_blanks_is_still_read() -> None:
     found = _commands("方案：修复光缆\n预计完成：明天18:00" + " " * (SIZE - ROOM) + "前")
     assert found == (Command(Verb.SOLUTION, "修复光缆", expected_at=NOW.replace(hour=18, minute=0) + timedelta(days=1)),)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("unit", ["<a", "<style", "<", "<a<b"])
+def test_an_html_only_complaint_ending_in_an_unclosed_tail_is_read(unit: str) -> None:
+    """190 KB of tag openings after the last ">" took Python's HTML parser (under html2text)
+    about 40 s; the tail is now text, and the complaint before it is read."""
+    body = "<html><body><p>光谷小区已经三天没有手机信号。</p>" + unit * (190_000 // len(unit))
+    raw = ("From: 李记者 <li.reporter@jcwb.example.cn>\r\nTo: complaints@corp.example.com\r\n"
+           "Subject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body).encode()
+    mail = parse(raw, CTX)
+    assert mail.kind is Kind.COMPLAINT and "光谷小区已经三天没有手机信号" in mail.text
