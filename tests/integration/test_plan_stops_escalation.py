@@ -9,15 +9,16 @@ someone saying 无法处理 / 上报综合部, escalates again.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from daemon.app import App
 from daemon.store import load_case
-from tests.integration.test_clocks_e2e import our_mail_to, run_until, step_of
+from tests.integration.test_clocks_e2e import daemon_at, our_mail_to, run_until, step_of
 from tests.integration.test_replies_e2e import CASE, case_row, new_mails, reply
 from tests.support.dovecot import Dovecot
-from tests.support.mail import T0
+from tests.support.mail import T0, outlook_forward
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -132,3 +133,23 @@ def test_the_company_leader_convenes_by_answering_his_group_question(app: App, i
     run_until(app, T0 + timedelta(hours=2, minutes=5))
     assert ("group", "zhang.net@corp.example.com") in new_mails(smtp, seen)
     assert case_row(app).status == "company_group"
+
+
+def test_on_second_scaled_clocks_a_plan_stops_the_climb(tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same procedure with its clocks in seconds (config durations): the leader's 方案 at
+    the 15 s reminder means no account manager at 30 s, no 综合部 at 60 s, no solution
+    reminder at 240 s; the completion clock runs to the agreed time."""
+    app = daemon_at(tmp_path, imap, smtp, monkeypatch, assess="15s", account_manager="30s", general_dept="60s",
+                    solution="240s", ack="10s", group="60s", progress="240s")
+    start = T0 + timedelta(minutes=5)  # written, forwarded and arrived at once: the clocks start here
+    imap.append(outlook_forward(1, sent=start, forwarder=RECEIVER), internaldate=start)
+    run_until(app, start)
+    run_until(app, start + timedelta(seconds=15))
+    reply(imap, our_mail_to(smtp, "assess_overdue", LEADER), f"王强 <{LEADER}>",
+          "方案：更换光猫并上门检修\r\n预计完成：明天18:00")
+    sent = steps_between(app, smtp, *(start + timedelta(seconds=s) for s in (16, 30, 45, 60, 75, 240, 300)))
+    assert not sent & CLIMB, sorted(sent & CLIMB)
+    assert case_row(app).status == "local"
+    assert deadline(app, "normal_completion").due_at == AGREED
+    app.close()
