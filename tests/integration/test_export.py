@@ -108,12 +108,13 @@ def test_xlsx_register_has_every_field_clock_and_chinese_text(register: Engine, 
     assert wb.sheetnames == ["登记簿", "统计"]
     ws = wb["登记簿"]
     assert tuple(c.value for c in ws[1]) == HEADERS
-    for header in ("编号", "状态", "投诉类别", "接收时间", "登记时间", "接收部门", "接收人员", "转发人",
+    for header in ("编号", "状态", "投诉类别", "类别依据", "类别说明", "转发人附言", "接收时间", "登记时间",
+                   "接收部门", "接收人员", "转发人",
                    "媒体单位", "记者/联系人", "联系电话", "客户号码", "投诉内容", "附件", "客户经理", "处理方案",
                    "预计完成时间", "对外解释口径", "办结时间", "处理结果", "评估答复到期", "评估答复完成",
                    "评估答复超时", "告知客户经理超时", "上报综合部到期", "正常办结到期", "公司级小组到期", "上报上级超时"):
         assert header in HEADERS
-    assert len(HEADERS) == 25 + 7 * 3
+    assert len(HEADERS) == 28 + 7 * 3  # the §5 fields, then due / met / breached of 7 clocks
     assert all(c.font.bold for c in ws[1])
     assert ws.freeze_panes == "B2"
     assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=len(HEADERS)).column_letter}4"
