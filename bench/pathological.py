@@ -21,7 +21,6 @@ A line followed by more text is cut to leave room for it where needed: parse() k
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from parsers import ParseContext, parse  # noqa: E402
 from parsers.commands import read_commands  # noqa: E402
 from parsers.complaint import MAX_TEXT_CHARS  # noqa: E402
 from parsers.replies import new_text  # noqa: E402
+from tests.support.hostile import SHAPES  # noqa: E402
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 10, 20, tzinfo=SHANGHAI)
@@ -48,46 +48,6 @@ def _fit(n: int) -> int:
     """A line's length when more text follows it: parse() keeps MAX_TEXT_CHARS of a body."""
     return min(n, MAX_TEXT_CHARS - ROOM)
 
-_MIXED = "-_*=>#|:：，。、；！？…—·「」【】《》 \t投诉媒体记者写道原始邮件发件人预计完成方案收到abcXYZ0123@."
-
-
-def _mixed(n: int) -> str:
-    rng = random.Random(10)  # the same line on every run
-    return "".join(rng.choice(_MIXED) for _ in range(n))
-
-
-def _repeat(unit: str) -> Callable[[int], str]:
-    return lambda n: (unit * (n // len(unit) + 1))[:n]
-
-
-# name → a line of n characters. The first eight are the issue's (its ninth, a line without any
-# newline, is the reply "no newline"); the rest came out of the audit, each feeding a pattern
-# that was super-linear on it: a separator that fails only at its last character, a word
-# without "@" for the address searches, dots for the inline 预计完成, blank lines and rule lines
-# for the trailing-rule cut, "From:" lines for the forward-block search, words between blank
-# lines for email-forward-parser, a date and blanks for the client-date patterns.
-SHAPES: dict[str, Callable[[int], str]] = {
-    "spaces": _repeat(" "),
-    "dashes": _repeat("-"),
-    "gt": _repeat(">"),
-    "stars": _repeat("*"),
-    "tabs": _repeat("\t"),
-    "equals": _repeat("="),
-    "dash-space": _repeat("- "),
-    "mixed-punct-cjk": _mixed,
-    "dashes-then-word": lambda n: "-" * (n - 1) + "x",
-    "spaces-then-word": lambda n: " " * (n - 1) + "x",
-    "one-word": _repeat("a"),
-    "dots": _repeat("."),
-    "ideographic-full-stops": _repeat("。"),
-    "blank-lines": _repeat("\n"),
-    "blank-lines-between-words": lambda n: "x" + "\n" * (n - 2) + "y",
-    "rule-lines": _repeat("---\n"),
-    "from-lines": _repeat("From: x\n"),
-    "wrote-lines": _repeat("On x wrote:\n"),
-    "gt-space": _repeat("> "),
-    "date-then-spaces": lambda n: "2026-11-27" + " " * (n - 11) + "x",
-}
 
 
 def _raw(headers: list[str], body: str) -> bytes:

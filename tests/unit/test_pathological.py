@@ -19,6 +19,7 @@ import pytest
 from parsers import Kind, ParseContext, ParsedMail, parse
 from parsers.commands import Command, Verb, read_commands
 from parsers.replies import new_text
+from tests.support.hostile import SHAPES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 10, 20, tzinfo=SHANGHAI)
@@ -30,29 +31,6 @@ ROOM = 2_000  # left for what follows the line: parse() keeps the first 100,000 
 ACK = Command(Verb.ACK)
 
 
-def _repeat(unit: str) -> Callable[[int], str]:
-    return lambda n: (unit * (n // len(unit) + 1))[:n]
-
-
-# The shapes, then those the audit of the patterns found super-linear ones for.
-SHAPES: dict[str, Callable[[int], str]] = {
-    "spaces": _repeat(" "),
-    "dashes": _repeat("-"),
-    "gt": _repeat(">"),
-    "stars": _repeat("*"),
-    "tabs": _repeat("\t"),
-    "equals": _repeat("="),
-    "dash-space": _repeat("- "),
-    "mixed-punct-cjk": _repeat("-_*=>#|:：，。、；！？…—·「」【】《》 \t投诉媒体记者写道原始邮件发件人预计完成方案收到abc0123@."),
-    "dashes-then-word": lambda n: "-" * (n - 1) + "x",
-    "spaces-then-word": lambda n: " " * (n - 1) + "x",
-    "one-word": _repeat("a"),
-    "dots": _repeat("."),
-    "blank-lines": _repeat("\n"),
-    "rule-lines": _repeat("---\n"),
-    "from-lines": _repeat("From: x\n"),
-    "date-then-spaces": lambda n: "2026-11-27" + " " * (n - 11) + "x",
-}
 ONE_LINE = [name for name, shape in SHAPES.items() if "\n" not in shape(20)]
 # Lines at which a reply's commands stop being read (SPEC §4, parsers/commands.py): a signature
 # or a rule of dashes, stars or "=", or the "From:" that starts quoted history.
