@@ -14,7 +14,16 @@ Coremail           ``----- 原始邮件 -----``                                 
 Gmail en / zh      ``---------- Forwarded message ---------`` / ``转发的邮件``  From: Date: Subject: To: / 发件人： 日期： 主题： 收件人：
 Thunderbird en/zh  ``-------- Forwarded Message --------`` / ``转发的消息``       Subject: Date: From: To: / 主题： 日期： 发件人：
 Apple Mail         ``Begin forwarded message:``                             From: Subject: Date: To:
+mutt               ``----- Forwarded message from x <a@b> -----``           the original's whole header
+                   … ``----- End forwarded message -----``                  (Message-ID:, Content-*: …)
+s-nail             ``-------- Original Message --------``                   the whole header; the note
+                                                                           is typed BELOW the original
 =================  ======================================================  =========================
+
+The copied header lines that are no forward field (Message-ID:, MIME-Version:, Content-*:,
+User-Agent:, Status: …) are read as part of the block and dropped; the end marker closes the
+original, and what follows it is the forwarder's note. Intermediate forwarders' notes (a forward
+of a forward) are kept with their writers, for the complainant's details and the category.
 
 Why our own table: email-forward-parser (the Python port of Crisp's parser) knows none of the
 Chinese clients, needs a forward prefix in the subject before it looks at the body, and stops at
@@ -37,7 +46,7 @@ from datetime import tzinfo
 
 from emailforwardparser.forward_parser import ForwardMetadata, get_forwarded_metadata
 
-from parsers import charset
+from parsers import charset, signoff
 from parsers.dates import parse_client_date
 from parsers.message import Address, Original
 
@@ -53,7 +62,10 @@ _LINE_START = r"^[ \t>]*+"
 _SEPARATOR = re.compile(
     _LINE_START
     + r"(?:"
-    r"(?P<fwd>-{2,}\s*(?:Forwarded message|Forwarded Message|转发的邮件|转发邮件信息|转发邮件|转发的消息|"
+    # mutt names the original's sender in its separator: "----- Forwarded message from x <a@b> -----".
+    # The name runs to the line end, taken whole (possessive, bounded): it is read again below.
+    r"(?P<mutt>-{2,}[ \t]*+Forwarded message from\b[^\n]{0,300}+)"
+    r"|(?P<fwd>-{2,}\s*(?:Forwarded message|Forwarded Message|转发的邮件|转发邮件信息|转发邮件|转发的消息|"
     r"轉寄的郵件|轉寄郵件|轉發的郵件)\s*-{2,}"
     r"|(?:Begin forwarded message|以下为转发的邮件|以下是转发的邮件|转发的邮件|以下是轉寄的郵件)\s*[:：])"
     r"|(?P<orig>-{2,}\s*(?:Original Message|Original Email|邮件原件|原始邮件|原始郵件|原始邮件信息|原邮件)\s*-{2,})"
@@ -80,6 +92,22 @@ _HEADER_LINE = re.compile(
     + r")" + _BLANKS_AND_STARS + r"[:：]" + _BLANKS_AND_STARS
     + r"(?P<value>.*)",  # to the end of the line; trailing blanks are stripped by _header_value()
     re.IGNORECASE,
+)
+# mutt and s-nail copy the original's whole header into an inline forward, not just From, Date,
+# To and Subject: these lines belong to the header block (and are dropped), never to the body.
+# A folded continuation line (starting with a blank) after one of them belongs to it.
+_RAW_HEADER_LINE = re.compile(
+    r"[ \t]*+(?:>[ \t]?)*+(?:(?:x|content|list|thread|accept|arc|dkim|authentication|received)-[a-z0-9-]{1,60}+"
+    r"|message-id|mime-version|user-agent|status|references|in-reply-to|return-path|received|priority"
+    r"|sender|delivered-to|organi[sz]ation)[ \t]*+:",
+    re.IGNORECASE,
+)
+# Where an inline forward says the original ends (mutt; a few others), and the forwarder's
+# words below it begin.
+_END_MARKER = re.compile(
+    _LINE_START + r"-{2,}+[ \t]*+(?:end (?:of )?forwarded message|end (?:of )?original message|"
+    r"转发邮件结束|转发的邮件结束|原始邮件结束)[ \t]*+-*+[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
 )
 # A header block with no separator line above it starts with the sender line.
 _BARE_SENDER = re.compile(
@@ -144,7 +172,9 @@ class ForwardResult:
     forwarded: bool = False
     original: Original | None = None
     text: str = ""  # the innermost original's body
-    note: str = ""  # the (outermost) forwarder's own words
+    note: str = ""  # the (outermost) forwarder's own words, above the original or below it
+    # Intermediate forwarders' words, outer to inner, each with its writer's display name.
+    notes: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -182,9 +212,32 @@ def find_inline(text: str, subject: str, local: tzinfo, quoting: bool) -> Forwar
         inner = find_block(body)
         if inner is None or not (inner.explicit or has_forward_prefix(original_subject)):
             break
+        author = parse_sender(_field_text(block.fields.get("sender", "")))
+        result.notes.append((body[: inner.start].rstrip(), author.name if author else ""))
         text, block, enclosing_subject = body, inner, original_subject
+    _split_words_below(result, above=result.note)
     result.text = strip_quoted(result.text)
     return result
+
+
+def _split_words_below(result: ForwardResult, above: str) -> None:
+    """Cut the original where its forward ends, and keep what the forwarder wrote below it.
+
+    mutt says where the original ends ("----- End forwarded message -----"): the words after
+    the last such line are the forwarder's. s-nail says nothing: its forwarder types below the
+    original, and that is known only by the shape of the text (signoff.words_below()), tried
+    when nothing was written above the original.
+    """
+    ends = list(_END_MARKER.finditer(result.text))
+    if ends:
+        below = result.text[ends[-1].end():].strip()
+        result.text = result.text[: ends[0].start()].rstrip()
+    elif not above.strip():
+        result.text, below = signoff.words_below(result.text)
+    else:
+        below = ""
+    if below:
+        result.note = f"{above.rstrip()}\n\n{below}".strip()
 
 
 def _counts_as_forward(block: HeaderBlock, subject: str, quoting: bool) -> bool:
@@ -221,7 +274,7 @@ def find_block(text: str) -> HeaderBlock | None:
 
 
 def _says_forward_or_original(match: re.Match[str]) -> bool:
-    return match.re is _SEPARATOR and bool(match.group("fwd") or match.group("orig"))
+    return match.re is _SEPARATOR and bool(match.group("mutt") or match.group("fwd") or match.group("orig"))
 
 
 def _block_at(text: str, match: re.Match[str]) -> tuple[HeaderBlock | None, int]:
@@ -234,7 +287,7 @@ def _block_at(text: str, match: re.Match[str]) -> tuple[HeaderBlock | None, int]
         header_start = match.start()
     fields, quote, body_start = _parse_fields(text, header_start)
     if _says_forward_or_original(match):
-        explicit = match.group("fwd") is not None
+        explicit = match.group("fwd") is not None or match.group("mutt") is not None
         return HeaderBlock(match.start(), body_start if fields else header_start, fields, explicit, quote), body_start
     # A rule or a bare header block counts only with a real header block under it.
     if "sender" in fields and ("date" in fields or "subject" in fields):
@@ -262,6 +315,8 @@ def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
                 fields[last] = _header_value(match)
             quote = quote or match.group("quote")
             blank_run = 0
+        elif fields and blank_run == 0 and _is_raw_header(line, last):
+            last = "raw"
         elif not stripped:
             blank_run += 1
             # Foxmail leaves blank lines inside its block; more than two ends it.
@@ -277,6 +332,13 @@ def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
     for name, more in wrapped.items():
         fields[name] = " ".join([fields[name], *more])
     return fields, quote, _skip_blank_lines(text, position)
+
+
+def _is_raw_header(line: str, last: str | None) -> bool:
+    """A copied header line (Message-ID:, Content-Type: …) or the folded rest of one."""
+    if last == "raw" and line[:1] in (" ", "\t") and line.strip():
+        return True
+    return _RAW_HEADER_LINE.match(line) is not None
 
 
 def _header_value(match: re.Match[str]) -> str:
