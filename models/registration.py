@@ -8,12 +8,12 @@ and which clocks run.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet
 from models.types import DeadlineKind
+from parsers import names, phones
 from parsers.message import Address, Category, ParsedMail
 
 # received_at trusts a forwarded original's send time only within this window before arrival:
@@ -29,8 +29,6 @@ INTAKE_CLOCKS = (
     DeadlineKind.SOLUTION,
     DeadlineKind.NORMAL_COMPLETION,
 )
-
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,9 @@ def draft_case(
         received_at=received_at,
         media_outlet=outlet.name if outlet else mail.form.media_outlet,
         account_manager=_account_manager(outlet),
-        reporter_name=mail.form.reporter_name or (original_from.name if original_from else None),
-        phone=mail.form.phone or _first_mobile(mail.text),
-        customer_number=mail.form.customer_number,
+        reporter_name=mail.form.reporter_name or _person(original_from),
+        phone=_digits(mail.form.phone) or _first_phone(mail.text),
+        customer_number=_digits(mail.form.customer_number) or mail.form.customer_number,
         category=category.value if category else None,
         category_basis=category.basis if category else None,
         category_reason=category.reason or None if category else None,
@@ -223,6 +221,19 @@ def _account_manager(outlet: MediaOutlet | None) -> str | None:
     return outlet.account_manager_a.mailbox
 
 
-def _first_mobile(text: str) -> str | None:
-    match = _MOBILE.search(text)
-    return match.group(0) if match else None
+# parse() reads the complainant's details from the layers of the mail (parsers/complainant.py);
+# these fall-backs serve a ParsedMail that did not come from parse() with them filled.
+
+def _person(sender: Address | None) -> str | None:
+    """The original sender's display name when it is a person's (李明, 李记者), not a unit's."""
+    return sender.name if sender is not None and names.is_person_name(sender.name) else None
+
+
+def _digits(number: str | None) -> str | None:
+    """A phone number as the register stores it (digits, see parsers/phones.py), else None."""
+    return phones.normalise(number) if number else None
+
+
+def _first_phone(text: str) -> str | None:
+    found = phones.mentions(text[:5_000])
+    return found[0].number if found else None

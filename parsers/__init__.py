@@ -17,12 +17,15 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from email.message import Message
 from typing import Any
 
-from parsers import charset, complaint, forwarded, mime, replies
+from parsers import category as categories
+from parsers import charset, complaint, complainant, forwarded, mime, replies
 from parsers import classify as classifier
 from parsers.headers import MAX_REFERENCES, Envelope, read_envelope
+from parsers import signoff
 from parsers.message import (
     Address,
     Attachment,
+    Category,
     FormFields,
     Kind,
     Original,
@@ -128,6 +131,7 @@ def _parse(raw: bytes, ctx: ParseContext) -> ParsedMail:
         text=content.text,
         note=content.note,
         attachments=files,
+        category=content.category,
         failed_recipients=verdict.failed_recipients,
         problems=tuple(dict.fromkeys(problems)),
     )
@@ -175,6 +179,11 @@ class Content:
     form: FormFields = field(default_factory=FormFields)
     attachments: tuple[Attachment, ...] = ()  # files of an attached original mail
     problems: list[str] = field(default_factory=list)
+    # For the complainant's details: the original as written, sign-off and all (`text` has its
+    # "-- " signature cut), and the intermediate forwarders' notes with their writers, outer first.
+    source: str = ""
+    inner_notes: list[complainant.Note] = field(default_factory=list)
+    category: Category | None = None
 
 
 def _content(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx: ParseContext) -> Content:
@@ -191,7 +200,48 @@ def _content(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx
         form, form_problems = complaint.merge_forms(form, original_form), form_problems + more
     content.form = form
     content.problems.extend(form_problems)
+    if kind is Kind.COMPLAINT:
+        _read_complainant(content, envelope)
     return content
+
+
+def _read_complainant(content: Content, envelope: Envelope) -> None:
+    """The complainant's details and the category, from the layers of a complaint (see
+    parsers/complainant.py): typed `字段：值` lines stay as typed where they are the only word."""
+    forwarder = envelope.sender.name if envelope.sender else ""
+    notes = (complainant.Note(content.note, forwarder), *content.inner_notes) if content.forwarded else ()
+    source = content.source or content.text
+    if content.forwarded:
+        sender = content.original.sender if content.original else None
+        staff = False
+    else:
+        sender, staff = envelope.sender, bool(content.form.reporter_name or content.form.media_outlet)
+    # Replaces the form read above: that one took the forwarder's signature lines for fields.
+    content.form = complainant.details(notes, source, sender, typed_form_is_staff=staff)
+    content.category = _category(content, notes, source, sender)
+
+
+def _category(content: Content, notes: tuple[complainant.Note, ...], source: str,
+              sender: Address | None) -> Category | None:
+    """Stated in a note (the outermost first) or in a typed 类别 field; stated in a direct mail's
+    own words; else judged from the story."""
+    for note in notes:
+        said = categories.stated(signoff_free(note))
+        if said is not None:
+            return Category(said[0], "stated", f"转发人注明：{said[1]}")
+    if content.form.category is not None:
+        return Category(content.form.category, "stated", "登记表“类别”栏")
+    if not content.forwarded:
+        said = categories.stated(source)
+        if said is not None:
+            return Category(said[0], "stated", f"来信注明：{said[1]}")
+    words = "\n".join(signoff_free(note) for note in notes)
+    return categories.judged(source, words, sender.name if sender else "")
+
+
+def signoff_free(note: complainant.Note) -> str:
+    """A note's words without its writer's signature block (disclaimers say 类 too)."""
+    return signoff.split(note.text, note.author).body
 
 
 def _own_text(text: str) -> str:
@@ -211,7 +261,7 @@ def _unwrap(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx:
     quoting = kind in _QUOTING_KINDS or replying
     result = forwarded.find_inline(text, envelope.subject, ctx.timezone, quoting)
     if not result.forwarded:
-        return Content(text=_own_text(text))
+        return Content(text=_own_text(text), source=forwarded.strip_quoted(text))
     how = "inline" if result.note or result.original and result.original.sender else "by subject"
     return Content(
         forwarded=True,
@@ -220,6 +270,8 @@ def _unwrap(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx:
         text=complaint.strip_signature(result.text),
         note=complaint.strip_signature(result.note),
         problems=result.problems,
+        source=result.text,
+        inner_notes=[complainant.Note(words, author) for words, author in result.notes],
     )
 
 
@@ -236,9 +288,11 @@ def _unwrap_attached(inner_message: Message, outer_text: str, ctx: ParseContext,
                         "and subject are unknown")
     if not inner.forwarded or inner.how == "by subject":
         original = Original(inner_envelope.sender, inner_envelope.sent_at, inner_envelope.subject)
-        text = inner.text
+        text, notes = inner.text, []
     else:
         original, text = inner.original, inner.text
+        author = inner_envelope.sender.name if inner_envelope.sender else ""
+        notes = [complainant.Note(inner.note, author), *inner.inner_notes]  # the attached forward's
     note = _own_text(outer_text)
     return Content(
         forwarded=True,
@@ -248,6 +302,8 @@ def _unwrap_attached(inner_message: Message, outer_text: str, ctx: ParseContext,
         note=note,
         attachments=inner_files + inner.attachments,
         problems=problems,
+        source=inner.source or inner_body.text,
+        inner_notes=notes,
     )
 
 

@@ -166,7 +166,10 @@ def test_xlsx_statistics_sheet(register: Engine, settings: Settings) -> None:
     assert stats["办结"][:3] == [1, "5小时00分", "5小时00分"]
     assert stats["上报综合部"][:3] == [0, None, None]
     assert stats["2. 媒体人员投诉公司业务、网络、工程、服务"][0] == 1
-    assert stats["待定"][0] == 2
+    # The second forward states no category: its story (a journalist for the residents) is
+    # judged 3 (issue 11); only the empty case is left undecided.
+    assert stats["3. 媒体人员受托或认为有新闻价值的投诉"][0] == 1
+    assert stats["待定"][0] == 1
     assert stats["综合部"][0] == 1
     assert stats["江城晚报"][0] == 2 and stats["（未识别）"][0] == 1
     assert stats["已办结"][0] == 1 and stats["已登记"][0] == 2

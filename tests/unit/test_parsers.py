@@ -142,7 +142,7 @@ def test_staff_form_fields_are_extracted() -> None:
     assert form.media_outlet == "江城晚报"
     assert form.reporter_name == "李明"
     assert form.phone == "13912345678"
-    assert form.customer_number == "0731-88886666"
+    assert form.customer_number == "073188886666"  # typed 0731-88886666: stored as digits (issue 11)
     assert form.category == 2
     assert form.complaint_text == (
         "江城晚报记者反映江城花园小区宽带自11月24日起连续三天断网，\n"
@@ -361,7 +361,7 @@ def test_a_bug_in_the_parser_is_caught_by_the_safety_net(monkeypatch: pytest.Mon
 
 # --- purity --------------------------------------------------------------------------------
 
-ALLOWED_IMPORTS = {"html2text", "emailforwardparser", "parsers", "__future__"}
+ALLOWED_IMPORTS = {"html2text", "emailforwardparser", "phonenumbers", "parsers", "__future__"}
 
 
 def test_parsers_import_only_the_standard_library_and_parsing_libraries() -> None:
