@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet
 from models.types import DeadlineKind
-from parsers import names, phones
-from parsers.message import Address, Category, ParsedMail
+from parsers import complainant, names, phones
+from parsers.message import Address, Category, FormFields, ParsedMail
 
 # received_at trusts a forwarded original's send time only within this window before arrival:
 # older dates are clock errors or re-forwards of old mail (SPEC §3).
@@ -86,6 +86,7 @@ def draft_case(
     outlet = find_outlet(mail, original_from, directory)
     category = mail.category or (Category(mail.form.category, "stated", "登记表“类别”栏")
                                  if mail.form.category else None)
+    form = _details(mail, original_from)
     return CaseDraft(
         receiving_dept=receiving,
         receiver_email=forwarder.email if forwarder else None,
@@ -94,11 +95,11 @@ def draft_case(
         original_sent_at=sent_at,
         original_subject=subject,
         received_at=received_at,
-        media_outlet=outlet.name if outlet else mail.form.media_outlet,
+        media_outlet=outlet.name if outlet else form.media_outlet,
         account_manager=_account_manager(outlet),
-        reporter_name=mail.form.reporter_name or _person(original_from),
-        phone=_digits(mail.form.phone) or _first_phone(mail.text),
-        customer_number=_digits(mail.form.customer_number) or mail.form.customer_number,
+        reporter_name=form.reporter_name or _person(original_from),
+        phone=_digits(form.phone),
+        customer_number=_digits(form.customer_number) or form.customer_number,
         category=category.value if category else None,
         category_basis=category.basis if category else None,
         category_reason=category.reason or None if category else None,
@@ -222,7 +223,7 @@ def _account_manager(outlet: MediaOutlet | None) -> str | None:
 
 
 # parse() reads the complainant's details from the layers of the mail (parsers/complainant.py);
-# these fall-backs serve a ParsedMail that did not come from parse() with them filled.
+# these make its values registrable, also for a ParsedMail made by hand.
 
 def _person(sender: Address | None) -> str | None:
     """The original sender's display name when it is a person's (李明, 李记者), not a unit's."""
@@ -234,6 +235,10 @@ def _digits(number: str | None) -> str | None:
     return phones.normalise(number) if number else None
 
 
-def _first_phone(text: str) -> str | None:
-    found = phones.mentions(text[:5_000])
-    return found[0].number if found else None
+def _details(mail: ParsedMail, original_from: Address | None) -> FormFields:
+    """The complainant's details as parse() read them from the mail's layers. A ParsedMail
+    whose form is empty was not read that way (or says nothing): its text is read by the same
+    rules, not searched for the first number in it (which may be a relaying clerk's)."""
+    if mail.form != FormFields():
+        return mail.form
+    return complainant.read_original(mail.text, original_from)

@@ -215,7 +215,9 @@ def _read_complainant(content: Content, envelope: Envelope) -> None:
         sender = content.original.sender if content.original else None
         staff = False
     else:
-        sender, staff = envelope.sender, bool(content.form.reporter_name or content.form.media_outlet)
+        # A form a staff member typed names the outlet or the complaint itself; a journalist
+        # signing "记者：李明" types no such line.
+        sender, staff = envelope.sender, bool(content.form.media_outlet or content.form.complaint_text)
     # Replaces the form read above: that one took the forwarder's signature lines for fields.
     content.form = complainant.details(notes, source, sender, typed_form_is_staff=staff)
     content.category = _category(content, notes, source, sender)

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import re
 
-from parsers import signoff
+from parsers import names, signoff
 from parsers.message import Category
+from parsers.outlets import outlet_name
 
 # --- stated ------------------------------------------------------------------------------------
 
@@ -103,18 +104,30 @@ _MEDIA_SELF = re.compile(
     r"作为[^。！？!?\n]{0,8}?(?:记者|記者|媒体人|媒體人)|我[叫是][^。！？!?\n]{0,8}?[，,]是?[^。！？!?\n]{0,16}?(?:记者|記者|编辑|編輯)|"
     r"本报|本報|我报|我報|本台|我台|本刊|我刊|我们报社|我們報社|我们栏目|我們欄目|本栏目|本欄目|我们电视台|我们台|我们媒体"
 )
-_MEDIA_ROLE = re.compile(r"记者|記者|编辑|編輯|主持人|通讯员|制片人|主编|报社|報社|电视台|電視台|晚报|日报|都市报|晨报|新闻|新聞|广播|电台")
-# A customer going to the media: the verbs, then (within a few words) the media.
-_TO_THE_MEDIA = re.compile(
-    r"(?:向|找|去|给|給|联系|聯繫|跟|告诉|投诉到|反映到|打给|打电话给|打電話給)[^。！？!?\n]{0,12}?"
-    r"(?:媒体|媒體|报社|報社|电视台|電視台|记者|記者|晚报|晚報|日报|日報|都市报|晨报|电台|新闻|新聞|报纸|報紙|热线|熱線)"
-    r"|曝光|报料|報料|爆料|上电视|上電視|上报纸|上新闻|上新聞|发微博|發微博|发到网上|發到網上|找媒体|找媒體"
+_MEDIA_ROLE = re.compile(r"记者|記者|编辑|編輯|主持人|通讯员|通訊員|制片人|主编|主編|栏目组|欄目組")
+_ROLE_NAME = re.compile(r"(?:记者|記者|编辑|編輯|主持人)[ \t]*+")
+# The writer says they are a customer: then no rule about media staff applies.
+_CUSTOMER_SELF = re.compile(
+    r"(?:我是|本人是|作为|作為)[^。！？!?\n，,]{0,8}?(?:用户|用戶|客户|客戶|机主|機主)|我是[^。！？!?\n]{0,6}?(?:老|忠实)?(?:用户|客户)"
+)
+# A customer going to the media: a verb of turning to, then the media (a named outlet, or
+# words for the media) within a few words; or the words for exposing it.
+_TURN_TO = re.compile(r"向|找|去|给|給|联系|聯繫|跟|告诉|告訴|投诉到|反映到|打给|打电话给|打電話給|上|让|讓")
+_MEDIA_WORDS = re.compile(
+    r"媒体|媒體|报社|報社|电视台|電視台|记者|記者|电台|電台|报纸|報紙|新闻|新聞|热线|熱線"
+)
+_EXPOSE = re.compile(r"曝光|上电视|上電視|上报纸|上報紙|上新闻|上新聞|发微博|發微博|发到网上|發到網上|评评理|評評理")
+# Only media staff receive the public's complaints: "接到居民反映", "读者向本报爆料".
+_RECEIVED_FROM_PUBLIC = re.compile(
+    r"接到[^。！？!?\n]{0,16}?(?:反映|投诉|投訴|爆料|报料|報料|求助|来电|來電|来信|來信)|向本报|向本報|向我们反映|向我們反映|"
+    r"(?:读者|讀者|观众|觀眾|听众|聽眾|网友|網友)[^。！？!?\n]{0,6}?(?:反映|投诉|投訴|爆料|报料|報料|求助|来电|來電|打来|打來)"
 )
 # Media staff acting for others: a group of people, then a verb of telling, within a few words.
 _FOR_OTHERS = re.compile(
     r"(?P<who>读者|讀者|市民|居民|业主|業主|用户|用戶|群众|群眾|网友|網友|观众|觀眾|听众|聽眾|村民|商户|商戶|老人|学生|學生|"
     r"家长|家長|消费者|消費者|乘客|患者|客户|客戶|租户|住户|住戶|街坊|师生|師生)"
-    r"[^。！？!?\n]{0,12}?(?:反映|投诉|投訴|来电|來電|爆料|报料|報料|求助|来信|來信|联名|聯名|称|稱|表示|诉说|訴說)"
+    r"[^。！？!?\n]{0,12}?(?:反映|投诉|投訴|来电|來電|爆料|报料|報料|求助|来信|來信|联名|聯名|称|稱|表示|诉说|訴說|说|說|"
+    r"打来|打來|致电|致電|找到)"
 )
 _STORY = re.compile(r"采访|採訪|报道|報道|新闻线索|新聞線索|见报|見報|播出|稿件|版面|专题|專題|调查|調查|曝光|关注|關注")
 _SENT_BY_SUPERIORS = re.compile(r"受[^。！？\n]{0,8}?(?:委托|委託|指派)|领导(?:指派|安排|交代)|領導(?:指派|安排)")
@@ -140,19 +153,66 @@ def judged(story: str, notes: str = "", sender_name: str = "") -> Category | Non
     authority = _AUTHORITY.search(around)
     if authority is not None and _PASSED_DOWN.search(around):
         return Category(4, "judged", f"{authority.group(0)}转办")
-    media = _writer_is_media(head, sender_name)
-    if not media:
-        if _TO_THE_MEDIA.search(head):
+    media = _writer_is_media(head, sender_name) or _RECEIVED_FROM_PUBLIC.search(head) is not None
+    if _CUSTOMER_SELF.search(head) or not media:
+        if _turns_to_the_media(head):
             return Category(1, "judged", "客户称要向媒体反映，尚未见报道")
         return None
     return _media_category(head)
 
 
 def _writer_is_media(head: str, sender_name: str) -> bool:
-    if _MEDIA_SELF.search(head):
+    """Media staff: they say so ("我是…记者", "本报"), introduce themselves in the third person
+    ("成都商报记者葛欣向贵公司反映"), or sign with a role or an outlet's name."""
+    if _MEDIA_SELF.search(head) or _third_person_self(head):
         return True
     block = signoff.split(head).block
-    return bool(_MEDIA_ROLE.search(block) or _MEDIA_ROLE.search(sender_name))
+    signed = f"{block}\n{sender_name}"
+    return bool(_MEDIA_ROLE.search(signed)) or any(outlet_name(word) for word in _WORDS.findall(signed))
+
+
+_WORDS = re.compile(r"[^\s|｜/,，、;；:：()（）<>《》]+")
+
+
+def _third_person_self(head: str) -> bool:
+    """An outlet, a role and a person's name at the start: "湖北广播电视台记者顾晓欣向贵公司反映"."""
+    sentences = [s for s in re.split(r"[。！？!?\n]", head[:600]) if s.strip()]
+    for sentence in sentences[:3]:
+        for role in _ROLE_NAME.finditer(sentence[:80]):
+            before = sentence[max(0, role.start() - 16): role.start()].rstrip("的 ")
+            after = sentence[role.end(): role.end() + 8]
+            if outlet_name(_tail_run(before)) and names.leading_name(after):
+                return True
+    return False
+
+
+def _tail_run(text: str) -> str:
+    """The characters at the end of `text` that can be an outlet's name (no punctuation)."""
+    start = len(text)
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "《》"):
+        start -= 1
+    return text[start:]
+
+
+def _turns_to_the_media(head: str) -> bool:
+    if _EXPOSE.search(head):
+        return True
+    for verb in _TURN_TO.finditer(head):
+        after = head[verb.end(): verb.end() + 16]
+        if _MEDIA_WORDS.match(after.lstrip("了过的 ")) or outlet_name(_lead_run(after)):
+            return True
+        words = _MEDIA_WORDS.search(after)
+        if words is not None and not re.search(r"[。！？!?，,\n]", after[: words.start()]):
+            return True
+    return False
+
+
+def _lead_run(text: str) -> str:
+    text = text.lstrip("了过過的 《")
+    end = 0
+    while end < len(text) and (text[end].isalnum() or text[end] in "《》"):
+        end += 1
+    return text[:end]
 
 
 def _media_category(head: str) -> Category | None:

@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass
 
 from parsers import names, phones, signoff
+from parsers.outlets import outlet_name
 from parsers.complaint import extract_form, merge_forms
 from parsers.message import Address, FormFields
 
@@ -237,21 +238,17 @@ def _is_relay(body: str) -> bool:
 
 # --- the outlet (媒体单位) ---------------------------------------------------------------------
 
-# How media outlets' names end, longest first at each position. "报" alone is a suffix only
-# when no verb follows it (报道, 报料, 报修 …), "网" only when it is no network (网络, 网速 …).
-_MEDIA_SUFFIX = re.compile(
-    r"广播电视台|廣播電視台|电视台|電視台|广播电台|廣播電台|电台|電台|广播|廣播|之声|之聲|卫视|衛視|经视|經視|"
-    r"新闻网|新聞網|新闻|新聞|杂志社|雜誌社|杂志|雜誌|周刊|週刊|传媒|傳媒|融媒体中心|融媒體中心|频道|頻道|"
-    r"新华社|新華社|中新社|"
-    r"报社|報社|报(?![道料修警告名销装价案备送批复到纸刊])|報(?![道料修警告名銷裝價案備送批復到紙刊])|"
-    r"网(?![络絡速费費点點格上页頁民友购購线線卡关關])|網(?![络絡速费費点點格上页頁民友购購线線卡关關])"
-)
 # Characters that end an outlet's name read backwards from its suffix (grammar, pronouns,
 # punctuation): "向江城晚报反映" → 江城晚报.
 _NOT_IN_OUTLET = set("是向给給的在和与與对對找到了被把据據及或等我们們您你他她其也就还還将將要请請让讓从從为為系自于於即")
 _OUTLET_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+# Words between an outlet and a role: "是湖北经视的一名记者", "长江日报 的 首席记者".
+_BEFORE_ROLE = re.compile(r"(?:的|[ \t]|一名|一位|名|位)+$")
 _INTRO_BEFORE_OUTLET = re.compile(r"我是|我们是|我們是|本人是|这里是|這裡是|来自|來自|我系|我係|代表")
-_OUTLET_CONTEXT = re.compile(r"向|找|联系|聯繫|给|給|跟|到|去|让|讓|通过|通過|打")
+# Words a customer writes just before the outlet they turn to: "向…反映", "找…曝光", "告诉…".
+_OUTLET_CONTEXT = re.compile(
+    r"向|找|联系|聯繫|给|給|跟|到|去|让|讓|通过|通過|打|告诉|告訴|告知|上|在|求助|致电|致電|写信给|投稿"
+)
 
 
 def _outlet(body: str, sign_off: str, sender: Address | None) -> str | None:
@@ -296,9 +293,8 @@ def _outlet_in_lines(text: str) -> str | None:
 
 
 def _run_before(text: str, end: int) -> str:
-    """The outlet-name characters just before `end` (a trailing 的 skipped), at most 16."""
-    while end > 0 and text[end - 1] in "的 \t":
-        end -= 1
+    """The outlet-name characters just before `end` (a trailing "的一名" skipped), at most 16."""
+    end = len(_BEFORE_ROLE.sub("", text[max(0, end - 24): end])) + max(0, end - 24)
     start = end
     while start > max(0, end - 16) and _OUTLET_CHARS.fullmatch(text[start - 1]) and text[start - 1] not in _NOT_IN_OUTLET:
         start -= 1
@@ -315,23 +311,6 @@ def _run_after(text: str, start: int) -> str:
     return text[start:end]
 
 
-def outlet_name(run: str) -> str | None:
-    """The outlet a run of characters starts with: its name up to the first media suffix
-    ("江城晚报社会新闻部" → 江城晚报, "江城广播电视台" → itself), with at least two
-    characters of name before the suffix; "…报社" is "…报" (江城晚报社 is 江城晚报)."""
-    run = run.strip("《》 \t")
-    for suffix in _MEDIA_SUFFIX.finditer(run[:24]):
-        if suffix.group(0) in ("新华社", "新華社", "中新社"):
-            return suffix.group(0)
-        if suffix.start() < 2:
-            continue
-        name = run[: suffix.end()]
-        if name.endswith(("报社", "報社")):
-            name = name[:-1]
-        return name
-    return None
-
-
 # --- phones: the writer's, and the customers' -----------------------------------------------------
 
 _CLAUSE_END = "。！？!?；;\n，,"
@@ -341,11 +320,17 @@ _CUSTOMER_WORDS = re.compile(
     r"老人|消费者|消費者|投诉人|投訴人|当事人|當事人|机主|機主|其|他|她|该|該|女士|先生|阿姨|大爷|大爺|家属|家屬"
 )
 _WRITER_WORDS = re.compile(r"我|本人|记者|記者|联系我|聯繫我|与我|與我|找我|本报|本報")
+# Labels of a service's number (the customer's, or the writer's own line when they are the
+# customer): 号码, 账号. Labels of a way to reach someone: 电话, 手机, 联系. "手机号码" is both
+# words; the longer, later one (号码) is the nearer label and decides.
 _ACCOUNT_LABEL = re.compile(
     r"客户号码|客戶號碼|用户号码|用戶號碼|服务号码|服務號碼|业务号码|業務號碼|故障号码|涉及号码|投诉号码|受理号码|"
-    r"宽带账号|寬帶賬號|宽带帐号|账号|帳號|帐号|賬號|账户|賬戶|宽带号码|固话号码|手机号码|手機號碼|号码|號碼"
+    r"宽带账号|寬帶賬號|宽带帐号|账号|帳號|帐号|賬號|账户|賬戶|宽带号码|固话号码|手机号码|手機號碼|手机号|手機號|号码|號碼"
 )
-_CONTACT_LABEL = re.compile(r"联系电话|聯繫電話|联系方式|聯繫方式|电话|電話|手机|手機|座机|座機|tel|mobile|phone|致电|拨打|撥打", re.IGNORECASE)
+_CONTACT_LABEL = re.compile(
+    r"联系电话|聯繫電話|联系方式|聯繫方式|联系|聯繫|电话|電話|手机|手機|座机|座機|致电|拨打|撥打|\btel\b|mobile|phone",
+    re.IGNORECASE,
+)
 _FAX_LABEL = re.compile(r"传真|傳真|fax|热线|熱線|客服", re.IGNORECASE)
 
 
@@ -354,6 +339,7 @@ class _Owned:
     number: str
     kind: str
     owner: str  # "writer" | "customer" | "unknown"
+    start: int
 
 
 def _owned_numbers(text: str) -> list[_Owned]:
@@ -361,7 +347,7 @@ def _owned_numbers(text: str) -> list[_Owned]:
     for mention in phones.mentions(text):
         owner = _owner(_clause_before(text, mention.start))
         if owner is not None:
-            owned.append(_Owned(mention.number, mention.kind, owner))
+            owned.append(_Owned(mention.number, mention.kind, owner, mention.start))
     return owned
 
 
@@ -373,20 +359,30 @@ def _clause_before(text: str, end: int) -> str:
 
 
 def _owner(clause: str) -> str | None:
-    """Whose number the clause before it says: None for a fax or a hotline (no one's)."""
+    """Whose number the clause before it says; None for a fax or a hotline (no one's).
+
+    The nearest label decides: a service's number (号码, 账号) is a customer number — also the
+    writer's own line, when the writer is the customer; a contact (电话, 联系) is the person's
+    the nearest owning word names, the writer's when none does.
+    """
     if _FAX_LABEL.search(clause[-8:]):
         return None
-    customer = [m.end() for m in _CUSTOMER_WORDS.finditer(clause)]
-    writer = [m.end() for m in _WRITER_WORDS.finditer(clause)]
-    if customer and (not writer or customer[-1] > writer[-1]):
+    account = _last_end(_ACCOUNT_LABEL, clause)
+    contact = _last_end(_CONTACT_LABEL, clause)
+    customer = _last_end(_CUSTOMER_WORDS, clause)
+    writer = _last_end(_WRITER_WORDS, clause)
+    if account > contact:
         return "customer"
-    if writer:
-        return "writer"
-    if _CONTACT_LABEL.search(clause):
-        return "writer"
-    if _ACCOUNT_LABEL.search(clause):
+    if customer > writer:
         return "customer"
+    if writer >= 0 or contact >= 0:
+        return "writer"
     return "unknown"
+
+
+def _last_end(pattern: re.Pattern[str], text: str) -> int:
+    ends = [match.end() for match in pattern.finditer(text)]
+    return ends[-1] if ends else -1
 
 
 def _phone(body: str, sign_off: str) -> str | None:
@@ -396,12 +392,17 @@ def _phone(body: str, sign_off: str) -> str | None:
     said = [n for n in in_body if n.owner == "writer"]
     if said:
         return said[0].number
-    signed = [n for n in _owned_numbers(sign_off) if n.owner != "customer"]
+    signed = _signed_numbers(sign_off)
     mobiles = [n for n in signed if n.kind == "mobile"]
     if mobiles or signed:
         return (mobiles or signed)[0].number
     unknown = [n for n in in_body if n.owner == "unknown"]
     return unknown[0].number if unknown else None
+
+
+def _signed_numbers(sign_off: str) -> list[phones.PhoneMention]:
+    """The numbers of a sign-off: all the writer's, but a fax or a hotline (no one's)."""
+    return [m for m in phones.mentions(sign_off) if not _FAX_LABEL.search(_clause_before(sign_off, m.start)[-8:])]
 
 
 _ACCOUNT_IN_TEXT = re.compile(
@@ -417,6 +418,6 @@ def _customer_number(body: str) -> str | None:
     owned = [n for n in _owned_numbers(head) if n.owner == "customer"]
     account = _ACCOUNT_IN_TEXT.search(head)
     if account is not None and not phones.mentions(account.group("account")):
-        if not owned or account.start() < head.find(owned[0].number[:3]):
+        if not owned or account.start() < owned[0].start:
             return account.group("account")
     return owned[0].number if owned else None

@@ -104,8 +104,8 @@ def _digits(written: str) -> str | None:
         digits, international = digits[4:], True
     elif digits.startswith("86") and (international or len(digits) in (12, 13)):
         digits, international = digits[2:], True
-    if international and not digits.startswith("0"):
-        digits = digits if digits.startswith("1") else "0" + digits  # +86 27 … is 027 …
+    if international and not digits.startswith("0") and not (len(digits) == 11 and digits[1] in "3456789"):
+        digits = "0" + digits  # +86 27 … is 027 …, +86 10 … (Beijing) 010 …; +86 139 … a mobile
     return digits if 10 <= len(digits) <= 12 else None
 
 

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from parsers import names, phones
+from parsers.outlets import outlet_name
 
 _MAX_LINES = 40  # a signature is never longer; only the text's last lines are read
 _MAX_LINE = 120  # longer lines are prose (or a disclaimer, judged by its words)
@@ -157,7 +158,7 @@ def line_kind(line: str, author: str = "") -> str:
         return "signed" if _names_someone(line) else "contact"
     if author and line.startswith(author):
         return "name"
-    if _MEDIA_WORD.search(line) or _UNIT_WORD.search(line):
+    if _MEDIA_WORD.search(line) or _UNIT_WORD.search(line) or any(outlet_name(w) for w in _WORDS.findall(line)):
         return "unit"
     if names.is_person_name(bare_name(line)):
         return "name"
