@@ -76,7 +76,14 @@ def html_to_text(markup: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True  # **bold** markers only get in the way of the form parser
     converter.unicode_snob = True  # keep 。，“” as they are, not ASCII look-alikes
-    return converter.handle(_closed_tail(markup))
+    return _MARKDOWN_ESCAPE.sub(r"\1", converter.handle(_closed_tail(markup)))
+
+
+# html2text writes Markdown and escapes what Markdown would read as syntax: "\-----" for a rule
+# of dashes (anywhere in a line: "原始邮件 \------"), "1\." for a numbered line, "\+", "\#".
+# The text is read as plain text here — Foxmail's HTML forward separator must stay a separator —
+# so each such backslash goes (one pass, one character after it: linear).
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])")
 
 
 def _closed_tail(markup: str) -> str:
