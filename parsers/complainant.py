@@ -151,7 +151,8 @@ _NAME_INTRO = re.compile(r"我叫|我名叫|我的名字是|我的名字叫|名�
 _ROLE = re.compile(r"(?:首席|资深|实习|见习|特约|驻[^\s，,。]{1,4}?)?(?:记者|記者|编辑|編輯|主持人|通讯员|通訊員|制片人|主编|主編)[ \t]*+")
 _BREAK_AFTER_NAME = "，,。.、；;：:（( \t\n!！?？"
 # A relay: an office passing on a journalist's complaint, in its own words.
-_RELAY = re.compile(r"转来|转办|交办|转交|转你|转给你|转贵|转至你|批转|督办|下发|转请|現將|现将|轉來|轉辦")
+# (Not 下发: "问一下发票" has it.)
+_RELAY = re.compile(r"转来|转办|交办|转交|转你|转给你|转贵|转至你|批转|督办|转请|現將|现将|轉來|轉辦")
 
 
 def _reporter(body: str, sign_off: str, sender: Address | None, relay: bool) -> str | None:

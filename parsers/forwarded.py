@@ -315,8 +315,9 @@ def _parse_fields(text: str, offset: int) -> tuple[dict[str, str], str, int]:
                 fields[last] = _header_value(match)
             quote = quote or match.group("quote")
             blank_run = 0
-        elif fields and blank_run == 0 and _is_raw_header(line, last):
+        elif fields and _is_raw_header(line, last if blank_run == 0 else None):
             last = "raw"
+            blank_run = 0
         elif not stripped:
             blank_run += 1
             # Foxmail leaves blank lines inside its block; more than two ends it.

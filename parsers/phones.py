@@ -36,6 +36,7 @@ _RUN = re.compile(r"(?<![0-9A-Za-z])[+(]?[0-9][0-9 \u00a0()\-\u2010-\u2014.]{0,4
 _SEPARATORS = re.compile(r"[ \u00a0]+")
 _MAX_CANDIDATES = 200  # runs examined per text: a complaint has a handful, a log thousands
 _MAX_GROUPS = 6  # space-separated groups one number may be written in: "+86 130 6080 9393"
+_MOBILE_STARTS = ("13", "14", "15", "16", "17", "18", "19")  # CN mobiles: 1, then 3–9
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def _digits(written: str) -> str | None:
         digits, international = digits[4:], True
     elif digits.startswith("86") and (international or len(digits) in (12, 13)):
         digits, international = digits[2:], True
-    if international and not digits.startswith("0") and not (len(digits) == 11 and digits[1] in "3456789"):
+    if international and not digits.startswith("0") and not (len(digits) == 11 and digits[:2] in _MOBILE_STARTS):
         digits = "0" + digits  # +86 27 … is 027 …, +86 10 … (Beijing) 010 …; +86 139 … a mobile
     return digits if 10 <= len(digits) <= 12 else None
 

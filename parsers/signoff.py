@@ -36,6 +36,8 @@ _VALEDICTION = re.compile(
     r"[!！,，.。~～ 　]*+",
     re.IGNORECASE,
 )
+# A phone's or a webmail's footer under a mail: "发自我的iPhone", "Sent from my Huawei".
+_FOOTER = re.compile(r"(?:发自|來自|来自|從|从|发送自|發送自|sent from|get outlook)[^\n]{0,40}", re.IGNORECASE)
 _DISCLAIMER = re.compile(
     r"免责|免責|保密|机密|機密|confidential|disclaimer|本邮件|此邮件|该邮件|本郵件|此郵件|this e-?mail|"
     r"intended (?:solely )?for|如果您不是|若您不是|如您不是|if you are not|仅供|僅供|请勿|請勿|virus|未经许可|未經許可",
@@ -74,12 +76,15 @@ _COMPLAINANT_FIELD = re.compile(
 _TRAILING_SIGN = re.compile(r"[ \t]*+(?:敬上|谨上|謹上|敬启|敬啟|拜上|上|启)$")
 _LEADING_DASHES = re.compile(r"^[—\-–~·• \t]++")
 # What a forwarder writes under the original (s-nail) and a complainant never does: words
-# about registering and handling the case inside the company.
+# about registering the case and sending it round inside the company…
 _FORWARDER_WORDS = re.compile(
-    r"登记|登記|处理|處理|评估|評估|核实|核實|跟进|跟進|转(?:给|交|至|到|发|綜|综|由)|轉(?:給|交|至|到|發)|"
-    r"请[^\n]{0,10}?(?:部|中心|分公司)|[一二三四五1-5１-５]类|媒体投诉|媒體投訴|阅知|知悉|请阅|\bfyi\b|please|\bpls\b",
+    r"登记|登記|转[^\n]{0,6}?(?:部|中心|分公司)|轉[^\n]{0,6}?(?:部|中心)|请[^\n]{0,10}?(?:部|中心|分公司)|"
+    r"[一二三四五1-5１-５]类|[一二三四五1-5１-５]類|类别|類別|媒体投诉|媒體投訴|综合部|綜合部|阅知|知悉|请阅|\bfyi\b",
     re.IGNORECASE,
 )
+# …and words a complainant uses too, which count only right under the original's sign-off.
+_HANDLING_WORDS = re.compile(r"处理|處理|评估|評估|核实|核實|跟进|跟進|please|\bpls\b", re.IGNORECASE)
+_GREETING = re.compile(r"[^\n]{1,12}[:：]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*+\n")
 
 STRONG = frozenset({"delimiter", "valediction", "disclaimer", "unit", "name", "email", "signed"})
@@ -143,7 +148,7 @@ def line_kind(line: str, author: str = "") -> str:
         return "disclaimer" if _DISCLAIMER.search(line) else "prose"
     if _DELIMITER.fullmatch(line):
         return "delimiter"
-    if _VALEDICTION.fullmatch(line):
+    if _VALEDICTION.fullmatch(line) or _FOOTER.fullmatch(line):
         return "valediction"
     if _DISCLAIMER.search(line):
         return "disclaimer"
@@ -160,7 +165,7 @@ def line_kind(line: str, author: str = "") -> str:
         return "name"
     if _MEDIA_WORD.search(line) or _UNIT_WORD.search(line) or any(outlet_name(w) for w in _WORDS.findall(line)):
         return "unit"
-    if names.is_person_name(bare_name(line)):
+    if names.is_person_name(bare_name(line)) or _role_and_name(line):
         return "name"
     if _DATE.fullmatch(line):
         return "date"
@@ -175,6 +180,15 @@ def _names_someone(line: str) -> bool:
     return any(names.is_person_name(word) for word in _WORDS.findall(without_labels))
 
 
+# Who a person is, written before their name in a sign-off: "客户 申玲", "读者：王芳".
+_ROLE_WORDS = frozenset({"客户", "用户", "读者", "市民", "业主", "居民", "记者", "编辑", "客戶", "用戶", "讀者", "記者"})
+
+
+def _role_and_name(line: str) -> bool:
+    words = _WORDS.findall(line)
+    return len(words) == 2 and words[0] in _ROLE_WORDS and names.is_person_name(words[1])
+
+
 def bare_name(line: str) -> str:
     """A sign-off line without its leading dashes and trailing 敬上/谨上: "—— 李明 敬上" → "李明"."""
     return _TRAILING_SIGN.sub("", _LEADING_DASHES.sub("", line.strip())).strip()
@@ -183,18 +197,36 @@ def bare_name(line: str) -> str:
 def words_below(text: str) -> tuple[str, str]:
     """(the original, the forwarder's words below it) for a forward written under the original.
 
-    s-nail's forwarder types under the original's sign-off. The first paragraph that is a
-    whole sign-off, followed by a paragraph with a forwarder's words (登记, 处理, 请…部, N类…),
-    is where the original ends. ("", text) is never returned: without such a pair, all of it
-    is the original.
+    s-nail's forwarder types under the original, which has no end marker. Read from the end,
+    the paragraphs that look like a note — a greeting ("王经理："), the forwarder's words, their
+    signature or a disclaimer — are the note when one of them has a forwarder's words: ones
+    a complainant does not write (登记, N类, 请…部, 综合部), or handling words (处理, 核实)
+    right under the original's sign-off. Without such words all of it is the original.
     """
     breaks = [0, *(m.end() for m in _PARAGRAPH_BREAK.finditer(text, 0, min(len(text), 200_000)))]
-    paragraphs = [(start, text[start:end].strip()) for start, end in zip(breaks, [*breaks[1:], len(text)], strict=True)]
-    paragraphs = [(start, p) for start, p in paragraphs if p][-12:]
-    for (_, paragraph), (next_start, following) in zip(paragraphs, paragraphs[1:], strict=False):
-        if _is_whole_sign_off(paragraph) and _FORWARDER_WORDS.search(following[:400]) and not _is_whole_sign_off(following):
-            return text[:next_start].rstrip(), text[next_start:].strip()
-    return text, ""
+    spans = [(start, text[start:end].strip()) for start, end in zip(breaks, [*breaks[1:], len(text)], strict=True)]
+    paragraphs = [(start, p) for start, p in spans if p][-12:]
+    cut = None
+    for index in range(len(paragraphs) - 1, 0, -1):
+        start, paragraph = paragraphs[index]
+        kind = _note_paragraph(paragraph, paragraphs[index - 1][1])
+        if kind is None:
+            break
+        if kind == "words":
+            cut = start
+    if cut is None:
+        return text, ""
+    return text[:cut].rstrip(), text[cut:].strip()
+
+
+def _note_paragraph(paragraph: str, above: str) -> str | None:
+    """"words" (a forwarder's), "other" (a greeting, a signature, a disclaimer), or None."""
+    head = paragraph[:400]
+    if _FORWARDER_WORDS.search(head) or (_HANDLING_WORDS.search(head) and _is_whole_sign_off(above)):
+        return "words"
+    if _GREETING.fullmatch(paragraph) or _is_whole_sign_off(paragraph):
+        return "other"
+    return None
 
 
 def _is_whole_sign_off(paragraph: str) -> bool:
