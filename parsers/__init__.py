@@ -18,10 +18,9 @@ from email.message import Message
 from typing import Any
 
 from parsers import category as categories
-from parsers import charset, complaint, complainant, forwarded, mime, replies
+from parsers import charset, complainant, complaint, forwarded, mime, replies, signoff
 from parsers import classify as classifier
 from parsers.headers import MAX_REFERENCES, Envelope, read_envelope
-from parsers import signoff
 from parsers.message import (
     Address,
     Attachment,
@@ -261,7 +260,8 @@ def _unwrap(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx:
     # "original message" block is quoted history, not a forwarded complaint.
     replying = bool(envelope.in_reply_to) and not forwarded.has_forward_prefix(envelope.subject)
     quoting = kind in _QUOTING_KINDS or replying
-    result = forwarded.find_inline(text, envelope.subject, ctx.timezone, quoting)
+    author = envelope.sender.name if envelope.sender else ""
+    result = forwarded.find_inline(text, envelope.subject, ctx.timezone, quoting, author)
     if not result.forwarded:
         return Content(text=_own_text(text), source=forwarded.strip_quoted(text))
     how = "inline" if result.note or result.original and result.original.sender else "by subject"

@@ -32,9 +32,9 @@ import re
 from dataclasses import dataclass
 
 from parsers import names, phones, signoff
-from parsers.outlets import outlet_name
 from parsers.complaint import extract_form, merge_forms
 from parsers.message import Address, FormFields
+from parsers.outlets import outlet_name
 
 _HEAD = 3_000
 _TAIL = 1_500
@@ -242,10 +242,12 @@ def _is_relay(body: str) -> bool:
 # Characters that end an outlet's name read backwards from its suffix (grammar, pronouns,
 # punctuation): "向江城晚报反映" → 江城晚报.
 _NOT_IN_OUTLET = set("是向给給的在和与與对對找到了被把据據及或等我们們您你他她其也就还還将將要请請让讓从從为為系自于於即")
-_OUTLET_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+_OUTLET_CHARS = re.compile(r"[\u4e00-\u9fffA-Za-z0-9《》]")  # 《湖北日报》: the marks go in outlet_name()
 # Words between an outlet and a role: "是湖北经视的一名记者", "长江日报 的 首席记者".
 _BEFORE_ROLE = re.compile(r"(?:的|[ \t]|一名|一位|名|位)+$")
-_INTRO_BEFORE_OUTLET = re.compile(r"我是|我们是|我們是|本人是|这里是|這裡是|来自|來自|我系|我係|代表")
+_INTRO_BEFORE_OUTLET = re.compile(
+    r"我是|我们是|我們是|本人是|这里是|這裡是|这边是|這邊是|来自|來自|我系|我係|代表|供职于|供職於|任职于|任職於|就职于|就職於"
+)
 # Words a customer writes just before the outlet they turn to: "向…反映", "找…曝光", "告诉…".
 _OUTLET_CONTEXT = re.compile(
     r"向|找|联系|聯繫|给|給|跟|到|去|让|讓|通过|通過|打|告诉|告訴|告知|上|在|求助|致电|致電|写信给|投稿"
@@ -299,7 +301,7 @@ def _run_before(text: str, end: int) -> str:
     start = end
     while start > max(0, end - 16) and _OUTLET_CHARS.fullmatch(text[start - 1]) and text[start - 1] not in _NOT_IN_OUTLET:
         start -= 1
-    return text[start:end].strip("《》")
+    return text[start:end]
 
 
 def _run_after(text: str, start: int) -> str:
@@ -418,7 +420,7 @@ def _customer_number(body: str) -> str | None:
     head = body[:_HEAD]
     owned = [n for n in _owned_numbers(head) if n.owner == "customer"]
     account = _ACCOUNT_IN_TEXT.search(head)
-    if account is not None and not phones.mentions(account.group("account")):
-        if not owned or account.start() < owned[0].start:
-            return account.group("account")
+    first_owned = owned[0].start if owned else len(head)
+    if account is not None and not phones.mentions(account.group("account")) and account.start() < first_owned:
+        return account.group("account")
     return owned[0].number if owned else None

@@ -193,11 +193,12 @@ def strip_prefixes(subject: str) -> str:
     return _ANY_PREFIX.sub("", subject).strip()
 
 
-def find_inline(text: str, subject: str, local: tzinfo, quoting: bool) -> ForwardResult:
+def find_inline(text: str, subject: str, local: tzinfo, quoting: bool, author: str = "") -> ForwardResult:
     """Unwrap inline forwards in `text` down to the innermost original.
 
     `quoting` is True when the mail is a reply or an automatic answer: then only a separator
-    that says "forward" counts, and "original message" blocks are quoted history.
+    that says "forward" counts, and "original message" blocks are quoted history. `author` is
+    the forwarder's display name: their signature under a note typed below the original marks it.
     """
     block = find_block(text)
     if block is None or not _counts_as_forward(block, subject, quoting):
@@ -212,15 +213,15 @@ def find_inline(text: str, subject: str, local: tzinfo, quoting: bool) -> Forwar
         inner = find_block(body)
         if inner is None or not (inner.explicit or has_forward_prefix(original_subject)):
             break
-        author = parse_sender(_field_text(block.fields.get("sender", "")))
-        result.notes.append((body[: inner.start].rstrip(), author.name if author else ""))
+        writer = parse_sender(_field_text(block.fields.get("sender", "")))
+        result.notes.append((body[: inner.start].rstrip(), writer.name if writer else ""))
         text, block, enclosing_subject = body, inner, original_subject
-    _split_words_below(result, above=result.note)
+    _split_words_below(result, above=result.note, author=author)
     result.text = strip_quoted(result.text)
     return result
 
 
-def _split_words_below(result: ForwardResult, above: str) -> None:
+def _split_words_below(result: ForwardResult, above: str, author: str) -> None:
     """Cut the original where its forward ends, and keep what the forwarder wrote below it.
 
     mutt says where the original ends ("----- End forwarded message -----"): the words after
@@ -233,7 +234,7 @@ def _split_words_below(result: ForwardResult, above: str) -> None:
         below = result.text[ends[-1].end():].strip()
         result.text = result.text[: ends[0].start()].rstrip()
     elif not above.strip():
-        result.text, below = signoff.words_below(result.text)
+        result.text, below = signoff.words_below(result.text, author)
     else:
         below = ""
     if below:

@@ -99,7 +99,7 @@ def _digits(written: str) -> str | None:
     written = written.translate(_FULL_WIDTH).strip()
     if not written or len(written) > 40:
         return None
-    international = written.startswith("+") or written.startswith("00")
+    international = written.startswith(("+", "00"))
     digits = re.sub(r"[^0-9]", "", written)
     if digits.startswith("0086"):
         digits, international = digits[4:], True

@@ -194,39 +194,55 @@ def bare_name(line: str) -> str:
     return _TRAILING_SIGN.sub("", _LEADING_DASHES.sub("", line.strip())).strip()
 
 
-def words_below(text: str) -> tuple[str, str]:
+def words_below(text: str, author: str = "") -> tuple[str, str]:
     """(the original, the forwarder's words below it) for a forward written under the original.
 
     s-nail's forwarder types under the original, which has no end marker. Read from the end,
     the paragraphs that look like a note — a greeting ("王经理："), the forwarder's words, their
     signature or a disclaimer — are the note when one of them has a forwarder's words: ones
     a complainant does not write (登记, N类, 请…部, 综合部), or handling words (处理, 核实)
-    right under the original's sign-off. Without such words all of it is the original.
+    right under the original's sign-off or right above the forwarder's own signature (one
+    naming `author`, the forwarder). Without such words all of it is the original.
     """
     breaks = [0, *(m.end() for m in _PARAGRAPH_BREAK.finditer(text, 0, min(len(text), 200_000)))]
     spans = [(start, text[start:end].strip()) for start, end in zip(breaks, [*breaks[1:], len(text)], strict=True)]
     paragraphs = [(start, p) for start, p in spans if p][-12:]
     cut = None
+    below_forwarders_signature = False
     for index in range(len(paragraphs) - 1, 0, -1):
         start, paragraph = paragraphs[index]
-        kind = _note_paragraph(paragraph, paragraphs[index - 1][1])
+        kind = _note_paragraph(paragraph, paragraphs[index - 1][1], below_forwarders_signature)
         if kind is None:
             break
         if kind == "words":
             cut = start
+        below_forwarders_signature = bool(author) and kind == "other" and author in paragraph
     if cut is None:
         return text, ""
     return text[:cut].rstrip(), text[cut:].strip()
 
 
-def _note_paragraph(paragraph: str, above: str) -> str | None:
+def _note_paragraph(paragraph: str, above: str, above_forwarders_signature: bool) -> str | None:
     """"words" (a forwarder's), "other" (a greeting, a signature, a disclaimer), or None."""
     head = paragraph[:400]
-    if _FORWARDER_WORDS.search(head) or (_HANDLING_WORDS.search(head) and _is_whole_sign_off(above)):
+    if _FORWARDER_WORDS.search(head):
+        return "words"
+    if _HANDLING_WORDS.search(head) and (above_forwarders_signature or _ends_an_original(above)):
         return "words"
     if _GREETING.fullmatch(paragraph) or _is_whole_sign_off(paragraph):
         return "other"
     return None
+
+
+def _ends_an_original(paragraph: str) -> bool:
+    """A sign-off, or the typed fields a complainant may sign with ("记者：陈英\n联系电话：…")."""
+    if _is_whole_sign_off(paragraph):
+        return True
+    lines = [line for line in paragraph.split("\n") if line.strip()]
+    return bool(lines) and len(lines) <= 4 and all(_SIGNED_FIELD.match(line) for line in lines)
+
+
+_SIGNED_FIELD = re.compile(r"[ \t]*+(?:记者|記者|联系人|聯繫人|联系电话|聯繫電話|电话|電話|手机|手機|媒体单位|媒體單位)[ \t]*+[:：]")
 
 
 def _is_whole_sign_off(paragraph: str) -> bool:
