@@ -83,7 +83,8 @@ def draft_case(
     receiving = dept or directory.general_dept
     original_from, sent_at, subject = _original(mail, staff=forwarder is not None)
     received_at = received_at_of(mail, arrived_at, now)
-    outlet = find_outlet(mail, original_from, directory)
+    stated_outlet = _stated_outlet(mail, forwarder)
+    outlet = directory.outlet_by_name(stated_outlet) if stated_outlet else find_outlet(mail, original_from, directory)
     category = mail.category or (Category(mail.form.category, "stated", "登记表“类别”栏")
                                  if mail.form.category else None)
     form = _details(mail, original_from)
@@ -95,7 +96,7 @@ def draft_case(
         original_sent_at=sent_at,
         original_subject=subject,
         received_at=received_at,
-        media_outlet=outlet.name if outlet else form.media_outlet,
+        media_outlet=outlet.name if outlet else stated_outlet or form.media_outlet,
         account_manager=_account_manager(outlet),
         reporter_name=form.reporter_name or _person(original_from),
         phone=_digits(form.phone),
@@ -193,6 +194,13 @@ def find_outlet(
         if by_name is not None:
             return by_name
     return None
+
+
+def _stated_outlet(mail: ParsedMail, forwarder: Address | None) -> str | None:
+    """The outlet a forwarder typed in the note ("媒体单位：…"): it corrects what the domain says."""
+    if forwarder is None or not mail.forwarded:
+        return None
+    return complainant.typed_fields(mail.note, forwarder.name).media_outlet
 
 
 def _staff_forwarder(mail: ParsedMail, directory: Directory) -> Address | None:

@@ -62,7 +62,23 @@ def typed_fields(note: str, author: str = "") -> FormFields:
     """The `字段：值` lines a forwarder typed in a note, above their signature block."""
     words = signoff.split(note, author).body
     form, _ = extract_form(words)
-    return _cleaned(form)
+    return merge_forms(_cleaned(form), _numbers_stated(words))
+
+
+# Whose number a forwarder gives in a sentence of the note ("请处理，记者电话：139…"): the
+# complainant's — never the forwarder's own ("我的电话"), which is no field.
+_THE_COMPLAINANTS = re.compile(r"记者|記者|联系人|聯繫人|对方|對方|媒体|媒體")
+
+
+def _numbers_stated(words: str) -> FormFields:
+    phone = customer = None
+    for mention in phones.mentions(words[:_HEAD]):
+        clause = _clause_before(words, mention.start)
+        if _owner(clause) == "customer":
+            customer = customer or mention.number
+        elif _THE_COMPLAINANTS.search(clause):
+            phone = phone or mention.number
+    return FormFields(phone=phone, customer_number=customer)
 
 
 def read_original(text: str, sender: Address | None, staff: bool = False) -> FormFields:

@@ -73,6 +73,10 @@ _COMPLAINANT_FIELD = re.compile(
     r"[ \t]*+[【\[]?(?:记者|記者|记者姓名|媒体单位|媒體單位|媒体名称|媒体|媒體|客户号码|客戶號碼|用户号码|用戶號碼|"
     r"联系人|聯繫人|投诉内容|投訴內容|投诉类别|类别|類別|宽带账号|寬帶賬號|服务号码|客户手机|用户手机)[】\]]?[ \t]*+[:：]"
 )
+# A short label and its value that is no complainant field nor a phone label: a signature's line.
+_OTHER_LABEL = re.compile(
+    r"[ \t]*+(?!电话|電話|手机|手機|联系|聯繫)[\u4e00-\u9fffA-Za-z]{1,6}[ \t]*+[:：][ \t]*+[^\s。，,；;]{1,30}[ \t]*$"
+)
 _TRAILING_SIGN = re.compile(r"[ \t]*+(?:敬上|谨上|謹上|敬启|敬啟|拜上|上|启)$")
 _LEADING_DASHES = re.compile(r"^[—\-–~·• \t]++")
 # What a forwarder writes under the original (s-nail) and a complainant never does: words
@@ -154,6 +158,8 @@ def line_kind(line: str, author: str = "") -> str:
         return "disclaimer"
     if _COMPLAINANT_FIELD.match(line) or line.endswith((":", "：")):
         return "prose"
+    if _OTHER_LABEL.match(line):  # 工号：10086, 职务：主管, 分机：8001 — a signature's own fields
+        return "contact"
     if _SENTENCE.search(line) or _REQUEST.search(line):
         return "prose"
     if "@" in line:

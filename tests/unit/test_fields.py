@@ -170,6 +170,22 @@ def test_a_field_the_forwarder_typed_in_the_note_corrects_the_original() -> None
     assert draft.phone == "13060809393"
 
 
+def test_a_signature_with_its_own_fields_is_still_a_signature() -> None:
+    """工号：… and 传真：… lines do not stop the forwarder's signature: its 电话 is not the reporter's."""
+    note = "王经理，这个是三类的，麻烦登记一下。\n\n孙明\n网络部\n工号：10086\n电话：027-87654321\n传真：027-87654322"
+    _, draft = _record(_forward(note, STORY))
+    assert draft.phone == "13060809393"
+    assert (draft.category, draft.category_basis) == (3, "stated")
+
+
+def test_what_the_forwarder_states_in_the_note_wins() -> None:
+    """"记者电话：…" in a sentence of the note, and 媒体单位 typed there, over the original's."""
+    _, draft = _record(_forward("请处理，记者电话：13911112222\n媒体单位：楚天都市报\n\n孙明 网络部 18071234567", STORY))
+    assert draft.phone == "13911112222"
+    assert draft.media_outlet == "楚天都市报"  # over the jcwb.example.cn domain
+    assert draft.account_manager is None  # an outlet the directory does not know
+
+
 # --- categories -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "value"), [
