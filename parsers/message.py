@@ -63,7 +63,9 @@ class Category:
 
 @dataclass(frozen=True)
 class FormFields:
-    """Fields a person wrote as `字段：值` lines (staff-typed forms, or corrections)."""
+    """The complainant's details: for a complaint, read from the mail's layers (the original's
+    own text and sign-off first; a `字段：值` line typed in the forwarder's note wins; a
+    signature block never counts — parsers/complainant.py); for a staff-typed form, its lines."""
 
     media_outlet: str | None = None  # 媒体单位
     reporter_name: str | None = None  # 记者 / 联系人
