@@ -152,20 +152,21 @@ class SmtpMailer:
             timeout=self._timeout,
         )
         try:
-            await self._open(smtp)
-        except _ConnectionRefusedByPolicy as exc:
-            smtp.close()
-            log.error("server=%s %s", self.name, exc)
-            return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
-        except _CONNECTION_ERRORS as exc:
-            smtp.close()
-            log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
-            return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
-                    for m in mails]
-        try:
-            return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
+            try:
+                await self._open(smtp)
+            except _ConnectionRefusedByPolicy as exc:
+                log.error("server=%s %s", self.name, exc)
+                return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
+            except _CONNECTION_ERRORS as exc:
+                log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
+                return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
+                        for m in mails]
+            try:
+                return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
+            finally:
+                await _quit(smtp)
         finally:
-            await _quit(smtp)
+            await _closed(smtp)
 
     async def _open(self, smtp: aiosmtplib.SMTP) -> None:
         await smtp.connect()
@@ -307,6 +308,19 @@ async def _reset(smtp: aiosmtplib.SMTP) -> None:
         await smtp.rset()
     except _CONNECTION_ERRORS:
         smtp.close()
+
+
+async def _closed(smtp: aiosmtplib.SMTP) -> None:
+    """Close the connection and let the event loop actually release the socket.
+
+    transport.close() only schedules the socket's release for the loop's next turn; when it
+    was the last thing before asyncio.run() returned, the loop closed first and the socket was
+    left to the garbage collector ("unclosed transport … closing": a ResourceWarning, which
+    failed whichever test happened to be running when it was collected). A few turns let a
+    plain or TLS transport finish closing."""
+    smtp.close()
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
