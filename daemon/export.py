@@ -29,9 +29,9 @@ from sqlmodel import select
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, text_lines
-from daemon.rendering import CATEGORY_LABELS, STATUS_LABELS
+from daemon.rendering import STATUS_LABELS
 from daemon.store import STATUS_FILTERS, list_cases, session
-from daemon.views import CASE_FIELDS, case_summary_json, display_width
+from daemon.views import CASE_FIELDS, case_summary_json, category_label, display_width
 from models.directory import Directory
 from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, register_statistics
 from models.tables import Case, Deadline
@@ -173,7 +173,7 @@ def field_text(name: str, value: Any, case: Case, tz: ZoneInfo, directory: Direc
     if isinstance(getattr(case, name), datetime):
         return local_time(getattr(case, name), tz)
     if name == "category":
-        return category_text(value)
+        return category_label(value, ask=False)
     if name == "category_basis":
         return {"stated": "注明", "judged": "推测"}.get(value, "") if value else ""
     if value is None:
@@ -320,15 +320,11 @@ def statistics_rows(register: Register, tz: ZoneInfo, directory: Directory) -> l
         durations("上报综合部", s.to_general_dept),
         durations("办结", s.to_resolution),
         ("note", ["百分位按线性插值计算，同 Excel 的 MEDIAN / PERCENTILE.INC。"]),
-        *counts("按投诉类别", "投诉类别", [(category_text(k), n) for k, n in s.by_category]),
+        *counts("按投诉类别", "投诉类别", [(category_label(k, ask=False), n) for k, n in s.by_category]),
         *counts("按接收部门", "接收部门", [(dept(k), n) for k, n in s.by_department]),
         *counts("按媒体单位", "媒体单位", [(k or "（未识别）", n) for k, n in s.by_outlet]),
         *counts("按状态", "状态", [(STATUS_LABELS.get(k, k), n) for k, n in s.by_status]),
     ]
-
-
-def category_text(value: int | None) -> str:
-    return "待定" if value is None else f"{value}. {CATEGORY_LABELS.get(value, '')}".rstrip(". ")
 
 
 def _stats_sheet(ws: Worksheet, register: Register, tz: ZoneInfo, directory: Directory) -> None:

@@ -42,6 +42,7 @@ from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, InboundStatus
 from parsers import parse
+from parsers.mime import is_message_id
 from parsers.message import Address, Kind, ParseContext, ParsedMail
 
 log = logging.getLogger(__name__)
@@ -473,13 +474,7 @@ def _source_key(item: Fetched, mail: ParsedMail) -> str:
     Only a well-formed id counts (the parser drops others; this is the second line): 8-bit
     bytes in a hostile Message-ID must never reach a query, where they stopped all intake.
     """
-    mid = mail.message_id
-    if mid and len(mid) <= _MAX_ID and mid.isascii() and mid.isprintable() and " " not in mid:
-        return mid
-    return "sha256:" + item.digest
-
-
-_MAX_ID = 250
+    return mail.message_id if mail.message_id and is_message_id(mail.message_id) else "sha256:" + item.digest
 
 
 def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from models.directory import Person
 from models.types import DeadlineKind
+from parsers.mime import is_message_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -129,8 +130,8 @@ class Renderer:
         registration does (0.6 ms a mail against 0.1 ms). tests/unit/test_rendering.py reads
         every mail back with the email package. Every header value passes one_line().
         """
-        refs = [r for r in dict.fromkeys(references) if echoable_id(r)][-MAX_REFERENCES:]
-        in_reply_to = in_reply_to if in_reply_to and echoable_id(in_reply_to) else None
+        refs = [r for r in dict.fromkeys(references) if is_message_id(r)][-MAX_REFERENCES:]
+        in_reply_to = in_reply_to if in_reply_to and is_message_id(in_reply_to) else None
         subject = Header(parts.subject, "utf-8", header_name="Subject").encode(linesep=CRLF)
         if parts.case_id:  # the tag first, as its own encoded word: see tag_word()
             subject = f"{tag_word(parts.case_id, token_of(message_id))}{CRLF} {subject}"
@@ -293,15 +294,9 @@ def with_message_id(data: bytes, placeholder: str, message_id: str) -> bytes:
 
 
 # Ids from inbound mail that we echo in In-Reply-To / References: a hostile 1 MB id, 8-bit
-# bytes or a line break must never reach an outgoing header (RFC 5322: lines ≤ 998).
-MAX_ID_LENGTH = 250
+# bytes or a line break must never reach an outgoing header (RFC 5322: lines ≤ 998). The
+# parser hands out only valid ids; this is the second line, with the parser's own rule.
 MAX_REFERENCES = 20
-_ECHOABLE_ID = re.compile(r"<[!-;=?-~]{1,248}>", re.ASCII)  # printable ASCII but "<" and ">"
-
-
-def echoable_id(message_id: str) -> bool:
-    """Whether an id may go into our threading headers as it is."""
-    return len(message_id) <= MAX_ID_LENGTH and _ECHOABLE_ID.fullmatch(message_id) is not None
 
 
 def one_line(text: str) -> str:

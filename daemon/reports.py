@@ -21,7 +21,7 @@ from daemon.config import Settings
 from daemon.outbox import Mail, Report, enqueue, outbox_rows
 from daemon.rendering import STATUS_LABELS, Renderer
 from daemon.store import next_deadlines, session
-from daemon.views import clock_label, time_left
+from daemon.views import category_label, clock_label, time_left
 from models.directory import Directory, Person
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
 from models.types import CLOSED_STATUSES
@@ -85,7 +85,7 @@ STATS_DAYS = 30  # the digest's footer looks back a month
 
 def footer_statistics(engine: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
     """The last month in a few figures (the export's 统计 sheet has them all)."""
-    from daemon.export import category_text, duration_text, load_register  # openpyxl: only when used
+    from daemon.export import duration_text, load_register  # openpyxl: only when used
 
     tz = settings.daemon.timezone
     since = (now.astimezone(tz) - timedelta(days=STATS_DAYS)).date()
@@ -96,7 +96,7 @@ def footer_statistics(engine: Engine, settings: Settings, now: datetime) -> dict
         "on_time": "—" if rate is None else f"{rate:.0f}%",
         "to_assessment": duration_text(stats.to_assessment.median) or "—",
         "to_resolution": duration_text(stats.to_resolution.median) or "—",
-        "by_category": "，".join(f"{category_text(k)} {n} 件" for k, n in stats.by_category) or "—",
+        "by_category": "，".join(f"{category_label(k, ask=False)} {n} 件" for k, n in stats.by_category) or "—",
     }
 
 

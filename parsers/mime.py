@@ -525,6 +525,12 @@ def _valid_id(inner: str) -> bool:
     return 0 < len(inner) <= MAX_ID_CHARS - 2 and _ID_TEXT.fullmatch(inner) is not None
 
 
+def is_message_id(value: str) -> bool:
+    """Whether `value` is one well-formed ``<id>``: what the shell may use as a key or echo in
+    In-Reply-To / References (printable ASCII, no spaces or brackets inside, ≤ MAX_ID_CHARS)."""
+    return value.startswith("<") and value.endswith(">") and _valid_id(value[1:-1])
+
+
 def message_ids(value: str) -> tuple[str, ...]:
     """Every valid ``<id>`` token in a Message-ID, In-Reply-To or References value."""
     return split_ids(value)[0]
