@@ -119,10 +119,11 @@ def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[st
     """Decode `data` declared as `label`; return the text and a problem description or None.
 
     Order: the declared charset (relabelled), then UTF-8, then GB18030, then the declared
-    charset or windows-1252 with replacement characters. Pure ASCII never needs a guess.
+    charset or windows-1252 with replacement characters. Pure ASCII never needs a guess, unless
+    the declared charset writes text in ASCII bytes (ISO-2022-JP, UTF-7).
     """
     codec = normalize_label(label)
-    if data.isascii():
+    if data.isascii() and not _writes_in_ascii(codec):
         unknown = label and codec is None
         return data.decode("ascii"), f"{what}: unknown charset {label[:60]!r}; the text is plain ASCII" if unknown else None
     if codec is not None and codec != "ascii":
@@ -141,6 +142,12 @@ def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[st
         last_resort, text = "latin-1", data.decode("latin-1")
     declared = label or "none"
     return text, f"{what}: bytes fit no known charset (declared {declared!r}); decoded as {last_resort} with replacements"
+
+
+def _writes_in_ascii(codec: str | None) -> bool:
+    """Charsets whose non-ASCII text is ASCII bytes (escape sequences, base64 runs), so an
+    ASCII-only payload still needs their decoder: ISO-2022-JP/-KR, UTF-7, HZ."""
+    return codec is not None and (codec.startswith("iso2022") or codec in ("utf-7", "hz"))
 
 
 def _replacing(data: bytes, codec: str) -> str | None:
