@@ -162,12 +162,36 @@ def attachments(view: MailView) -> tuple[tuple[Attachment, ...], list[str]]:
 
 
 def _filename(part: Message, problems: list[str]) -> str:
-    raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
+    raw = _param_octets(part, "filename", "content-disposition") or _param_octets(part, "name", "content-type")
     name, found = charset.decode_param(raw, "attachment name")
     problems.extend(found)
     if not name and part.get_content_type() in ("message/rfc822", "message/global"):
         name = "forwarded-message.eml"
     return name.replace("/", "_").replace("\\", "_")
+
+
+def _param_octets(part: Message, name: str, header: str) -> str | tuple[str | None, str | None, str] | None:
+    """A header parameter as ``get_param`` gives it, raw 8-bit octets kept as surrogate escapes.
+
+    compat32's ``get_param`` reads a header holding raw 8-bit octets (a UTF-8 or GBK file name
+    written without RFC 2047/2231) through a ``Header`` that turns each octet into U+FFFD, so
+    the name could no longer be decoded. Such a header is handed to it with each octet as its
+    Latin-1 character instead, and the octets are put back as surrogate escapes afterwards
+    (RFC 2231 values stay Latin-1 octets, as ``decode_param`` expects them).
+    """
+    value = next((v for k, v in part.raw_items() if k.lower() == header), None)
+    try:
+        octets = charset.recover_bytes(value) if isinstance(value, str) and not value.isascii() else None
+    except UnicodeEncodeError:  # real characters, not octets from the bytes parser
+        octets = None
+    if octets is None:
+        return part.get_param(name, header=header)
+    holder = Message()
+    holder[header] = octets.decode("latin-1")
+    param = holder.get_param(name, header=header)
+    if isinstance(param, str):
+        return param.encode("latin-1", errors="replace").decode("ascii", errors="surrogateescape")
+    return param
 
 
 # --- signature noise -------------------------------------------------------------------------

@@ -300,10 +300,14 @@ def _mailbox(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
     return [(name or comments, address, False) for address in addresses]
 
 
+_ADDRESS_COMMENT = re.compile(r"\([^()]*\)")  # one pass: [^()] cannot run past the next parenthesis
+
+
 def _without_route(angle: str) -> str:
-    """The address inside <…>: obsolete source routes (``@a,@b:x@y``) and spaces removed
-    (but those of a quoted local part)."""
-    address = angle.strip() if '"' in angle else "".join(angle.split())
+    """The address inside <…>: obsolete source routes (``@a,@b:x@y``), comments
+    (``pete(his account)@silly.test``, RFC 5322 §3.4.1) and spaces removed (but those of a
+    quoted local part)."""
+    address = angle.strip() if '"' in angle else "".join(_ADDRESS_COMMENT.sub("", angle).split())
     if address.startswith("@") and ":" in address:
         address = address.rsplit(":", 1)[1]
     return address
