@@ -30,7 +30,7 @@ from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, text_lines
 from daemon.store import STATUS_FILTERS, list_cases, session
-from daemon.views import CASE_FIELDS, case_summary_json, display_width
+from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
 from models.labels import CATEGORY_BASIS_LABELS, CLOCK_LABELS, CLOCK_PARTS, FIELD_LABELS, LATE, category_label, status_label
 from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, register_statistics
@@ -165,6 +165,8 @@ def field_text(name: str, value: Any, case: Case, tz: ZoneInfo, directory: Direc
     if name == "receiving_dept":
         dept = directory.department(value)
         return dept.name if dept else value
+    if name in ("receiver_email", "forwarder_email"):  # as the form and `show` name them
+        return person_text(value, directory)
     if name == "attachments":
         return "、".join(str(a.get("filename", "")) for a in value)
     if name == "late":

@@ -126,6 +126,7 @@ def test_xlsx_register_has_every_field_clock_and_chinese_text(register: Engine, 
     assert full["投诉类别"] == "2. 媒体人员投诉公司业务、网络、工程、服务"
     assert full["接收时间"] == "2026-11-27 10:16"  # the original's send time, in Shanghai
     assert full["接收部门"] in ("网络部", "客户服务中心")
+    assert full["接收人员"] == "张伟 <zhang.net@corp.example.com>"  # as the form and `show` name him
     assert full["媒体单位"] == "江城晚报" and full["记者/联系人"] == "李记者"
     assert full["原发件人"] == "李明" and full["原发件人邮箱"] == "li.reporter@jcwb.example.cn"
     assert full["联系电话"] == "13912345678" and full["客户号码"] == "02788886666"
