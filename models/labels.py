@@ -163,8 +163,8 @@ def clock_label(kind: str) -> str:
         known = DeadlineKind(kind)
     except ValueError:
         return kind
-    hint = CLOCK_HINTS.get(known)
-    return f"{CLOCK_LABELS[known]}（{hint}）" if hint else CLOCK_LABELS[known]
+    name, hint = CLOCK_LABELS.get(known, kind), CLOCK_HINTS.get(known)
+    return f"{name}（{hint}）" if hint else name
 
 
 def category_label(category: int | None, basis: str | None = None, reason: str | None = None, *,
