@@ -68,7 +68,8 @@ FIELD_LABELS: dict[str, str] = {
     "late": "迟报",
 }
 
-STATUS_LABELS: dict[CaseStatus, str] = {
+# Keyed by CaseStatus; typed by str, since a stored status is its text (CaseStatus is a str).
+STATUS_LABELS: dict[str, str] = {
     CaseStatus.REGISTERED: "已登记",
     CaseStatus.LOCAL: "部门内处理",
     CaseStatus.ACCOUNT_MANAGER: "客户经理介入",
@@ -150,10 +151,7 @@ LATE = FIELD_LABELS["late"]  # said after a status, a clock or a mail that came 
 
 def status_label(status: str) -> str:
     """A status as people read it; an unknown one as it is stored."""
-    try:
-        return STATUS_LABELS[CaseStatus(status)]
-    except ValueError:
-        return status
+    return STATUS_LABELS.get(status, status)
 
 
 def clock_label(kind: str) -> str:
