@@ -29,10 +29,10 @@ from sqlmodel import select
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, text_lines
-from daemon.rendering import STATUS_LABELS
 from daemon.store import STATUS_FILTERS, list_cases, session
-from daemon.views import CASE_FIELDS, case_summary_json, category_label, display_width
+from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
+from models.labels import CATEGORY_BASIS_LABELS, CLOCK_LABELS, CLOCK_PARTS, FIELD_LABELS, LATE, category_label, status_label
 from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, register_statistics
 from models.tables import Case, Deadline
 from models.types import DeadlineKind
@@ -42,33 +42,15 @@ REGISTER_SHEET = "登记簿"
 STATS_SHEET = "统计"
 BOM = "\ufeff"
 
-FIELD_HEADERS = {
-    "id": "编号", "status": "状态", "category": "投诉类别", "category_basis": "类别依据",
-    "category_reason": "类别说明", "forwarder_note": "转发人附言", "received_at": "接收时间",
-    "registered_at": "登记时间", "receiving_dept": "接收部门", "receiver_email": "接收人员",
-    "forwarder_email": "转发人", "media_outlet": "媒体单位", "reporter_name": "记者/联系人",
-    "original_from_name": "原发件人", "original_from_email": "原发件人邮箱",
-    "original_sent_at": "原邮件时间", "original_subject": "原邮件主题", "phone": "联系电话",
-    "customer_number": "客户号码", "complaint_text": "投诉内容", "attachments": "附件",
-    "account_manager": "客户经理", "solution": "处理方案", "expected_completion_at": "预计完成时间",
-    "statement": "对外解释口径", "resolved_at": "办结时间", "result": "处理结果", "late": "迟报",
-}
-# The procedure's clocks, round 0, with names short enough for a column header (the full
-# labels are daemon.rendering.CLOCK_LABELS, on the form).
+# The procedure's clocks with a column each (round 0), named as everywhere (models/labels.py).
 CLOCK_COLUMNS = (
-    (DeadlineKind.ASSESS, "评估答复"),
-    (DeadlineKind.ACCOUNT_MANAGER, "告知客户经理"),
-    (DeadlineKind.GENERAL_DEPT, "上报综合部"),
-    (DeadlineKind.SOLUTION, "解决方案"),
-    (DeadlineKind.NORMAL_COMPLETION, "正常办结"),
-    (DeadlineKind.GROUP, "公司级小组"),
-    (DeadlineKind.HIGHER_AUTHORITY, "上报上级"),
+    DeadlineKind.ASSESS, DeadlineKind.ACCOUNT_MANAGER, DeadlineKind.GENERAL_DEPT, DeadlineKind.SOLUTION,
+    DeadlineKind.NORMAL_COMPLETION, DeadlineKind.GROUP, DeadlineKind.HIGHER_AUTHORITY,
 )
-CLOCK_PARTS = ("到期", "完成", "超时")
-HEADERS = tuple(FIELD_HEADERS[f] for f in CASE_FIELDS) + tuple(
-    f"{name}{part}" for _, name in CLOCK_COLUMNS for part in CLOCK_PARTS)
+HEADERS = tuple(FIELD_LABELS[f] for f in CASE_FIELDS) + tuple(
+    f"{CLOCK_LABELS[kind]}{part}" for kind in CLOCK_COLUMNS for part in CLOCK_PARTS)
 
-WRAPPED = frozenset({"投诉内容", "处理方案", "处理结果", "对外解释口径"})
+WRAPPED = frozenset(FIELD_LABELS[f] for f in ("complaint_text", "solution", "result", "statement"))
 COMPLAINT_WIDTH = 60
 MAX_WIDTH = 40  # a wider value is cut off in view (wrapped ones wrap); the cell keeps it all
 MAX_ROW_LINES = 8  # a register row shows the start of a long complaint; the form shows it all
@@ -160,7 +142,7 @@ def register_table(rows: Sequence[tuple[Case, Sequence[Deadline]]], tz: ZoneInfo
         values = case_summary_json(case, tz)
         row = [field_text(name, values[name], case, tz, directory) for name in CASE_FIELDS]
         clocks = {d.kind: d for d in deadlines if d.round == 0}
-        for kind, _ in CLOCK_COLUMNS:
+        for kind in CLOCK_COLUMNS:
             d = clocks.get(kind.value)
             row += [local_time(d.due_at, tz), local_time(d.met_at, tz), local_time(d.breached_at, tz)] \
                 if d else ["", "", ""]
@@ -175,18 +157,20 @@ def field_text(name: str, value: Any, case: Case, tz: ZoneInfo, directory: Direc
     if name == "category":
         return category_label(value, ask=False)
     if name == "category_basis":
-        return {"stated": "注明", "judged": "推测"}.get(value, "") if value else ""
+        return CATEGORY_BASIS_LABELS.get(value, "") if value else ""
     if value is None:
         return ""
     if name == "status":
-        return STATUS_LABELS.get(value, value)
+        return status_label(value)
     if name == "receiving_dept":
         dept = directory.department(value)
         return dept.name if dept else value
+    if name in ("receiver_email", "forwarder_email"):  # as the form and `show` name them
+        return person_text(value, directory)
     if name == "attachments":
         return "、".join(str(a.get("filename", "")) for a in value)
     if name == "late":
-        return "迟报" if value else ""
+        return LATE if value else ""
     return str(value)
 
 
@@ -264,7 +248,7 @@ def _register_sheet(ws: Worksheet, table: Sequence[Sequence[str]]) -> None:
 
 def column_width(header: str, values: Sequence[str]) -> int:
     """Character widths that fit the header and the widest line (a CJK character counts two)."""
-    if header == "投诉内容":
+    if header == FIELD_LABELS["complaint_text"]:
         return COMPLAINT_WIDTH
     widest = max((display_width(line) for v in values for line in v.split("\n")), default=0)
     # The header needs room for the filter button too.
@@ -315,15 +299,15 @@ def statistics_rows(register: Register, tz: ZoneInfo, directory: Directory) -> l
                    f"{s.deadlines_on_time}/{s.deadlines_decided}（已完成或已超时的时限，不含确认回复）"]),
         ("heading", ["各环节用时（自接收时间起）"]),
         ("head", ["环节", "件数", "中位数", "90%分位", "中位数（分钟）", "90%分位（分钟）"]),
-        durations("首次评估答复", s.to_assessment),
-        durations("告知客户经理", s.to_account_manager),
-        durations("上报综合部", s.to_general_dept),
+        durations(CLOCK_LABELS[DeadlineKind.ASSESS], s.to_assessment),
+        durations(CLOCK_LABELS[DeadlineKind.ACCOUNT_MANAGER], s.to_account_manager),
+        durations(CLOCK_LABELS[DeadlineKind.GENERAL_DEPT], s.to_general_dept),
         durations("办结", s.to_resolution),
         ("note", ["百分位按线性插值计算，同 Excel 的 MEDIAN / PERCENTILE.INC。"]),
-        *counts("按投诉类别", "投诉类别", [(category_label(k, ask=False), n) for k, n in s.by_category]),
-        *counts("按接收部门", "接收部门", [(dept(k), n) for k, n in s.by_department]),
-        *counts("按媒体单位", "媒体单位", [(k or "（未识别）", n) for k, n in s.by_outlet]),
-        *counts("按状态", "状态", [(STATUS_LABELS.get(k, k), n) for k, n in s.by_status]),
+        *counts("按投诉类别", FIELD_LABELS["category"], [(category_label(k, ask=False), n) for k, n in s.by_category]),
+        *counts("按接收部门", FIELD_LABELS["receiving_dept"], [(dept(k), n) for k, n in s.by_department]),
+        *counts("按媒体单位", FIELD_LABELS["media_outlet"], [(k or "（未识别）", n) for k, n in s.by_outlet]),
+        *counts("按状态", FIELD_LABELS["status"], [(status_label(k), n) for k, n in s.by_status]),
     ]
 
 

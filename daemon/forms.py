@@ -20,15 +20,15 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
-from daemon.rendering import EVENT_LABELS, STATUS_LABELS
-from daemon.views import category_label, clock_label, directory_name, display_width, in_due_order
+from daemon.views import FORM_FIELDS, clock_name, display_width, in_due_order, record_values
 from models.directory import Directory
+from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE
 from models.tables import Case, Deadline, Event
-from models.types import DeadlineKind
 
 FORM_TITLE = "媒体投诉登记表"
 LOG_TITLE = "媒体投诉相关记录"
 CLOCKS_TITLE = "各时限及完成情况"
+COMPLAINT = FIELD_LABELS["complaint_text"]  # the one field that may run over several rows
 
 CELL_LIMIT = 32767  # Excel refuses longer text in one cell ("repairs" the file)
 TRUNCATED = "……（超出表格单元格长度，全文见登记记录）"
@@ -73,40 +73,8 @@ def registration_form(case: Case, deadlines: Sequence[Deadline], events: Sequenc
 
 def form_fields(case: Case, directory: Directory, tz: ZoneInfo) -> list[tuple[str, str]]:
     """The label/value rows of the form, in order, as display text."""
-    dept = directory.department(case.receiving_dept)
-    receiver = ""
-    if case.receiver_email:
-        person = directory.person(case.receiver_email)
-        receiver = person.mailbox if person and person.name else case.receiver_email
-    reporter = case.reporter_name or case.original_from_name or ""
-    if case.original_from_email:
-        reporter = f"{reporter} <{case.original_from_email}>".strip()
-    category = category_label(case.category, case.category_basis, case.category_reason, ask=False)
-    status = STATUS_LABELS.get(case.status, case.status) + ("（迟报）" if case.late else "")
-    return [
-        ("编号", case.id),
-        ("登记时间", local_time(case.registered_at, tz)),
-        ("接收时间", local_time(case.received_at, tz)),
-        ("接收部门", dept.name if dept else case.receiving_dept),
-        ("接收人员", receiver),
-        ("转发人附言", case.forwarder_note or ""),
-        ("媒体单位", case.media_outlet or ""),
-        ("记者/联系人", reporter),
-        ("联系电话", case.phone or ""),
-        ("客户号码", case.customer_number or ""),
-        ("投诉类别", category),
-        ("原邮件主题", case.original_subject or ""),
-        ("原邮件时间", local_time(case.original_sent_at, tz)),
-        ("投诉内容", case.complaint_text),
-        ("附件", "、".join(str(a.get("filename", "")) for a in case.attachments)),
-        ("客户经理", case.account_manager or ""),
-        ("处理方案", case.solution or ""),
-        ("预计完成时间", local_time(case.expected_completion_at, tz)),
-        ("处理结果", case.result or ""),
-        ("办结时间", local_time(case.resolved_at, tz)),
-        ("对外解释口径", case.statement or ""),
-        ("状态", status),
-    ]
+    values = record_values(case, directory, lambda value: local_time(value, tz))
+    return [(FIELD_LABELS[name], values[name]) for name in FORM_FIELDS]
 
 
 def clock_rows(deadlines: Sequence[Deadline], directory: Directory,
@@ -114,17 +82,9 @@ def clock_rows(deadlines: Sequence[Deadline], directory: Directory,
     """One row per clock: 时限, 到期, 完成, 超时, 备注."""
     return [
         (clock_name(d, directory), local_time(d.due_at, tz), local_time(d.met_at, tz),
-         local_time(d.breached_at, tz), "迟报" if d.late else "")
+         local_time(d.breached_at, tz), LATE if d.late else "")
         for d in in_due_order(deadlines)
     ]
-
-
-def clock_name(d: Deadline, directory: Directory) -> str:
-    """"评估答复", "动态报告 第2次", and for an answer awaited from someone "确认回复（张伟）":
-    an ack window's round only counts windows, the person is what the reader needs."""
-    if d.kind == DeadlineKind.ACK.value and d.target:
-        return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
-    return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 
 
 def local_time(value: datetime | None, tz: ZoneInfo) -> str:
@@ -206,7 +166,7 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
     for label, value in form_fields(case, directory, tz):
         # A long complaint goes on as many rows as a row's height limit needs, so that it
         # prints whole; a short value keeps one row, taller when it wraps.
-        chunks = text_rows(value) if label == "投诉内容" else [value]
+        chunks = text_rows(value) if label == COMPLAINT else [value]
         _put(ws, row, 1, label, label=True)
         if len(chunks) > 1:
             ws.merge_cells(start_row=row, start_column=1, end_row=row + len(chunks) - 1, end_column=1)
@@ -214,7 +174,7 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
             _put(ws, row, 2, chunk)
             # Merging gives a range's edge cells the first cell's borders (MergedCellRange.format).
             ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=last)
-            if label == "投诉内容":
+            if label == COMPLAINT:
                 ws.row_dimensions[row].height = text_height(chunk, min_lines=5)
                 ws.cell(row=row, column=2).alignment = WRAP_TOP
                 ws.cell(row=row, column=1).alignment = WRAP_TOP
@@ -225,7 +185,7 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
             row += 1
 
     row = _title(ws, row + 1, CLOCKS_TITLE, last, size=12)
-    for column, header in enumerate(("时限", "到期", "完成", "超时", "备注"), start=1):
+    for column, header in enumerate(CLOCK_TABLE, start=1):
         _put(ws, row, column, header, label=True)
     ws.row_dimensions[row].height = ROW_HEIGHT
     for values in clock_rows(deadlines, directory, tz):

@@ -22,51 +22,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from models.directory import Person
+from models.labels import CATEGORY_LABELS, FIELD_LABELS, STATUS_LABELS, clock_label
 from models.types import DeadlineKind
 from parsers.mime import is_message_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-# How each clock is named in mail and on screen (SPEC §3; glossary in README).
-CLOCK_LABELS = {
-    DeadlineKind.ASSESS: "评估答复（可处理/无法处理）",
-    DeadlineKind.ACCOUNT_MANAGER: "告知媒体单位客户经理",
-    DeadlineKind.GENERAL_DEPT: "上报综合部（附登记表）",
-    DeadlineKind.SOLUTION: "报送解决方案",
-    DeadlineKind.GROUP: "成立公司级处理小组",
-    DeadlineKind.HIGHER_AUTHORITY: "上报上一级主管部门",
-    DeadlineKind.PROGRESS: "动态报告",
-    DeadlineKind.STATEMENT: "下发统一解释口径",
-    DeadlineKind.ACK: "确认回复",
-    DeadlineKind.NORMAL_COMPLETION: "正常流程办结",
-}
-
-STATUS_LABELS = {
-    "registered": "已登记",
-    "local": "部门内处理",
-    "account_manager": "客户经理介入",
-    "general_dept": "综合部处理",
-    "company_group": "公司级小组处理",
-    "resolved": "已办结",
-    "major": "转重大突发事件",
-    "dismissed": "非媒体投诉",
-}
-
-# The event log's kinds as 媒体投诉相关记录 names them.
-EVENT_LABELS = {
-    "mail_in": "来信", "mail_out": "发信", "registered": "登记", "duplicate": "重复来信",
-    "quarantined": "隔离", "parse_problems": "读取问题", "breached": "超时", "status": "状态变更",
-    "command": "回复指令", "rejected": "未采纳", "unreachable": "无法联系", "send_failed": "发送失败",
-    "resend_uncertain": "重发（送达不明）",
-}
-
-CATEGORY_LABELS = {
-    1: "客户拟向/已向媒体反映，尚未报道",
-    2: "媒体人员投诉公司业务、网络、工程、服务",
-    3: "媒体人员受托或认为有新闻价值的投诉",
-    4: "省公司及主管部门转来的媒体相关投诉",
-    5: "影响较小、可预见的媒体投诉",
-}
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -94,8 +54,10 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.filters["local"] = self.local_time
-        self.env.globals.update(clock_labels={k.value: v for k, v in CLOCK_LABELS.items()},
-                                status_labels=STATUS_LABELS, category_labels=CATEGORY_LABELS)
+        # The one vocabulary (models/labels.py): `{{ label.media_outlet }}` is the field's label.
+        self.env.globals.update(label=FIELD_LABELS, clock_labels={k.value: clock_label(k.value) for k in DeadlineKind},
+                                status_labels=STATUS_LABELS,
+                                category_labels=CATEGORY_LABELS)
 
     def local_time(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         """Aware UTC → the configured zone, for people."""

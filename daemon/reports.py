@@ -19,10 +19,11 @@ from sqlmodel import Session, select
 
 from daemon.config import Settings
 from daemon.outbox import Mail, Report, enqueue, outbox_rows
-from daemon.rendering import STATUS_LABELS, Renderer
+from daemon.rendering import Renderer
 from daemon.store import next_deadlines, session
-from daemon.views import category_label, clock_label, time_left
+from daemon.views import time_left
 from models.directory import Directory, Person
+from models.labels import DEPARTMENT_ROLE_LABELS, LEADER_LABELS, category_label, clock_label, status_label
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
 from models.types import CLOSED_STATUSES
 
@@ -103,7 +104,7 @@ def footer_statistics(engine: Engine, settings: Settings, now: datetime) -> dict
 def _line(case: Case, settings: Settings) -> dict[str, Any]:
     dept = settings.directory.department(case.receiving_dept)
     return {"id": case.id, "outlet": case.media_outlet or "媒体单位未识别",
-            "dept": dept.name if dept else case.receiving_dept, "status": STATUS_LABELS.get(case.status, case.status),
+            "dept": dept.name if dept else case.receiving_dept, "status": status_label(case.status),
             "late": case.late}
 
 
@@ -154,9 +155,9 @@ def _contacts(old: Directory, new: Directory) -> list[tuple[str, Person | None, 
                                  + [d.id for d in (new.general_dept, *new.departments)]):
         a, b = old.department(dept_id), new.department(dept_id)
         name = (b or a).name  # type: ignore[union-attr]
-        for label, attr in (("接口人A角", "interface_a"), ("接口人B角", "interface_b"), ("领导", "leader")):
+        for attr, label in DEPARTMENT_ROLE_LABELS.items():
             found.append((f"{name} {label}", getattr(a, attr, None), getattr(b, attr, None)))
-    for label, attr in (("公司主管领导", "company"), ("媒体主管领导", "media"), ("上一级主管部门", "higher_authority")):
+    for attr, label in LEADER_LABELS.items():
         found.append((label, getattr(old.leaders, attr), getattr(new.leaders, attr)))
     return found
 

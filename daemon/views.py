@@ -6,12 +6,12 @@ import json
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
-from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS
 from daemon.store import CaseRecord
 from models.directory import Directory, Person
+from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE, category_label, clock_label, status_label
 from models.tables import Case, Deadline, Event
 from models.types import DeadlineKind
 
@@ -23,6 +23,15 @@ CASE_FIELDS = (
     "reporter_name", "original_from_name", "original_from_email", "original_sent_at",
     "original_subject", "phone", "customer_number", "complaint_text", "attachments",
     "account_manager", "solution", "expected_completion_at", "statement", "resolved_at", "result", "late",
+)
+# The registration form's rows, in its order: the form (daemon/forms.py) and `complaintd show`
+# list these fields, each under its label from models/labels.py and with the same value.
+FORM_FIELDS = (
+    "id", "registered_at", "received_at", "receiving_dept", "receiver_email", "forwarder_email",
+    "forwarder_note", "media_outlet", "reporter_name", "original_from_name", "original_from_email",
+    "phone", "customer_number", "category", "original_subject", "original_sent_at", "complaint_text",
+    "attachments", "account_manager", "solution", "expected_completion_at", "result", "resolved_at",
+    "statement", "status",
 )
 
 
@@ -88,10 +97,6 @@ ClockT = TypeVar("ClockT", bound=Clock)
 def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
-    receiver = directory.person(case.receiver_email) if case.receiver_email else None
-    reporter = case.reporter_name or ""
-    if case.original_from_email:
-        reporter = f"{reporter} <{case.original_from_email}>".strip()
     clocks = [clock_context(d) for d in in_due_order(deadlines) if getattr(d.kind, "value", d.kind) != "ack"]
     return {
         "case": {
@@ -99,7 +104,9 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
             "direct": case.forwarder_email is None,
             "late": case.late,
             "media_outlet": case.media_outlet,
-            "reporter": reporter,
+            "reporter_name": case.reporter_name,
+            "original_from_name": case.original_from_name,
+            "original_from_email": case.original_from_email,
             "phone": case.phone,
             "customer_number": case.customer_number,
             "category_label": category_label(case.category, case.category_basis, case.category_reason),
@@ -108,7 +115,7 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
             "original_sent_at": case.original_sent_at,
             "received_at": case.received_at,
             "receiving_dept": dept.name if dept else case.receiving_dept,
-            "receiver": (receiver.mailbox if receiver else case.receiver_email) or "",
+            "receiver": person_text(case.receiver_email, directory),
             "account_manager": case.account_manager,
             "attachments": "、".join(a.get("filename", "") for a in case.attachments),
             "complaint_excerpt": excerpt(case.complaint_text),
@@ -147,27 +154,6 @@ def clock_context(d: Clock) -> dict[str, Any]:
             "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
 
 
-def clock_label(kind: str) -> str:
-    try:
-        return CLOCK_LABELS[DeadlineKind(kind)]
-    except ValueError:
-        return kind
-
-
-def category_label(category: int | None, basis: str | None = None, reason: str | None = None, *,
-                   ask: bool = True) -> str:
-    """The category as people read it, with how it was had: "3. …（依据：转发人注明）", or
-    "推测：3. …（依据：…）" for one judged from the story. `ask` adds the request to confirm
-    or correct by reply (for mails; the form and the register only state it)."""
-    if category is None:
-        return "待定（请回复“类别：1-5”）" if ask else "待定"
-    text = f"{category}. {CATEGORY_LABELS.get(category, '')}".rstrip(". ")
-    if basis == "judged":
-        why = f"依据：{reason}；" if reason else ""
-        return f"推测：{text}（{why}请回复“类别：N”确认或更正）" if ask else f"推测：{text}（{why.rstrip('；')}）"
-    return f"{text}（依据：{reason}）" if reason else text
-
-
 def first_line(text: str, limit: int = 200) -> str:
     """A mail's first non-blank line, as the event log quotes it."""
     return next((line.strip() for line in text.splitlines() if line.strip()), "")[:limit]
@@ -197,14 +183,15 @@ def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now:
     """`complaintd cases`: one aligned line per case, the clock that comes next and the time
     left (a closed case has none); a line whose next clock is past due, not yet acted on by
     the daemon, in red when the terminal shows colour."""
-    header = ("编号", "状态", "接收时间", "接收部门", "媒体单位", "下一时限", "剩余")
+    header = (*(FIELD_LABELS[f] for f in ("id", "status", "received_at", "receiving_dept", "media_outlet")),
+              "下一时限", "剩余")
     lines = [header]
     overdue = []
     for case, nxt in rows:
         dept = directory.department(case.receiving_dept)
         lines.append(tuple(terminal_safe(cell) for cell in (
             case.id,
-            STATUS_LABELS.get(case.status, case.status),
+            status_label(case.status),
             case.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
             dept.name if dept else case.receiving_dept,
             case.media_outlet or "—",
@@ -222,33 +209,20 @@ def cases_table(rows: Sequence[tuple[Case, Deadline | None]], tz: ZoneInfo, now:
 
 
 def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
-    """`complaintd show ID`: the record, its clocks and its timeline."""
-    c = record.case
-    dept = directory.department(c.receiving_dept)
+    """`complaintd show ID`: the registration form's fields, its clocks and its timeline."""
 
     def t(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
-    fields = [
-        ("编号", c.id), ("状态", STATUS_LABELS.get(c.status, c.status) + ("（迟报）" if c.late else "")),
-        ("投诉类别", category_label(c.category, c.category_basis, c.category_reason, ask=False)),
-        ("接收时间", t(c.received_at)),
-        ("登记时间", t(c.registered_at)), ("接收部门", dept.name if dept else c.receiving_dept),
-        ("接收人员", c.receiver_email or "—"), ("转发人", c.forwarder_email or "—"),
-        ("转发人附言", c.forwarder_note or "—"),
-        ("媒体单位", c.media_outlet or "—"), ("记者/联系人", c.reporter_name or "—"),
-        ("原发件人", c.original_from_email or "—"), ("原邮件时间", t(c.original_sent_at)),
-        ("原邮件主题", c.original_subject or "—"), ("联系电话", c.phone or "—"),
-        ("客户号码", c.customer_number or "—"), ("客户经理", c.account_manager or "—"),
-        ("处理方案", c.solution or "—"), ("预计完成", t(c.expected_completion_at)),
-        ("对外口径", c.statement or "—"), ("办结时间", t(c.resolved_at)), ("处理结果", c.result or "—"),
-        ("附件", "、".join(a.get("filename", "") for a in c.attachments) or "无"),
-    ]
+    values = record_values(record.case, directory, t)
+    fields = [(FIELD_LABELS[name], values[name] or ("无" if name == "attachments" else "—"))
+              for name in FORM_FIELDS if name != "complaint_text"]
     out = [f"{label}：{terminal_safe(value)}" for label, value in fields]
-    out += ["", "投诉内容：", terminal_safe(c.complaint_text or "—", multiline=True), "", "时限："]
-    out += align([("时限", "到期", "完成", "超时", "备注")] + [
-        (terminal_safe(_clock_name(d)), t(d.due_at), t(d.met_at),
-         t(d.breached_at), "迟报" if d.late else "")
+    out += ["", f"{FIELD_LABELS['complaint_text']}：", terminal_safe(values["complaint_text"] or "—", multiline=True),
+            "", f"{CLOCK_TABLE[0]}："]
+    out += align([CLOCK_TABLE] + [
+        (terminal_safe(clock_name(d, directory)), t(d.due_at) or "—", t(d.met_at) or "—",
+         t(d.breached_at) or "—", LATE if d.late else "")
         for d in record.deadlines
     ])
     out += ["", "记录："]
@@ -257,11 +231,40 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
     return "\n".join(out)
 
 
-def _clock_name(d: Deadline) -> str:
-    """"评估答复", "动态报告 #2", "确认回复（wang.net@…）": which clock, which round, whose answer."""
+def record_values(case: Case, directory: Directory, when: Callable[[datetime | None], str]) -> dict[str, str]:
+    """Each FORM_FIELDS field of `case` as display text, "" when it has none: the status and
+    category in words, people and departments as the directory names them, times by `when`."""
+    values: dict[str, str] = {}
+    for name in FORM_FIELDS:
+        value = getattr(case, name)
+        values[name] = when(value) if isinstance(value, datetime) else "" if value is None else str(value)
+    dept = directory.department(case.receiving_dept)
+    values.update(
+        status=status_label(case.status) + (f"（{LATE}）" if case.late else ""),
+        category=category_label(case.category, case.category_basis, case.category_reason, ask=False),
+        receiving_dept=dept.name if dept else case.receiving_dept,
+        receiver_email=person_text(case.receiver_email, directory),
+        forwarder_email=person_text(case.forwarder_email, directory),
+        attachments="、".join(str(a.get("filename", "")) for a in case.attachments),
+    )
+    return values
+
+
+def person_text(email: str | None, directory: Directory) -> str:
+    """`张伟 <zhang.net@…>` for someone the directory names, else the address as it is."""
+    if not email:
+        return ""
+    person = directory.person(email)
+    return person.mailbox if person and person.name else email
+
+
+def clock_name(d: Deadline, directory: Directory) -> str:
+    """"评估答复（可处理/无法处理）", "动态报告 第2次", and for an answer awaited from someone
+    "确认回复（张伟）": an ack window's round only counts windows, the person is what the
+    reader needs (the address when the directory names nobody)."""
     if d.kind == DeadlineKind.ACK.value and d.target:
-        return f"{clock_label(d.kind)}（{d.target.rsplit('/', 1)[-1]}）"
-    return clock_label(d.kind) + (f" #{d.round}" if d.round else "")
+        return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
+    return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 
 
 def time_left(delta: timedelta) -> str:

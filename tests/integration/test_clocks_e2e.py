@@ -101,7 +101,7 @@ def test_nobody_answers_and_the_whole_chain_walks(tmp_path: Path, imap: Dovecot,
     shown = case_text(record, app.settings.daemon.timezone, app.settings.directory).splitlines()
     assess_row = next(line for line in shown if line.startswith("评估答复"))
     assert re.split(r"\s{2,}", assess_row)[1:] == ["2026-11-27 10:30:00", "—", "2026-11-27 10:30:00"]  # due, met, breached
-    assert any(line.startswith("确认回复（wang.net@corp.example.com）") for line in shown)
+    assert any(line.startswith("确认回复（王强）") for line in shown)  # the leader, as the directory names him
     gd_text = gd_mail.get_body(("plain",)).get_content()
     assert "请于 11-28 11:15 前回复" in gd_text  # the ack window (24 h in this test) before B is told
 

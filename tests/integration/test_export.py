@@ -112,7 +112,8 @@ def test_xlsx_register_has_every_field_clock_and_chinese_text(register: Engine, 
                    "接收部门", "接收人员", "转发人",
                    "媒体单位", "记者/联系人", "联系电话", "客户号码", "投诉内容", "附件", "客户经理", "处理方案",
                    "预计完成时间", "对外解释口径", "办结时间", "处理结果", "评估答复到期", "评估答复完成",
-                   "评估答复超时", "告知客户经理超时", "上报综合部到期", "正常办结到期", "公司级小组到期", "上报上级超时"):
+                   "评估答复超时", "告知媒体单位客户经理超时", "上报综合部到期", "正常流程办结到期", "成立公司级处理小组到期",
+                   "上报上一级主管部门超时", "原发件人", "原发件人邮箱"):
         assert header in HEADERS
     assert len(HEADERS) == 28 + 7 * 3  # the §5 fields, then due / met / breached of 7 clocks
     assert all(c.font.bold for c in ws[1])
@@ -125,6 +126,7 @@ def test_xlsx_register_has_every_field_clock_and_chinese_text(register: Engine, 
     assert full["投诉类别"] == "2. 媒体人员投诉公司业务、网络、工程、服务"
     assert full["接收时间"] == "2026-11-27 10:16"  # the original's send time, in Shanghai
     assert full["接收部门"] in ("网络部", "客户服务中心")
+    assert full["接收人员"] == "张伟 <zhang.net@corp.example.com>"  # as the form and `show` name him
     assert full["媒体单位"] == "江城晚报" and full["记者/联系人"] == "李记者"
     assert full["原发件人"] == "李明" and full["原发件人邮箱"] == "li.reporter@jcwb.example.cn"
     assert full["联系电话"] == "13912345678" and full["客户号码"] == "02788886666"
@@ -136,7 +138,7 @@ def test_xlsx_register_has_every_field_clock_and_chinese_text(register: Engine, 
     assert full["对外解释口径"] == "已安排网络优化。" and full["处理结果"] == "信号恢复正常。"
     assert full["评估答复到期"] == "2026-11-27 10:31" and full["评估答复完成"] == "2026-11-27 10:28"
     assert full["评估答复超时"] is None
-    assert full["告知客户经理完成"] and full["告知客户经理超时"]
+    assert full["告知媒体单位客户经理完成"] and full["告知媒体单位客户经理超时"]
 
     empty = rows[EMPTY_ID]
     assert empty["状态"] == "已登记" and empty["投诉类别"] == "待定" and empty["接收部门"] == "综合部"
@@ -162,7 +164,7 @@ def test_xlsx_statistics_sheet(register: Engine, settings: Settings) -> None:
     # Decided: the full case's assess (on time) and account_manager (breached, then met late).
     assert stats["时限按时完成率"][0] == pytest.approx(0.5)
     assert stats["时限按时完成率"][1].startswith("1/2")
-    assert stats["首次评估答复"][:5] == [1, "12分", "12分", 12.0, 12.0]
+    assert stats["评估答复"][:5] == [1, "12分", "12分", 12.0, 12.0]
     assert stats["办结"][:3] == [1, "5小时00分", "5小时00分"]
     assert stats["上报综合部"][:3] == [0, None, None]
     assert stats["2. 媒体人员投诉公司业务、网络、工程、服务"][0] == 1

@@ -98,8 +98,9 @@ def test_every_field_is_on_the_form_in_chinese() -> None:
     got = fields(ws)
     assert got == {
         "编号": CASE_ID, "登记时间": "2026-11-27 10:21", "接收时间": "2026-11-27 10:15", "接收部门": "网络部",
-        "接收人员": "张伟 <zhang.net@corp.example.com>", "媒体单位": "江城晚报",
-        "记者/联系人": "李记者 <li.reporter@jcwb.example.cn>", "联系电话": "13912345678",
+        "接收人员": "张伟 <zhang.net@corp.example.com>", "转发人": "张伟 <zhang.net@corp.example.com>",
+        "媒体单位": "江城晚报", "记者/联系人": "李记者", "原发件人": "李明",
+        "原发件人邮箱": "li.reporter@jcwb.example.cn", "联系电话": "13912345678",
         "客户号码": "02788886666", "投诉类别": "2. 媒体人员投诉公司业务、网络、工程、服务（依据：转发人注明）",
         "原邮件主题": "光谷小区没信号，请核实", "原邮件时间": "2026-11-27 10:10", "投诉内容": COMPLAINT,
         "转发人附言": "转综合部登记，请按二类处理。",
@@ -138,7 +139,8 @@ def test_a_mostly_empty_record_still_makes_a_form() -> None:
     got = fields(wb["媒体投诉登记表"])
     assert got["编号"] == CASE_ID and got["接收部门"] == "网络部" and got["状态"] == "已登记"
     assert got["投诉类别"] == "待定"
-    for label in ("接收人员", "媒体单位", "记者/联系人", "联系电话", "原邮件时间", "投诉内容", "预计完成时间", "处理结果"):
+    for label in ("接收人员", "转发人", "媒体单位", "记者/联系人", "原发件人", "原发件人邮箱", "联系电话", "原邮件时间",
+                  "投诉内容", "预计完成时间", "处理结果"):
         assert got[label] is None, label
     log = wb["媒体投诉相关记录"]
     assert log.max_row == 2 and log.freeze_panes == "A3"

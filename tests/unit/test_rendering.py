@@ -80,7 +80,7 @@ def test_acknowledgment_reads_like_a_colleague_wrote_it() -> None:
     assert msg["Subject"] == f"[MT-20261127-0001·{token}] 媒体投诉已登记：江城晚报 — 请于 11-27 10:30 前评估答复（可处理/无法处理）"
     body = text_of(msg)
     for words in ("孙明：", "您转来的媒体投诉已登记，编号 MT-20261127-0001", "媒体单位：江城晚报",
-                  "记者/联系人：李记者 <li.reporter@jcwb.example.cn>", "联系电话：13912345678",
+                  "记者/联系人：李记者\n", "原发件人邮箱：li.reporter@jcwb.example.cn", "联系电话：13912345678",
                   "接收时间：2026-11-27 10:15", "11-27 11:15  上报综合部（附登记表）", "附件：现场照片.jpg",
                   "无法处理", "抄送综合部"):
         assert words in body
