@@ -6,7 +6,7 @@ nothing. A reply counts only when it proves that its sender received a mail of t
    address — the random part of our Message-IDs is the secret a forger cannot know — or,
 2. for clients that drop threading headers, its subject carries that address's own token in
    the case tag, `[MT-20261130-0001·7f3a9c]` (rendering.token_of);
-and then only for a command that sender's role allows on that case (models/permissions.py).
+and then only for a command that sender's role allows on that case (the rule table, models/replies.py).
 
 What becomes of the others:
 - a directory address that proves nothing changes nothing; that person is mailed once (at
