@@ -106,10 +106,11 @@ def test_every_verb_sends_only_the_reports_its_entry_names(verb: Verb, status: C
 
 def test_every_verb_check_names_a_missing_entry_or_word() -> None:
     """A table copy without 记者's entry, without 非媒体投诉's words, or with 批准 given to nobody."""
-    rules = {verb: rule for verb, rule in RULES.items() if verb is not Verb.REPORTER}
+    rules: dict[Verb, Rule] = {verb: rule for verb, rule in RULES.items() if verb is not Verb.REPORTER}
     rules[Verb.APPROVE] = replace(RULES[Verb.APPROVE], roles=frozenset())
-    words = {verb: w for verb, w in commands._WORDS.items() if verb is not Verb.DISMISS}
-    value_words = {verb: w for verb, w in commands._VALUE_WORDS.items() if verb is not Verb.DISMISS}
+    words: dict[Verb, tuple[str, ...]] = {v: w for v, w in commands._WORDS.items() if v is not Verb.DISMISS}
+    value_words: dict[Verb | None, tuple[str, ...]] = {v: w for v, w in commands._VALUE_WORDS.items()
+                                                       if v is not Verb.DISMISS}
     assert verb_gaps(rules, words, value_words) == [
         "reporter: no entry in models/replies.py RULES",
         "approve: nobody may give it",
