@@ -1,8 +1,9 @@
-"""Who may do what by reply: the roles a person holds on a case, and a role × command table.
+"""Who someone is on a case: the roles a person holds, and the A/B partners who answer for each other.
 
-Pure: the directory and the case's facts in, a verdict out. The shell (daemon/replies.py)
-adds the other half of authentication: a reply with threading headers must thread to a
-Message-ID complaintd sent to that same person.
+Pure: the directory and the case's facts in, a verdict out. Which role may give which reply
+command is the rule table in models/replies.py. The shell (daemon/replies.py) adds the other
+half of authentication: a reply with threading headers must thread to a Message-ID complaintd
+sent to that same person.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from enum import Enum
 
 from models.directory import Department, Directory, MediaOutlet, Person
-from parsers.commands import Verb
 
 
 class Role(str, Enum):
@@ -22,31 +22,6 @@ class Role(str, Enum):
     COMPANY_LEADER = "company_leader"
     MEDIA_LEADER = "media_leader"
     HIGHER_AUTHORITY = "higher_authority"
-
-
-_HANDLERS = frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.ACCOUNT_MANAGER, Role.GENERAL_DEPT})
-_LEADERS = frozenset({Role.COMPANY_LEADER, Role.MEDIA_LEADER})
-
-# Who may give each command (SPEC §4; issue: only the company or media leader approves a
-# statement, only 综合部 convenes the group or dismisses).
-ALLOWED: dict[Verb, frozenset[Role]] = {
-    Verb.ACK: frozenset(Role),
-    Verb.LOCAL: _HANDLERS,
-    Verb.CANNOT: _HANDLERS,
-    Verb.ESCALATE: _HANDLERS,
-    Verb.SOLUTION: _HANDLERS,
-    Verb.PROGRESS: _HANDLERS | {Role.INTERFACE},
-    Verb.RESOLVED: _HANDLERS,
-    Verb.CATEGORY: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
-    Verb.MEDIA_OUTLET: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
-    Verb.REPORTER: frozenset({Role.RECEIVER, Role.DEPT_LEADER, Role.GENERAL_DEPT}),
-    # SPEC §3: a missed group clock goes to the company leader, "who (or 综合部) convenes by reply".
-    Verb.GROUP: frozenset({Role.GENERAL_DEPT, Role.COMPANY_LEADER}),
-    Verb.STATEMENT: frozenset({Role.GENERAL_DEPT}) | _LEADERS,
-    Verb.APPROVE: _LEADERS,
-    Verb.MAJOR: frozenset({Role.GENERAL_DEPT}) | _LEADERS,
-    Verb.DISMISS: frozenset({Role.GENERAL_DEPT}),
-}
 
 
 def roles_of(email: str, receiving: Department, outlet: MediaOutlet | None, directory: Directory) -> frozenset[Role]:
@@ -70,10 +45,6 @@ def roles_of(email: str, receiving: Department, outlet: MediaOutlet | None, dire
         if _is(email, person):
             roles.add(role)
     return frozenset(roles)
-
-
-def may(verb: Verb, roles: frozenset[Role]) -> bool:
-    return bool(ALLOWED[verb] & roles)
 
 
 def partners(email: str, directory: Directory) -> frozenset[str]:

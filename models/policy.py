@@ -6,11 +6,12 @@ happen as data: clocks met or breached, mails to send, a status change, new cloc
 daemon (daemon/escalation.py) executes a Decision in one transaction; the outbox's unique
 keys make a repeated decision harmless.
 
-Replies (the next issue) drive the same clocks: "无法处理" sets the account-manager clock due
-now, "上报综合部" the general-department clock, "批准" creates the statement clock, a human
+Replies drive the same clocks (models/replies.py): "无法处理" sets the account-manager clock
+due now, "上报综合部" the general-department clock, "批准" creates the statement clock, a human
 reply meets an ack window. Silence lets them run out. A bounce, an auto-reply or a 5xx
 refusal makes the addressee's ack window due at once (daemon/escalation.py,
-`expire_ack_windows`), so B or the next leader is told on the next pass.
+`expire_ack_windows`), so B or the next leader is told on the next pass. Every status change,
+a clock's or a reply's, is a row of one table, TRANSITIONS.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable, Iterable
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
 from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from parsers.commands import Verb
 
 LATE_GRACE = timedelta(minutes=1)  # acting later than this after the due time is "late" (迟发)
 
@@ -42,7 +44,7 @@ class Step(str, Enum):
     STATEMENT = "statement"  # the approved unified statement to every interface person
     FAILOVER = "failover"  # no answer: B, or the next leader up
     LEADER_SILENT = "leader_silent"  # the company leader did not answer: 综合部 is asked to reach them
-    # Mails that replies cause (daemon/replies.py), not the clocks:
+    # Mails that replies cause (models/replies.py, daemon/replies.py), not the clocks:
     CONFIRM = "confirm"  # what a reply changed, to the person who sent it
     SOLUTION_REPORT = "solution_report"  # the agreed solution, to the leader and 综合部
     RESOLVED = "resolved"  # closure report with the form
@@ -86,6 +88,10 @@ class CaseState:
     expected_completion_at: datetime | None = None
     group_depts: tuple[str, ...] = ()  # departments named when the group was convened
     group_requested: bool = False  # 综合部 replied "成立小组：…" (the clock is met, not missed)
+    # What the reply commands read besides (models/replies.py); the clocks' rules do not.
+    category: int | None = None
+    category_basis: str | None = None  # "stated" | "judged" | None
+    statement: str | None = None  # the draft of the unified statement (口径)
 
 
 @dataclass(frozen=True)
@@ -127,16 +133,49 @@ class Decision:
         return not (self.met or self.breached or self.mails or self.clocks or self.status)
 
 
-# Status transitions caused by the clocks: (from any of these, by this step) → to. A case
+@dataclass(frozen=True)
+class Transition:
+    """One row of the status table: by `cause`, a case in any of `sources` goes to `target`."""
+
+    cause: Step | Verb  # a clock's mail, or a reply command
+    sources: frozenset[CaseStatus]
+    target: CaseStatus
+
+
+_OPEN = frozenset(CaseStatus) - CLOSED_STATUSES
+_BELOW_GENERAL_DEPT = frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL, CaseStatus.ACCOUNT_MANAGER})
+
+# Every status change, whatever causes it: the clocks' steps and the reply commands. A case
 # handled locally (可处理, or an agreed plan) goes to the account manager when the department
-# says 无法处理 after all.
-TRANSITIONS: dict[Step, tuple[frozenset[CaseStatus], CaseStatus]] = {
-    Step.ACCOUNT_MANAGER: (frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}), CaseStatus.ACCOUNT_MANAGER),
-    Step.ACCOUNT_MANAGER_UNKNOWN: (frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}), CaseStatus.ACCOUNT_MANAGER),
-    Step.GENERAL_DEPT: (frozenset({CaseStatus.REGISTERED, CaseStatus.ACCOUNT_MANAGER, CaseStatus.LOCAL}),
-                        CaseStatus.GENERAL_DEPT),
-    Step.GROUP: (frozenset({CaseStatus.GENERAL_DEPT}), CaseStatus.COMPANY_GROUP),
-}
+# says 无法处理 after all. A list of rows, not a dict: Step and Verb are str enums, and
+# Step.GROUP == Verb.GROUP ("group") would make them one key.
+TRANSITIONS: tuple[Transition, ...] = (
+    # by the clocks
+    Transition(Step.ACCOUNT_MANAGER, frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}), CaseStatus.ACCOUNT_MANAGER),
+    Transition(Step.ACCOUNT_MANAGER_UNKNOWN, frozenset({CaseStatus.REGISTERED, CaseStatus.LOCAL}),
+               CaseStatus.ACCOUNT_MANAGER),
+    Transition(Step.GENERAL_DEPT, _BELOW_GENERAL_DEPT, CaseStatus.GENERAL_DEPT),
+    Transition(Step.GROUP, frozenset({CaseStatus.GENERAL_DEPT}), CaseStatus.COMPANY_GROUP),
+    # by reply commands (models/replies.py)
+    Transition(Verb.LOCAL, frozenset({CaseStatus.REGISTERED, CaseStatus.ACCOUNT_MANAGER}), CaseStatus.LOCAL),
+    Transition(Verb.SOLUTION, frozenset({CaseStatus.REGISTERED, CaseStatus.ACCOUNT_MANAGER}), CaseStatus.LOCAL),
+    Transition(Verb.GROUP, _BELOW_GENERAL_DEPT, CaseStatus.GENERAL_DEPT),  # 综合部 takes it over to convene
+    Transition(Verb.RESOLVED, _OPEN, CaseStatus.RESOLVED),
+    Transition(Verb.MAJOR, _OPEN, CaseStatus.MAJOR),
+    Transition(Verb.DISMISS, _OPEN, CaseStatus.DISMISSED),
+)
+
+
+def transition_of(cause: Step | Verb) -> Transition | None:
+    """The row for `cause`, or None when it changes no status. Compared by identity, since a
+    Step and a Verb of the same name are equal strings."""
+    return next((row for row in TRANSITIONS if row.cause is cause), None)
+
+
+def next_status(status: CaseStatus, cause: Step | Verb) -> CaseStatus | None:
+    """Where `cause` takes a case that stands at `status`; None when it does not move it."""
+    row = transition_of(cause)
+    return row.target if row is not None and status in row.sources else None
 
 
 @dataclass(frozen=True)
@@ -194,7 +233,7 @@ def account_manager(case: CaseState, clock: Clock, ctx: Context, d: Decision) ->
         return
     (d.met if case.assessment == "cannot" else d.breached).append((clock.kind, clock.round))
     if case.receiving_dept.kind is DepartmentKind.BRANCH:
-        if case.status in TRANSITIONS[Step.GENERAL_DEPT][0]:  # not when 综合部 has it already (上报综合部)
+        if next_status(case.status, Step.GENERAL_DEPT) is not None:  # not when 综合部 has it already (上报综合部)
             _to_general_dept(case, clock, ctx, d)
         return
     if case.receiving_dept.kind is DepartmentKind.GENERAL_DEPT and case.outlet is None:
@@ -213,7 +252,7 @@ def account_manager(case: CaseState, clock: Clock, ctx: Context, d: Decision) ->
 
 def general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
     """1 h and still unresolved (or 上报综合部): the whole event and the form go to 综合部."""
-    if case.assessment == "local" or case.status not in TRANSITIONS[Step.GENERAL_DEPT][0] \
+    if case.assessment == "local" or next_status(case.status, Step.GENERAL_DEPT) is None \
             or case.receiving_dept.kind is DepartmentKind.GENERAL_DEPT:
         d.met.append((clock.kind, clock.round))  # handled locally, or 综合部 has it already
         return
@@ -423,9 +462,8 @@ def _waiting_for(case: CaseState, d: Decision) -> set[str]:
 
 
 def _transition(case: CaseState, step: Step, d: Decision) -> None:
-    sources, target = TRANSITIONS[step]
-    current = d.status or case.status
-    if current in sources:
+    target = next_status(d.status or case.status, step)
+    if target is not None:
         d.status = target
 
 

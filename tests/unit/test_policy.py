@@ -6,6 +6,8 @@ durations are the shipped config.toml's (the SPEC defaults).
 
 from __future__ import annotations
 
+import email
+import email.policy
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -517,14 +519,20 @@ PROPERTY = settings(max_examples=200, derandomize=True, database=None, deadline=
 # now, as seconds after T0: mostly the first hours, where the clocks crowd, sometimes up to 80 h
 SECONDS = st.one_of(st.integers(0, 3 * 3600), st.integers(0, 80 * 3600))
 OPEN = st.sampled_from(OPEN_STATUSES)
-AWAITED = [NET_A, NET_B, NET_LEADER, EAST_A, GD_A, GD_B, AM_A, AM_B, COMPANY, HIGHER, RECEIVER, "nobody@corp.example.com"]
+# Addresses outside the directory that a case's record can still hold: a receiver removed from
+# the directory since the case was registered (a reload), an ack window awaiting someone who has
+# left, a journalist's address.
+GONE, NOBODY, JOURNALIST = "gone@corp.example.com", "nobody@corp.example.com", "wang.fang@jcwb.example.cn"
+OUTSIDE = (GONE, NOBODY, JOURNALIST)
+AWAITED = [NET_A, NET_B, NET_LEADER, EAST_A, GD_A, GD_B, AM_A, AM_B, COMPANY, HIGHER, RECEIVER, *OUTSIDE]
 
 
 @st.composite
 def case_states(draw: st.DrawFn, statuses: st.SearchStrategy[CaseStatus] = OPEN) -> CaseState:
     """A case received at T0 in any stage: which clocks are open, met or breached is drawn."""
     dept = draw(st.sampled_from([NETWORK, BRANCH, GD]))
-    receiver = {NETWORK.id: RECEIVER, BRANCH.id: BRANCH_RECEIVER, GD.id: None}[dept.id]
+    usual = {NETWORK.id: RECEIVER, BRANCH.id: BRANCH_RECEIVER, GD.id: None}[dept.id]
+    receiver = draw(st.sampled_from([usual, usual, GONE]))
     clocks: list[Clock] = []
 
     def add(kind: str, due_at: datetime, round: int = 0, target: str = "") -> None:
@@ -627,13 +635,44 @@ def test_a_closed_case_never_acts(state: CaseState, offset: int) -> None:
 
 @PROPERTY
 @given(case_states(), SECONDS)
-def test_mail_goes_only_to_the_directory_and_branch_mail_copies_general_dept(state: CaseState, offset: int) -> None:
-    """Never an outside address (SPEC §4); every branch case mail also reaches 综合部 (SPEC §3)."""
+def test_no_outside_address_is_mailed_but_the_cases_own_receiver_and_branch_mail_copies_general_dept(
+        state: CaseState, offset: int) -> None:
+    """SPEC §4: mail goes only to the directory. The policy names people from the case's record
+    and the directory; the one outside address it can name is the case's own receiver, who may
+    have left the directory since (the outbox then drops that copy: next test). An ack window
+    awaiting an outside address fails over to nobody and names them to nobody. Every branch
+    case mail also reaches 综合部 (SPEC §3)."""
     for mail in decide(state, DIRECTORY, DEADLINES, T0 + timedelta(seconds=offset)).mails:
         people = set(emails(mail.to)) | set(emails(mail.cc))
-        assert all(DIRECTORY.is_known(e) for e in people if e != "nobody@corp.example.com")
+        outside = {e for e in people | set(emails(mail.awaits)) if not DIRECTORY.is_known(e)}
+        assert outside <= {state.receiver_email}, (mail.step, outside)
         if state.receiving_dept.kind is BRANCH.kind:
             assert set(GD_BOX) <= people
+
+
+def test_a_receiver_who_left_the_directory_is_named_by_the_policy_and_dropped_by_the_outbox(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The assess reminder of a case whose receiver has since left the directory: the policy
+    still addresses the receiver; the outbox makes no copy for them, logs the refusal, and the
+    leader's copy does not name them either."""
+    from daemon.escalation import case_mail
+    from daemon.outbox import outbox_rows
+    from daemon.rendering import Renderer
+    from models.tables import Case
+
+    [mail] = decide(case(clock(ASSESS, due(DeadlineKind.ASSESS)), receiver=GONE), DIRECTORY, DEADLINES,
+                    T0 + m(15)).mails
+    assert (emails(mail.to), emails(mail.cc)) == ((GONE,), (NET_LEADER,))
+    row = Case(id="MT-20261127-0001", status="registered", received_at=T0, registered_at=T0, receiving_dept="network",
+               receiver_email=GONE, forwarder_email=GONE, source_key="<x@y>", updated_at=T0, complaint_text="没有信号。")
+    renderer = Renderer(SETTINGS.daemon.timezone, Person("媒体投诉处理", "complaints@corp.example.com"))
+    rows = outbox_rows(renderer, DIRECTORY, case_mail(SETTINGS, row, [], [], mail, T0 + m(15)), T0 + m(15),
+                       SETTINGS.message_id_domain)
+    assert [r["recipient"] for r in rows] == [NET_LEADER]
+    head = email.message_from_bytes(rows[0]["data"], policy=email.policy.default)  # type: ignore[arg-type]
+    assert GONE not in f"{head['To']} {head['Cc']}" and head["Cc"] == "王强 <wang.net@corp.example.com>"
+    assert f"refusing to mail an address outside the directory case=MT-20261127-0001 step=assess_overdue to={GONE}" \
+        in caplog.text
 
 
 def test_the_general_dept_mail_copies_the_b_who_answers_for_a_silent_account_manager() -> None:
