@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from hmac import compare_digest
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Callable
 
 from sqlalchemy import func
@@ -130,7 +130,7 @@ class Replies:
         if late:  # still counted: the record says who answered, and that it was after the window
             reply.done.append("已确认收到（已过答复时限，记为迟复）")
             events.append(_event(case.id, now, "command", sender, mail, "迟复确认：答复晚于确认时限"))
-        commands = read_commands(mail.text, self.settings.daemon.timezone, now)
+        commands = _commands_in(mail, self.settings.daemon.timezone, now)
         for command in commands:
             events.append(self._command(reply, roles, command, mail))
         if not commands and not in_time and not late:
@@ -196,7 +196,7 @@ class Replies:
         case = db.get(Case, case_id)
         assert case is not None  # named_case found it
         person = self.settings.directory.person(sender) or Person(mail.sender.name if mail.sender else "", sender)
-        understood = [VERB_WORDS[c.verb] for c in read_commands(mail.text, self.settings.daemon.timezone, now)]
+        understood = [VERB_WORDS[c.verb] for c in _commands_in(mail, self.settings.daemon.timezone, now)]
         notify = Notify(Step.VERIFY, _next_step_round(db, case_id, Step.VERIFY), (person,), (), (), now)
         rows = self._case_mail_rows(db, case, notify, now, claimed=sender, their_subject=mail.subject,
                                     understood=understood)
@@ -455,3 +455,13 @@ def _next_step_round(db: Session, case_id: str, step: Step) -> int:
 def _event(case_id: str | None, now: datetime, kind: str, actor: str, mail: ParsedMail, summary: str) -> Event:
     return Event(case_id=case_id, at=now, kind=kind, actor=actor or "unknown", message_id=mail.message_id,
                  subject=mail.subject[:500] or None, summary=summary)
+
+
+def _commands_in(mail: ParsedMail, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
+    """The reply's commands; none when reading them raises (a bug of ours), which is logged: the
+    reply still acknowledges, and its sender is told that no command was recognised."""
+    try:
+        return read_commands(mail.text, tz, now)
+    except Exception:
+        log.exception("message_id=%s reading the commands failed; taken as none", mail.message_id)
+        return ()

@@ -2,8 +2,9 @@
 
 ``read_commands(text, tz, now)`` reads the first unquoted lines of ``ParsedMail.text`` (a
 ``Kind.REPLY``'s own words, see ``parsers.replies``) and returns the commands found there, in
-order; a reply without any returns ``()``. It never raises and never reads the clock: relative
-times (``明天18:00``) are resolved against the ``now`` it is given, in the zone ``tz``.
+order; a reply without any returns ``()``. Any text gives a value, never an error (the properties
+in tests/unit/test_commands.py). It never reads the clock: relative times (``明天18:00``, read by
+``parsers.times.read_time``) are resolved against the ``now`` it is given, in the zone ``tz``.
 
 What counts as a command line:
 
@@ -83,23 +84,20 @@ class Command:
 
 def read_commands(text: str, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
     """The commands on the first unquoted lines of a reply's new text; () when there are none."""
-    try:
-        return _read(text or "", tz, now)
-    except Exception:  # the last resort, as in parse(): a bug of ours must not stop the intake loop
-        return ()
+    return _read(text or "", tz, now)
 
 
 # --- lines ------------------------------------------------------------------------------------
 
 # Matched by _stops() against a line without trailing whitespace, hence "$" and no "\s*$": after
 # a ".*" that gives characters back one by one, "\s*$" would rescan a run of trailing blanks at
-# each of them. Every pattern here must stay linear on a 100 KB line (issue 10).
+# each of them. Every pattern here must stay linear on a 100 KB line (tests/unit/test_pathological.py).
 _STOP = re.compile(
     r"^(?:"
     r"-{2,}|—{1,}|_{5,}|={5,}|\*{5,}|\*(?: \*){2,}"  # signature delimiter, rules (* * * is an <hr>)
     # ----- 原始邮件 -----, -----Original Message-----, ---------- Forwarded message ---------: a line
-    # that starts and ends with two dashes. Written "-{2,}.*-{2,}" it tried every split of a long
-    # line of dashes between the three quantifiers: cubic, 41 s for 2,000 dashes and a letter.
+    # that starts and ends with two dashes. Not "-{2,}.*-{2,}": that tries every split of a long
+    # line of dashes between the three quantifiers (cubic: 41 s for 2,000 dashes and a letter).
     r"|--.*--"
     r"|(?:发自|来自|從)我的.*|发送自.*|sent (?:from|with) .*|get outlook for .*|从\s*windows\s*版邮件发送"
     r"|(?:来自|发自)\s*\S{0,10}?(?:邮箱|mail|foxmail)\S{0,6}"
@@ -166,9 +164,9 @@ _INLINE_ETA = re.compile(
     re.IGNORECASE,
 )
 _ETA_LEAD = ",，;；。."  # and whitespace: what goes with an inline 预计完成 when it is cut off the text
-# "预计明天18点前完成". The blank runs are possessive: "\s*(?:…)?\s*" shared a long run of blanks
-# out between its two quantifiers in every possible way. `when` cannot start with a blank now,
-# which only loses the all-blank `when` of "预计 完成", never a readable time.
+# "预计明天18点前完成". The blank runs are possessive: a plain "\s*(?:…)?\s*" shares a long run of
+# blanks out between its two quantifiers in every possible way. So `when` cannot start with a
+# blank, which only loses the all-blank `when` of "预计 完成", never a readable time.
 _PHRASE_ETA = re.compile(
     r"预计\s*+(?:(?:于|在|将于|将在)\s*+)?(?P<when>[^，,。；;\n]{1,30}?)\s*+(?:之?前\s*+)?"
     r"(?:完成|修复|恢复|解决|处理完毕|处理完|办结)"
@@ -288,7 +286,8 @@ def _inline_eta(text: str) -> tuple[int, str] | None:
 
     Each line's first label takes the rest of that line, so finditer reads every character
     once. The separators are walked back here: as a leading class in the pattern (blanks and
-    ",，;；。."), they made a search restart at each character of a long run of them (quadratic).
+    ",，;；。."), they would make a search restart at each character of a long run of them
+    (quadratic).
     """
     for match in _INLINE_ETA.finditer(text):
         if match.end() >= len(text) - 1:  # the last line (a final newline may follow, as "$" allowed)

@@ -59,7 +59,7 @@ def read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
     try:
         found = _read_time(value or "", tz, _local(now, tz))
         return found.astimezone(tz) if found is not None else None
-    except (ValueError, OverflowError, TypeError):
+    except OverflowError:  # a date at the calendar's edge (9999-12-31 24:00) moved past it: no time
         return None
 
 
@@ -143,9 +143,9 @@ def _read_time(value: str, tz: tzinfo, now: datetime) -> datetime | None:
 def _without_trailing_filler(text: str) -> str:
     """`text` without the longest end of it that is made of filler only (blanks, marks, words).
 
-    This is what "(?:[\\s。.,，;；!！]|之前|…|后)+$" removed, computed from the end instead: a search
-    with that pattern restarted at every character of a long run of filler that does not reach
-    the end ("明天18:00。。。…x") and read the run again each time (quadratic). Here a position
+    The same as removing a match of "(?:[\\s。.,，;；!！]|之前|…|后)+$", computed from the end: a
+    search with that pattern restarts at every character of a long run of filler that does not
+    reach the end ("明天18:00。。。…x") and reads the run again each time (quadratic). Here a position
     counts when a mark or word starts there and ends at the end of the text or at a position that
     counts; once no position counts for as long as the longest word, none further left can.
     """

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,13 @@ def test_read_time_takes_now_in_any_zone() -> None:
     assert read_time("明天18:00", SHANGHAI, utc_now) == at(28, 18)
     assert read_time("明天18:00", SHANGHAI, NOW.replace(tzinfo=None)) == at(28, 18)
     assert read_time("", SHANGHAI, NOW) is None
+
+
+@pytest.mark.parametrize("when", ["9999-12-31 24:00", "9999年12月31日 晚上12点", "9999-12-31T23:59+00:00",
+                                  "0001-01-01T00:00+08:00", "Fri, 31 Dec 9999 23:59:59 -1200"])
+def test_a_time_past_the_end_of_the_calendar_is_unreadable(when: str) -> None:
+    """A date at the calendar's edge that the clock or the zone would move past it gives None."""
+    assert read_time(when, SHANGHAI, NOW) is None
 
 
 @settings(max_examples=300, deadline=None)
