@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 import aiosmtplib
 
 from daemon.config import OutboundSettings
+from daemon.maildir import ensure_maildir
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
-from daemon.sources import ensure_maildir
 from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
