@@ -21,7 +21,6 @@ mail, in order, and hands each to `on_result` as soon as it is known:
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import logging
 import os
@@ -199,7 +198,12 @@ class SmtpMailer:
             offered = " ".join(smtp.server_auth_methods).upper() or "no AUTH at all"
             raise _LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
         token = await asyncio.to_thread(self._access_token)  # token_command may take seconds
-        await _auth_xoauth2(smtp, username, token)
+        try:
+            # aiosmtplib answers a refused token's 334 error challenge with an empty line, so the
+            # exception carries the server's final 5xx, the reply an operator can look up.
+            await smtp.auth_xoauth2(username, token)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise _LoginFailed(f"XOAUTH2 login as {username} refused: {exc.code} {exc.message}") from exc
 
     def _access_token(self) -> str:
         source = self._settings.token
@@ -281,18 +285,6 @@ async def _recipients(
         else:
             accepted.append(recipient)
     return accepted, refused, deferred
-
-
-async def _auth_xoauth2(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
-    """AUTH XOAUTH2 with base64("user=U\\x01auth=Bearer T\\x01\\x01") as the initial response.
-    A refused token draws a 334 carrying the error (base64 JSON); an empty line then gets the
-    final 5xx. Anything but 235 is a failed login."""
-    blob = base64.b64encode(f"user={username}\x01auth=Bearer {token}\x01\x01".encode())
-    response = await smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
-    if response.code == 334:
-        response = await smtp.execute_command(b"")
-    if response.code != 235:
-        raise _LoginFailed(f"XOAUTH2 login as {username} refused: {response.code} {response.message}")
 
 
 async def _hello(smtp: aiosmtplib.SMTP) -> None:
