@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import aiosmtplib
 
 from daemon.config import OutboundSettings
+from daemon.errors import LoginFailed, PlaintextRefused
 from daemon.maildir import ensure_maildir
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
 from daemon.tokens import TokenError
@@ -104,14 +105,6 @@ def _envelope_headers(mail: OutgoingMail) -> bytes:
 # SMTP
 
 
-class _ConnectionRefusedByPolicy(Exception):
-    """The server offers no STARTTLS and allow_plaintext is false."""
-
-
-class _LoginFailed(aiosmtplib.SMTPException):
-    """XOAUTH2 could not log in (no token, not offered, token refused): a connection failure."""
-
-
 class SmtpMailer:
     """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
     allow_plaintext), certificates verified; login when a username is set."""
@@ -153,10 +146,10 @@ class SmtpMailer:
         try:
             try:
                 await self._open(smtp)
-            except _ConnectionRefusedByPolicy as exc:
+            except PlaintextRefused as exc:
                 log.error("server=%s %s", self.name, exc)
                 return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
-            except _CONNECTION_ERRORS as exc:
+            except (LoginFailed, *_CONNECTION_ERRORS) as exc:
                 log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
                 return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
                         for m in mails]
@@ -175,7 +168,7 @@ class SmtpMailer:
                 await smtp.starttls()
                 await _hello(smtp)
             elif not self._settings.allow_plaintext:
-                raise _ConnectionRefusedByPolicy(
+                raise PlaintextRefused(
                     f"{self.name} does not offer STARTTLS, so the mail would travel in plaintext; "
                     "use smtps://, or set allow_plaintext = true in [outbound] if this network is "
                     "trusted (e.g. loopback)"
@@ -196,14 +189,14 @@ class SmtpMailer:
             return
         if "xoauth2" not in smtp.server_auth_methods:
             offered = " ".join(smtp.server_auth_methods).upper() or "no AUTH at all"
-            raise _LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
+            raise LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
         token = await asyncio.to_thread(self._access_token)  # token_command may take seconds
         try:
             # aiosmtplib answers a refused token's 334 error challenge with an empty line, so the
             # exception carries the server's final 5xx, the reply an operator can look up.
             await smtp.auth_xoauth2(username, token)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            raise _LoginFailed(f"XOAUTH2 login as {username} refused: {exc.code} {exc.message}") from exc
+            raise LoginFailed(f"XOAUTH2 login as {username} refused: {exc.code} {exc.message}") from exc
 
     def _access_token(self) -> str:
         source = self._settings.token
@@ -214,7 +207,7 @@ class SmtpMailer:
         except TokenError as exc:
             where = f" from {source.describe()}" if source is not None else ""
             log.error("server=%s cannot get the XOAUTH2 access token%s: %s", self.name, where, exc)
-            raise _LoginFailed(f"cannot get the XOAUTH2 access token: {exc}") from exc
+            raise LoginFailed(f"cannot get the XOAUTH2 access token: {exc}") from exc
 
     async def _send_or_defer(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
         if not smtp.is_connected:
