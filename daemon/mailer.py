@@ -298,11 +298,11 @@ async def _reset(smtp: aiosmtplib.SMTP) -> None:
 async def _closed(smtp: aiosmtplib.SMTP) -> None:
     """Close the connection and let the event loop actually release the socket.
 
-    transport.close() only schedules the socket's release for the loop's next turn; when it
-    was the last thing before asyncio.run() returned, the loop closed first and the socket was
-    left to the garbage collector ("unclosed transport … closing": a ResourceWarning, which
-    failed whichever test happened to be running when it was collected). A few turns let a
-    plain or TLS transport finish closing."""
+    transport.close() only schedules the socket's release for the loop's next turn; if
+    asyncio.run() returned right after it, the loop would close first and leave the socket to
+    the garbage collector ("unclosed transport … closing": a ResourceWarning, an error in
+    whichever test is running when it is collected). A few turns let a plain or TLS transport
+    finish closing."""
     smtp.close()
     for _ in range(3):
         await asyncio.sleep(0)
