@@ -370,7 +370,7 @@ class LogTail:
                                      + (" | " + entry["exception"].splitlines()[-1] if "exception" in entry else ""))
             if (match := _REGISTERED.match(message)) is not None:
                 self.committed[match.group(2)] = datetime.fromisoformat(entry["time"]).timestamp()
-            elif "connected" in message and entry.get("logger") == "daemon.sources":
+            elif "connected" in message and entry.get("logger") == "daemon.imap":
                 self.connected = True
 
 

@@ -20,11 +20,11 @@ from sqlalchemy.engine import Engine
 
 from daemon.clock import Clock, SystemClock
 from daemon.config import Settings, load_settings
-from daemon.errors import ConfigError, SourceError
+from daemon.errors import ConfigError, ServerUnavailable, SourceError
 from daemon.escalation import deadline_pass
 from daemon.intake import Intake, Outcome
 from daemon.mailer import open_mailer
-from daemon.outbox import ServerUnavailable, flush
+from daemon.outbox import flush
 from daemon.ports import Mailer, MailSource
 from daemon.rendering import Renderer
 from daemon.reports import config_refused, digest_pass, directory_changed, undeliverable_reporter

@@ -1,11 +1,20 @@
 """The daemon's exceptions.
 
     ComplaintdError
-    ├── ConfigError        the config file is missing or invalid (carries every problem)
-    ├── SourceError        the inbound mailbox cannot be reached or used
-    └── StoreError         the database refuses (e.g. a second process on SQLite)
+    ├── ConfigError            the config file is missing or invalid (carries every problem)
+    ├── SourceError            the inbound mailbox cannot be reached or used
+    ├── ServerUnavailable      the outbound mail server cannot be used this time: the mails wait,
+    │   │                      their retries untouched (outbox.flush raises it to the app)
+    │   ├── PlaintextRefused   it offers no STARTTLS and allow_plaintext is false
+    │   └── LoginFailed        our XOAUTH2 login failed: no token, not offered, or refused
+    ├── MessageFailed          handling one inbound message raised (intake quarantines it alone)
+    ├── StoreError             the database refuses (e.g. a second process on SQLite)
+    │   └── DatabaseMissing    (daemon/store.py) a read-only command finds no SQLite file
+    └── TokenError             (daemon/tokens.py) no OAuth2 access token could be had
 
-Parsing never raises: a message that cannot be understood is a value (Kind.UNUSABLE).
+PlaintextRefused and LoginFailed stay inside SmtpMailer, which turns them into UNAVAILABLE
+send results. Parsing never raises: a message that cannot be understood is a value
+(Kind.UNUSABLE).
 """
 
 from __future__ import annotations
@@ -23,6 +32,26 @@ class ConfigError(ComplaintdError):
 
 class SourceError(ComplaintdError):
     """The mailbox is unreachable or refused an operation."""
+
+
+class ServerUnavailable(ComplaintdError):
+    """The mail server could not be reached this time; the mails wait, their retries untouched."""
+
+
+class PlaintextRefused(ServerUnavailable):
+    """The server offers no STARTTLS and allow_plaintext is false."""
+
+
+class LoginFailed(ServerUnavailable):
+    """XOAUTH2 could not log in (no token, not offered, token refused): a connection failure."""
+
+
+class MessageFailed(ComplaintdError):
+    """Handling one message raised; `error` says how, for the quarantine record."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class StoreError(ComplaintdError):

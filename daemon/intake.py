@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from daemon.config import Settings
+from daemon.errors import MessageFailed
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
 from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
@@ -415,14 +416,6 @@ class Intake:
         rows.add(Event, case_id=case_id, at=now, kind=kind, actor=actor or sender,
                  message_id=mail.message_id if mail else None,
                  subject=mail.subject[:500] if mail else None, summary=summary)
-
-
-class MessageFailed(Exception):
-    """Handling one message raised; `error` says how, for the quarantine record."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
 
 
 def _safe_text(text: str) -> str:

@@ -21,7 +21,6 @@ mail, in order, and hands each to `on_result` as soon as it is known:
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import logging
 import os
@@ -33,8 +32,9 @@ from collections.abc import Callable, Sequence
 import aiosmtplib
 
 from daemon.config import OutboundSettings
+from daemon.errors import LoginFailed, PlaintextRefused
+from daemon.maildir import ensure_maildir
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
-from daemon.sources import ensure_maildir
 from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -105,14 +105,6 @@ def _envelope_headers(mail: OutgoingMail) -> bytes:
 # SMTP
 
 
-class _ConnectionRefusedByPolicy(Exception):
-    """The server offers no STARTTLS and allow_plaintext is false."""
-
-
-class _LoginFailed(aiosmtplib.SMTPException):
-    """XOAUTH2 could not log in (no token, not offered, token refused): a connection failure."""
-
-
 class SmtpMailer:
     """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
     allow_plaintext), certificates verified; login when a username is set."""
@@ -154,10 +146,10 @@ class SmtpMailer:
         try:
             try:
                 await self._open(smtp)
-            except _ConnectionRefusedByPolicy as exc:
+            except PlaintextRefused as exc:
                 log.error("server=%s %s", self.name, exc)
                 return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
-            except _CONNECTION_ERRORS as exc:
+            except (LoginFailed, *_CONNECTION_ERRORS) as exc:
                 log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
                 return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
                         for m in mails]
@@ -176,7 +168,7 @@ class SmtpMailer:
                 await smtp.starttls()
                 await _hello(smtp)
             elif not self._settings.allow_plaintext:
-                raise _ConnectionRefusedByPolicy(
+                raise PlaintextRefused(
                     f"{self.name} does not offer STARTTLS, so the mail would travel in plaintext; "
                     "use smtps://, or set allow_plaintext = true in [outbound] if this network is "
                     "trusted (e.g. loopback)"
@@ -197,9 +189,14 @@ class SmtpMailer:
             return
         if "xoauth2" not in smtp.server_auth_methods:
             offered = " ".join(smtp.server_auth_methods).upper() or "no AUTH at all"
-            raise _LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
+            raise LoginFailed(f"the server does not offer AUTH XOAUTH2 (it offers {offered})")
         token = await asyncio.to_thread(self._access_token)  # token_command may take seconds
-        await _auth_xoauth2(smtp, username, token)
+        try:
+            # aiosmtplib answers a refused token's 334 error challenge with an empty line, so the
+            # exception carries the server's final 5xx, the reply an operator can look up.
+            await smtp.auth_xoauth2(username, token)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise LoginFailed(f"XOAUTH2 login as {username} refused: {exc.code} {exc.message}") from exc
 
     def _access_token(self) -> str:
         source = self._settings.token
@@ -210,7 +207,7 @@ class SmtpMailer:
         except TokenError as exc:
             where = f" from {source.describe()}" if source is not None else ""
             log.error("server=%s cannot get the XOAUTH2 access token%s: %s", self.name, where, exc)
-            raise _LoginFailed(f"cannot get the XOAUTH2 access token: {exc}") from exc
+            raise LoginFailed(f"cannot get the XOAUTH2 access token: {exc}") from exc
 
     async def _send_or_defer(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
         if not smtp.is_connected:
@@ -283,18 +280,6 @@ async def _recipients(
     return accepted, refused, deferred
 
 
-async def _auth_xoauth2(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
-    """AUTH XOAUTH2 with base64("user=U\\x01auth=Bearer T\\x01\\x01") as the initial response.
-    A refused token draws a 334 carrying the error (base64 JSON); an empty line then gets the
-    final 5xx. Anything but 235 is a failed login."""
-    blob = base64.b64encode(f"user={username}\x01auth=Bearer {token}\x01\x01".encode())
-    response = await smtp.execute_command(b"AUTH", b"XOAUTH2", blob)
-    if response.code == 334:
-        response = await smtp.execute_command(b"")
-    if response.code != 235:
-        raise _LoginFailed(f"XOAUTH2 login as {username} refused: {response.code} {response.message}")
-
-
 async def _hello(smtp: aiosmtplib.SMTP) -> None:
     try:
         await smtp.ehlo()
@@ -313,11 +298,11 @@ async def _reset(smtp: aiosmtplib.SMTP) -> None:
 async def _closed(smtp: aiosmtplib.SMTP) -> None:
     """Close the connection and let the event loop actually release the socket.
 
-    transport.close() only schedules the socket's release for the loop's next turn; when it
-    was the last thing before asyncio.run() returned, the loop closed first and the socket was
-    left to the garbage collector ("unclosed transport … closing": a ResourceWarning, which
-    failed whichever test happened to be running when it was collected). A few turns let a
-    plain or TLS transport finish closing."""
+    transport.close() only schedules the socket's release for the loop's next turn; if
+    asyncio.run() returned right after it, the loop would close first and leave the socket to
+    the garbage collector ("unclosed transport … closing": a ResourceWarning, an error in
+    whichever test is running when it is collected). A few turns let a plain or TLS transport
+    finish closing."""
     smtp.close()
     for _ in range(3):
         await asyncio.sleep(0)

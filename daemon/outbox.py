@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
+from daemon.errors import ServerUnavailable
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
 from daemon.store import expire_ack_windows, session
@@ -127,10 +128,6 @@ def enqueue(db: Session, rows: Sequence[dict[str, Any]]) -> int:
     if new:
         db.execute(Outbox.__table__.insert(), new)  # type: ignore[attr-defined]
     return len(new)
-
-
-class ServerUnavailable(Exception):
-    """The mail server could not be reached this time; the mails wait, their retries untouched."""
 
 
 # Reports a mail that will not be delivered to 综合部, inside the transaction that records it:

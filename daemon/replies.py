@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from hmac import compare_digest
 
 from sqlalchemy import func
@@ -43,7 +43,7 @@ from models.permissions import roles_of
 from models.policy import Notify, Step
 from models.replies import Answer, ReplyDecision, decide_reply, word_of
 from models.tables import Case, Deadline, Event, Outbox
-from parsers.commands import read_commands
+from parsers.commands import Command, read_commands
 from parsers.message import ParsedMail
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Replies:
                                             f"{sender} 不在本案件的处理人员中，回复未采纳")], [])
         clocks = list(db.exec(select(Deadline).where(Deadline.case_id == case.id)))
         answer = Answer(sender, mail.sender.name if mail.sender else "", roles,
-                        read_commands(mail.text, self.settings.daemon.timezone, now), first_line(mail.text, 80),
+                        _commands_in(mail, self.settings.daemon.timezone, now), first_line(mail.text, 80),
                         _next_step_round(db, case.id, Step.CONFIRM))
         state = replace(case_state(case, clocks, self.settings), category=case.category,
                         category_basis=case.category_basis, statement=case.statement)
@@ -168,7 +168,7 @@ class Replies:
         case = db.get(Case, case_id)
         assert case is not None  # named_case found it
         person = self.settings.directory.person(sender) or Person(mail.sender.name if mail.sender else "", sender)
-        understood = [word_of(c.verb) for c in read_commands(mail.text, self.settings.daemon.timezone, now)]
+        understood = [word_of(c.verb) for c in _commands_in(mail, self.settings.daemon.timezone, now)]
         notify = Notify(Step.VERIFY, _next_step_round(db, case_id, Step.VERIFY), (person,), (), (), now)
         rows = self._case_mail_rows(db, case, notify, now, claimed=sender, their_subject=mail.subject,
                                     understood=understood)
@@ -259,3 +259,13 @@ def _next_step_round(db: Session, case_id: str, step: Step) -> int:
 def _event(case_id: str | None, now: datetime, kind: str, actor: str, mail: ParsedMail, summary: str) -> Event:
     return Event(case_id=case_id, at=now, kind=kind, actor=actor or "unknown", message_id=mail.message_id,
                  subject=mail.subject[:500] or None, summary=summary)
+
+
+def _commands_in(mail: ParsedMail, tz: tzinfo, now: datetime) -> tuple[Command, ...]:
+    """The reply's commands; none when reading them raises (a bug of ours), which is logged: the
+    reply still acknowledges, and its sender is told that no command was recognised."""
+    try:
+        return read_commands(mail.text, tz, now)
+    except Exception:
+        log.exception("message_id=%s reading the commands failed; taken as none", mail.message_id)
+        return ()

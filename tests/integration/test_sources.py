@@ -18,8 +18,10 @@ from imapclient import IMAPClient
 
 from daemon.config import InboundSettings, MailURL
 from daemon.errors import SourceError
+from daemon.imap import ImapSource
+from daemon.maildir import MaildirSource
 from daemon.ports import Fetched, MailSource
-from daemon.sources import ImapSource, MaildirSource, open_source
+from daemon.sources import open_source
 from tests.support.dovecot import Dovecot
 from tests.support.tls import TlsFiles
 

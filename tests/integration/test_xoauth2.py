@@ -16,9 +16,9 @@ import pytest
 
 from daemon.config import InboundSettings, MailURL, OutboundSettings
 from daemon.errors import SourceError
+from daemon.imap import ImapSource
 from daemon.mailer import SmtpMailer
 from daemon.ports import Outcome
-from daemon.sources import ImapSource
 from daemon.tokens import TokenSource
 from tests.integration.test_mailer import make_mail
 from tests.integration.test_sources import small_message
@@ -158,7 +158,7 @@ class TestImapXoauth2:
     ) -> None:
         """A command that fails is a SourceError naming it (the app's backoff path), logged as an error."""
         source = ImapSource(imap_settings(imap, TokenSource.from_command("echo 'az: not logged in' >&2; exit 3")))
-        with caplog.at_level(logging.ERROR, logger="daemon.sources"):
+        with caplog.at_level(logging.ERROR, logger="daemon.imap"):
             with pytest.raises(SourceError, match="cannot get the XOAUTH2 access token: token_command exited "
                                                   "with status 3: az: not logged in"):
                 list(source.fetch_new())

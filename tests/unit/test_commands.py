@@ -8,7 +8,7 @@ import os
 import quopri
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import formataddr
 from pathlib import Path
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers import Kind, ParseContext, complaint, mime, parse
-from parsers.commands import WINDOW, Command, Verb, read_commands, read_time
+from parsers.commands import WINDOW, Command, Verb, read_commands
 from parsers.replies import new_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -250,14 +250,6 @@ def test_unreadable_completion_time_keeps_the_words(when: str) -> None:
     assert solution.text == f"更换光缆\n预计完成：{when}"
 
 
-def test_read_time_takes_now_in_any_zone() -> None:
-    """`now` in UTC (as the daemon's clock gives it) or naive (taken as local) gives the same local answer."""
-    utc_now = NOW.astimezone(UTC)
-    assert read_time("明天18:00", SHANGHAI, utc_now) == at(28, 18)
-    assert read_time("明天18:00", SHANGHAI, NOW.replace(tzinfo=None)) == at(28, 18)
-    assert read_time("", SHANGHAI, NOW) is None
-
-
 # --- where commands are read --------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -312,9 +304,8 @@ def test_never_raises_on_command_like_noise(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_never_raises_on_any_text(text: str) -> None:
-    """Arbitrary Unicode never makes read_commands or read_time raise."""
+    """Arbitrary Unicode never makes read_commands raise."""
     assert isinstance(read(text), tuple)
-    read_time(text, SHANGHAI, NOW)
 
 
 # --- whole replies, as the clients write them ------------------------------------------------------
