@@ -1,4 +1,4 @@
-"""How often the registration record names the right details (issue 11): accuracy per field.
+"""How often the registration record names the right details: accuracy per field.
 
     .venv/bin/python bench/accuracy.py [--count 400] [--seed 11] [--show 4] [--field NAME …]
 

@@ -55,7 +55,7 @@ What is measured, exactly:
 - "by tenth": the percentile (RSS: the maximum) in each tenth of the feed or of the run,
   to show drift over a long run.
 
-Targets (the issue): intake p95 < 1 s; lateness p99 < tick + 1 s; RSS growth < 20 MB.
+Targets: intake p95 < 1 s; lateness p99 < tick + 1 s; RSS growth < 20 MB.
 It prints figures and PASS/MISS; it always exits 0. Needs root (Dovecot runs as `mail`).
 """
 
