@@ -1,4 +1,4 @@
-"""How often the registration record names the right details (issue 11): accuracy per field.
+"""How often the registration record names the right details: accuracy per field.
 
     .venv/bin/python bench/accuracy.py [--count 400] [--seed 11] [--show 4] [--field NAME …]
 
@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from daemon.config import load_settings
-from models.registration import CaseDraft, draft_case
-from parsers import Kind, ParseContext, ParsedMail, parse
-from tests.support.invented_complaints import InventedMail, Truth, invent
+from daemon.config import load_settings  # noqa: E402
+from models.registration import CaseDraft, draft_case  # noqa: E402
+from parsers import Kind, ParseContext, ParsedMail, parse  # noqa: E402
+from tests.support.invented_complaints import InventedMail, Truth, invent  # noqa: E402
 
 CTX = ParseContext(ZoneInfo("Asia/Shanghai"), "MT", frozenset({"complaints@corp.example.com"}),
                    "complaintd.corp.example.com")

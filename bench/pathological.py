@@ -1,4 +1,4 @@
-"""Hostile mail text: the worst parse time per shape of a 100 KB line (issue 10, item 5).
+"""Hostile mail text: the worst parse time per shape of a 100 KB line.
 
     .venv/bin/python bench/pathological.py [--size 100000] [--limit 0.5] [--shape NAME …]
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from daemon.config import Settings
 from daemon.errors import MessageFailed
@@ -268,6 +268,7 @@ class Intake:
         """An out-of-office from a notified person, or a bounce naming them: their answer will
         not come, so their ack windows fall due now and the next pass tells B or the next
         leader up. Neither kind of mail ever acknowledges anything or gets an answer."""
+        away: tuple[str, ...]
         if status is InboundStatus.AUTOREPLY and mail.sender:
             away = (mail.sender.email,)
         elif status is InboundStatus.BOUNCE:
@@ -311,7 +312,7 @@ class Intake:
         if key is None:
             return None
         earlier = db.exec(select(Case.id, Case.original_from_name, Case.original_from_email)
-                          .where(Case.original_key == key).order_by(Case.registered_at))
+                          .where(Case.original_key == key).order_by(col(Case.registered_at)))
         candidates = [(case_id, Address(name or "", email or "") if name or email else None)
                       for case_id, name, email in earlier]
         candidates += group.originals.get(key, [])

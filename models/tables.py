@@ -149,7 +149,7 @@ class Outbox(SQLModel, table=True):
     """A mail decided on, rendered to bytes in the same transaction, sent by the flush step.
 
     One row per recipient, each with its own Message-ID, so that a reply can be traced to the
-    person it was sent to (the replies issue authenticates against it).
+    person it was sent to (a reply's sender is authenticated against it).
     """
 
     __tablename__ = "outbox"

@@ -33,6 +33,7 @@ from parsers.message import (
 )
 
 __all__ = [
+    "SAFETY_NET_PREFIX",
     "Address",
     "Attachment",
     "FormFields",
@@ -41,7 +42,6 @@ __all__ = [
     "ParseContext",
     "ParsedMail",
     "parse",
-    "SAFETY_NET_PREFIX",
 ]
 
 SAFETY_NET_PREFIX = "internal parser error:"
@@ -264,7 +264,7 @@ def _unwrap(view: mime.MailView, envelope: Envelope, text: str, kind: Kind, ctx:
     result = forwarded.find_inline(text, envelope.subject, ctx.timezone, quoting, author)
     if not result.forwarded:
         return Content(text=_own_text(text), source=forwarded.strip_quoted(text))
-    how = "inline" if result.note or result.original and result.original.sender else "by subject"
+    how = "inline" if result.note or (result.original and result.original.sender) else "by subject"
     return Content(
         forwarded=True,
         original=result.original,
@@ -288,6 +288,7 @@ def _unwrap_attached(inner_message: Message, outer_text: str, ctx: ParseContext,
     if not mime.has_mail_headers(inner_view.headers):  # e.g. damaged base64: say so, not just leave blanks
         problems.append("attached message has no mail headers (damaged or not a mail); its sender, time "
                         "and subject are unknown")
+    original: Original | None
     if not inner.forwarded or inner.how == "by subject":
         original = Original(inner_envelope.sender, inner_envelope.sent_at, inner_envelope.subject)
         text, notes = inner.text, []

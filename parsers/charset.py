@@ -126,8 +126,9 @@ def decode_bytes(data: bytes, label: str | None, what: str = "text") -> tuple[st
     """
     codec = normalize_label(label)
     if data.isascii() and not _writes_in_ascii(codec):
-        unknown = label and codec is None
-        return data.decode("ascii"), f"{what}: unknown charset {label[:60]!r}; the text is plain ASCII" if unknown else None
+        if label and codec is None:
+            return data.decode("ascii"), f"{what}: unknown charset {label[:60]!r}; the text is plain ASCII"
+        return data.decode("ascii"), None
     if codec is not None and codec != "ascii":
         text = _decode_declared(data, codec)
         if text is not None:
@@ -286,7 +287,8 @@ def _decode_encoded_words(text: str, what: str, problems: list[str]) -> str:
             out.append(gap + match.group(0))
         else:
             adjacent = run_label is not None and _ONLY_SPACE.fullmatch(gap) is not None
-            if adjacent and label.lower() == run_label.lower():
+            same_charset = run_label is not None and label.lower() == run_label.lower()
+            if adjacent and same_charset:
                 run_bytes += data
             else:
                 flush()

@@ -71,8 +71,8 @@ _ENGLISH = re.compile(
 )
 _NBSP = re.compile(r"[\u00a0\u202f\u2009\u3000]")
 # The patterns above see blanks only through "\s", often several in a row with optional parts
-# between them ("日" + _WEEKDAY_ZH + _ZONE + "\s*" + _DAY_PART + "\s*"): a long run of blanks was
-# shared out between them in every possible way (cubic: 43 s for "2026-11-27" and 2,000 spaces
+# between them ("日" + _WEEKDAY_ZH + _ZONE + "\s*" + _DAY_PART + "\s*"): a long run of blanks would
+# be shared out between them in every possible way (cubic: 43 s for "2026-11-27" and 2,000 spaces
 # in a forward's Sent: line). One blank per run changes nothing they match.
 _BLANK_RUN = re.compile(r"\s+")
 

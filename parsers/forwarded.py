@@ -50,7 +50,7 @@ from parsers import charset, signoff
 from parsers.dates import parse_client_date
 from parsers.message import Address, Original
 
-# Linear time on hostile text (issue 10): a body line may be 100 KB of blanks, '>' or dashes, and
+# Linear time on hostile text: a body line may be 100 KB of blanks, '>' or dashes, and
 # a pattern with two quantifiers that can take the same characters ("[ \t>]*[*_]*[ \t]*") tries
 # every way of sharing them out, at every start: seconds to minutes for one line. So each run
 # of blanks, quote marks or stars is taken whole, once: possessive quantifiers (*+, ++), used
@@ -144,10 +144,10 @@ _BRACKETED_ADDRESS = re.compile(r"[<\[(（]\s*+(?:mailto:)?\s*+([^<>\[\]()\s]+@[
 # of the word every time (quadratic). A match inside a run would have matched from its start.
 _BARE_ADDRESS = re.compile(r"(?:mailto:)?(?<![\w.+'=-])([\w.+'=-]+@[\w-]+(?:\.[\w-]+)+)", re.ASCII)
 # email-forward-parser runs about a hundred patterns of its own, and they are super-linear: on
-# "x", 10,000 newlines and "y" it needed 22 s, on 2,000 characters of " \n" half a second, and
-# it was given 20,000 characters. So it reads only the head of the text, where a forward's
-# header block is: up to a line end within _EFP_LIMIT characters, long runs of blank lines made
-# short (see _efp_head); the original's body goes on past the head as written.
+# "x", 10,000 newlines and "y" it needs 22 s, on 2,000 characters of " \n" half a second. So it
+# reads only the head of the text, where a forward's header block is: up to a line end within
+# _EFP_LIMIT characters, long runs of blank lines made short (see _efp_head); the original's
+# body goes on past the head as written.
 _EFP_LIMIT = 2_000
 _LONG_BLANK_RUN = re.compile(r"\n(?:[ \t]*\n){4,}")  # more than three blank lines in a row
 _MAX_NESTING = 10

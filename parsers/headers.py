@@ -54,6 +54,7 @@ def _sender(headers: dict[str, list[str]], problems: list[str]) -> Address | Non
     Sender, which is then the one who sent it; without one, the first is taken, and either way
     the ambiguity is noted (a From alone proves nothing anyway, SPEC §4)."""
     authors = parse_addresses(_first(headers, "from"), "From", problems)
+    chosen: Address | None
     if len(authors) > 1:
         named = ", ".join(a.email for a in authors[:5])
         agents = parse_addresses(_first(headers, "sender"), "Sender", problems)
@@ -296,7 +297,7 @@ def _mailbox(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
     addresses = [value for kind, value in tokens if kind == "word" and "@" in value]
     if not addresses:
         return [(" ".join(phrase) or comments, "", False)]  # reported by the caller: no address
-    name = " ".join(value for kind, value in tokens if kind == "quoted" or kind == "word" and "@" not in value)
+    name = " ".join(value for kind, value in tokens if kind == "quoted" or (kind == "word" and "@" not in value))
     return [(name or comments, address, False) for address in addresses]
 
 

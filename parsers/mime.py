@@ -411,7 +411,7 @@ def _add_attached_mail(part: Message, view: MailView, in_report: bool) -> None:
 def _inner_message(part: Message) -> Message | None:
     if part.is_multipart():
         payload = part.get_payload()
-        first = payload[0] if payload else None
+        first = payload[0] if isinstance(payload, list) and payload else None
         return first if isinstance(first, Message) else None
     # The stdlib parses every message/* body as a mail whatever its transfer encoding, so an
     # encoded one is decoded by prepare() before parsing. A string payload is left only by odd

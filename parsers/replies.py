@@ -36,8 +36,8 @@ def new_text(body: str) -> str:
 def _without_trailing_rules(text: str) -> str:
     """`text` without the rule lines (and blank lines) at its end; the first line is never one.
 
-    Read from the end, a line at a time, by position (no copy per line). The pattern this
-    replaces, "(?:\\s*\\n[ \\t]*(?:\\* \\* \\*|[-_*=]{3,})[ \\t]*)+\\s*$", was searched from every
+    Read from the end, a line at a time, by position (no copy per line). A single pattern,
+    "(?:\\s*\\n[ \\t]*(?:\\* \\* \\*|[-_*=]{3,})[ \\t]*)+\\s*$", would be searched from every
     position and read a long run of blank lines or rules again from each (quadratic).
     """
     end = _before_blanks(text, len(text))
