@@ -156,7 +156,7 @@ def _without_trailing_filler(text: str) -> str:
         if misses >= _LONGEST_FILLER:
             break
         char = text[position]
-        if (char.isspace() or char in _FILLER_MARKS) and counts[position + 1] or any(
+        if ((char.isspace() or char in _FILLER_MARKS) and counts[position + 1]) or any(
             counts[position + len(word)] for word in _FILLER_BY_FIRST.get(char, ()) if text.startswith(word, position)
         ):
             counts[position], start, misses = True, position, 0

@@ -35,9 +35,9 @@ EXPECTED_BY_CATEGORY = {
 CATEGORY_CORRECTIONS: dict[str, tuple[Kind | str, str]] = {
     "sisimai-set-of-emails/maildir/bsd/lhost-mailru-01.eml": (
         Kind.BOUNCE,
-        "INDEX says auto-reply because of 'Auto-Submitted: auto-replied', but it is a Mail.ru "
+        ("INDEX says auto-reply because of 'Auto-Submitted: auto-replied', but it is a Mail.ru "
         "non-delivery report: From mailer-daemon@corp.mail.ru, X-Failed-Recipients, subject "
-        "'Ваше сообщение не доставлено. Mail failure.' and the returned message below",
+        "'Ваше сообщение не доставлено. Mail failure.' and the returned message below"),
     ),
 }
 _MISSING = "(corpus folder missing)"
@@ -71,7 +71,7 @@ def _require_corpus() -> None:
         )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parsed(relative: str) -> ParsedMail:
     return parse((CORPUS / relative).read_bytes(), CTX)
 

@@ -4,7 +4,7 @@ them, which customer, which category — from the right layer of the mail."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -237,10 +237,9 @@ def test_invented_complaints_are_registered_right_on_every_field() -> None:
 @pytest.mark.parametrize("unit", ["1", "1 ", "13", "+86 ", "我是", "记者", "三类", "第", "类别：", "我叫王", "报",
                                   "向江城晚报", "电话：", "联系电话：139 ", "\n李明\n", "——\n", "0728-"])
 def test_hostile_repetitions_do_not_stall_the_field_readers(unit: str) -> None:
-    """100 KB of one unit as a forward's original and as its note: parse() returns, quickly."""
+    """100 KB of one unit as a forward's original and as its note: parse() returns (the timeout
+    mark is the hang guard; bench/pathological.py measures how fast)."""
     line = (unit * (100_000 // len(unit) + 1))[:98_000]
     for note, original in ((line, STORY), ("请处理。", line)):
-        started = datetime.now()
         mail = parse(_forward(note, original), CTX)
         assert mail.kind is Kind.COMPLAINT
-        assert datetime.now() - started < timedelta(seconds=5)

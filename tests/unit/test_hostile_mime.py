@@ -122,7 +122,7 @@ def test_references_keep_the_newest_fifty() -> None:
 
 HOSTILE = {
     "gbk": b"\xd6\xd0\xce\xc4",
-    "utf-8": "中文".encode("utf-8"),
+    "utf-8": "中文".encode(),
     "invalid": b"\xff\xfe\x80\xc0",
     "mixed": b"\xe4\xb8\xad\xd6\xd0\xff\x00\x1b",
 }
@@ -365,7 +365,7 @@ def test_an_auto_reply_to_a_case_mail_keeps_the_case_tag() -> None:
     """An out-of-office answer to a tagged mail is AUTOREPLY and still names its case and token."""
     head = ("From: zhang.net@corp.example.com\nSubject: 自动回复: [MT-20261130-0001·7f3a9c] 媒体投诉处理通知\n"
             "Auto-Submitted: auto-replied\nContent-Type: text/plain; charset=utf-8")
-    result = parse(_mail(head, "我正在休假。".encode("utf-8")), CTX)
+    result = parse(_mail(head, "我正在休假。".encode()), CTX)
     assert result.kind is Kind.AUTOREPLY
     assert (result.case_tag, result.case_token) == ("MT-20261130-0001", "7f3a9c")
 
@@ -483,9 +483,9 @@ def _big_body(cte: str, size: int = BIG) -> tuple[bytes, bytes, int]:
 
 def _complaint_with_file(body: bytes, cte: bytes, *, ctype: bytes = b"application/octet-stream",
                          name: bytes = b"recording.bin", after: bytes = b"", close: bool = True) -> bytes:
-    head = ("From: =?utf-8?b?5a2Z5piO?= <sun@corp.example.com>\r\nTo: complaints@corp.example.com\r\n"
-            "Subject: recording\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"bench-b\"\r\n\r\n"
-            "--bench-b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode()
+    head = (b"From: =?utf-8?b?5a2Z5piO?= <sun@corp.example.com>\r\nTo: complaints@corp.example.com\r\n"
+            b"Subject: recording\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"bench-b\"\r\n\r\n"
+            b"--bench-b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
     part = (b"\r\n--bench-b\r\nContent-Type: " + ctype + b"\r\nContent-Disposition: attachment; filename=\"" + name
             + b"\"\r\nContent-Transfer-Encoding: " + cte + b"\r\n\r\n" + body)
     return head + NOTE.encode("utf-8") + part + after + (b"\r\n--bench-b--\r\n" if close else b"\r\n")

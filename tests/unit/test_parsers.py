@@ -254,7 +254,7 @@ def test_bytes_without_headers_are_unusable() -> None:
 
 def test_truncated_mime_is_a_complaint_with_problems() -> None:
     """A multipart cut mid-base64 with its boundary never closed still yields the text and a problem."""
-    text = base64.b64encode("江城花园小区宽带断网，请尽快处理。".encode("utf-8")).decode()
+    text = base64.b64encode("江城花园小区宽带断网，请尽快处理。".encode()).decode()
     raw = _mail(
         "From: li.reporter@jcwb.example.cn\nTo: complaints@corp.example.com\nSubject: cut\n"
         "Date: Fri, 27 Nov 2026 10:15:00 +0800\nMIME-Version: 1.0\n"
@@ -276,7 +276,7 @@ def test_undecodable_charset_label_falls_back_and_is_reported() -> None:
     raw = _mail(
         "From: li.reporter@jcwb.example.cn\nSubject: label\nMIME-Version: 1.0\n"
         'Content-Type: text/plain; charset="x-unknown"\nContent-Transfer-Encoding: 8bit',
-        "宽带断网三天。".encode("utf-8"),
+        "宽带断网三天。".encode(),
     )
     result = parse(raw, CTX)
     assert result.kind is Kind.COMPLAINT
@@ -300,7 +300,7 @@ def test_twenty_megabyte_attachment_is_listed_with_its_size() -> None:
     raw = _mail(
         "From: li.reporter@jcwb.example.cn\nSubject: video\nMIME-Version: 1.0\n"
         'Content-Type: multipart/mixed; boundary="big"',
-        b"--big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + "现场视频见附件。".encode("utf-8")
+        b"--big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + "现场视频见附件。".encode()
         + b"\r\n--big\r\nContent-Type: video/mp4\r\nContent-Disposition: attachment; filename=\"scene.mp4\"\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n" + payload + b"--big--\r\n",
     )

@@ -93,7 +93,7 @@ def thunderbird_bottom(answer: str) -> str:
 
 
 def interleaved(answer: str) -> str:
-    head, rest = QUOTED.split("投诉内容：\n", 1)
+    _head, rest = QUOTED.split("投诉内容：\n", 1)
     return (f"On Fri, Nov 27, 2026 at 10:20 AM 媒体投诉处理 <complaints@corp.example.com> wrote:\n"
             f"{quoted('> ')[:40]}\n\n{answer}\n\n> {rest.splitlines()[0]}\n")
 

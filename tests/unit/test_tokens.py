@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -39,10 +38,9 @@ def test_a_failing_command_raises_token_error_naming_why(command: str, message: 
         TokenSource.from_command(command).token()
 
 
+@pytest.mark.timeout(15)  # the hang guard: without the kill, the children hold stdout for 30 s
 def test_a_hanging_command_is_ended_at_its_timeout_with_its_children() -> None:
     """A command (and a child holding its stdout) that hangs is killed after the timeout."""
     source = TokenSource.from_command("sleep 30 & sleep 30; echo late", timeout=0.5)
-    started = time.monotonic()
-    with pytest.raises(TokenError, match="did not finish within 0.5 s"):
+    with pytest.raises(TokenError, match=r"did not finish within 0\.5 s"):
         source.token()
-    assert time.monotonic() - started < 5
