@@ -28,7 +28,7 @@ from sqlmodel import select
 
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
-from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, text_lines
+from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, print_on_a4, text_lines
 from daemon.store import STATUS_FILTERS, list_cases, session
 from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
@@ -333,10 +333,7 @@ def _stats_sheet(ws: Worksheet, register: Register, tz: ZoneInfo, directory: Dir
                 cell.number_format = "0.0%"
             elif isinstance(value, float):
                 cell.number_format = "0.0"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    print_on_a4(ws)
 
 
 def default_filename(fmt: str, now: datetime, tz: ZoneInfo) -> str:

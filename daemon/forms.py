@@ -12,12 +12,13 @@ from __future__ import annotations
 import io
 import math
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Literal, Sequence
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from daemon.views import FORM_FIELDS, clock_name, display_width, in_due_order, record_values
@@ -197,12 +198,10 @@ def _form_sheet(ws: Worksheet, case: Case, deadlines: Sequence[Deadline], direct
 
     ws.print_title_rows = "1:1"
     ws.print_options.horizontalCentered = True
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0  # as many pages down as it takes
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    print_on_a4(ws, ws.ORIENTATION_PORTRAIT)
+    footer = ws.oddFooter
+    assert footer is not None  # openpyxl makes every sheet's footer with it
+    footer.center.text = "第 &P 页，共 &N 页"
 
 
 def _fit_row(ws: Worksheet, row: int, values: Sequence[str], widths: Sequence[int]) -> None:
@@ -241,8 +240,14 @@ def _log_sheet(ws: Worksheet, case: Case, events: Sequence[Event], tz: ZoneInfo)
     ws.freeze_panes = f"A{header + 1}"
     ws.auto_filter.ref = f"A{header}:F{header + len(events)}"
     ws.print_title_rows = f"1:{header}"
+    print_on_a4(ws, ws.ORIENTATION_LANDSCAPE)
+
+
+def print_on_a4(ws: Worksheet, orientation: Literal["portrait", "landscape"] | None = None) -> None:
+    """A4, as wide as one page and as many pages down as it takes: how 综合部 prints a sheet."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    if orientation is not None:
+        ws.page_setup.orientation = orientation
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)

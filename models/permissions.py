@@ -50,7 +50,8 @@ def roles_of(email: str, receiving: Department, outlet: MediaOutlet | None, dire
 def partners(email: str, directory: Directory) -> frozenset[str]:
     """The A/B partner(s) of `email`: either may acknowledge for the other."""
     email = email.lower()
-    pairs = [(d.interface_a, d.interface_b) for d in (directory.general_dept, *directory.departments)]
+    pairs: list[tuple[Person | None, Person | None]] = [
+        (d.interface_a, d.interface_b) for d in (directory.general_dept, *directory.departments)]
     pairs += [(o.account_manager_a, o.account_manager_b) for o in directory.outlets]
     found = {email}
     for a, b in pairs:
