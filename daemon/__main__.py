@@ -19,12 +19,15 @@ from sqlalchemy.exc import OperationalError
 from daemon.app import App
 from daemon.clock import SystemClock
 from daemon.config import Settings, config_path, load_settings
-from daemon.errors import ComplaintdError, ConfigError, StoreError
+from daemon.errors import ComplaintdError, ConfigError, DatabaseMissing, StoreError
 from daemon.file_source import FileSource
+from daemon.health import Health, health
+from daemon.locks import DaemonLock
 from daemon.mailer import open_mailer
+from daemon.migrate import SchemaChange, migrate
+from daemon.queries import STATUS_FILTERS, list_cases, load_case
 from daemon.sources import open_source
-from daemon.store import (STATUS_FILTERS, DaemonLock, DatabaseMissing, Health, SchemaChange, engine_for, health,
-                          list_cases, load_case, migrate, open_current, open_engine, reason_of)
+from daemon.store import engine_for, open_current, open_engine, reason_of
 from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, json_text, time_left
 
 log = logging.getLogger("daemon")

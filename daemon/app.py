@@ -22,14 +22,15 @@ from daemon.clock import Clock, SystemClock
 from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, SourceError
 from daemon.escalation import deadline_pass
+from daemon.health import beat
 from daemon.intake import Intake, Outcome
+from daemon.locks import Lease
 from daemon.mailer import open_mailer
 from daemon.outbox import ServerUnavailable, flush
 from daemon.ports import Mailer, MailSource
 from daemon.rendering import Renderer
 from daemon.reports import config_refused, digest_pass, directory_changed, undeliverable_reporter
 from daemon.sources import open_source
-from daemon.store import Lease, beat
 from models.directory import Person
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,9 @@ from sqlmodel import select
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, text_lines
+from daemon.queries import STATUS_FILTERS, list_cases
 from daemon.rendering import STATUS_LABELS
-from daemon.store import STATUS_FILTERS, list_cases, session
+from daemon.store import session
 from daemon.views import CASE_FIELDS, case_summary_json, category_label, display_width
 from models.directory import Directory
 from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, register_statistics

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
+from daemon.queries import CaseRecord
 from daemon.rendering import CATEGORY_LABELS, CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS
-from daemon.store import CaseRecord
 from models.directory import Directory, Person
 from models.tables import Case, Deadline, Event
 from models.types import DeadlineKind
