@@ -123,8 +123,8 @@ CONFIG_ENV = "COMPLAINTD_CONFIG"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # The longest each kind of duration may be, in the file's own notation. Beyond these a value
-# is a typo, not a policy; and a due time must stay a datetime (a 999999999d deadline passed
-# `check`, then every complaint failed on it).
+# is a typo, not a policy; and a due time must stay a datetime (a 999999999d deadline would
+# overflow the due time of every complaint).
 LONGEST_DEADLINE = "365d"
 LONGEST_TICK = "5m"  # the deadline pass sends the escalations: a longer tick makes 15-min clocks late
 LONGEST_POLL = "15m"  # a complaint waits up to this before its clocks can start (assess is 15m)

@@ -277,10 +277,10 @@ def test_check_command_refuses_a_non_ascii_address_suggesting_punycode(tmp_path:
 # -- durations within bounds ----------------------------------------------------------------
 
 @pytest.mark.parametrize("section, key, value, longest", [
-    ("deadlines", "assess", "999999999d", "365d"),  # passed check, then every due time overflowed
+    ("deadlines", "assess", "999999999d", "365d"),  # a due time this far out overflows a datetime
     ("deadlines", "normal_completion", "366d", "365d"),
     ("daemon", "tick", "1h", "5m"),
-    ("daemon", "poll_interval", "999999999999d", "15m"),  # made check print a traceback
+    ("daemon", "poll_interval", "999999999999d", "15m"),  # more than a timedelta holds
     ("outbound", "give_up_after", "30d", "7d"),
 ])
 def test_a_duration_beyond_its_bound_is_refused_by_key(tmp_path: Path, section: str, key: str, value: str,
