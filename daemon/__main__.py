@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,12 +19,15 @@ from sqlalchemy.exc import OperationalError
 from daemon.app import App
 from daemon.clock import SystemClock
 from daemon.config import Settings, config_path, load_settings
-from daemon.errors import ComplaintdError, ConfigError, StoreError
+from daemon.errors import ComplaintdError, ConfigError, DatabaseMissing, StoreError
 from daemon.file_source import FileSource
+from daemon.health import health, stuck_reasons
+from daemon.locks import DaemonLock
 from daemon.mailer import open_mailer
+from daemon.migrate import SchemaChange, migrate
+from daemon.queries import STATUS_FILTERS, list_cases, load_case
 from daemon.sources import open_source
-from daemon.store import (STATUS_FILTERS, DaemonLock, DatabaseMissing, Health, SchemaChange, engine_for, health,
-                          list_cases, load_case, migrate, open_current, open_engine, reason_of)
+from daemon.store import engine_for, open_current, open_engine, reason_of
 from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, json_text, time_left
 
 log = logging.getLogger("daemon")
@@ -248,27 +251,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"被拒收邮件：{h.failed} 封")
     print(f"在办案件：{h.open_cases} 件")
     print("下一时限：" + (f"{nxt.case_id} {clock_label(nxt.kind)} {nxt.due_at.astimezone(tz):%m-%d %H:%M}" if nxt else "无"))
-    problems = stuck_reasons(settings, h, running, now)
+    problems = stuck_reasons(settings.daemon, h, running, now)
     for problem in problems:
         print(f"异常：{problem}", file=sys.stderr)
     return 1 if problems else 0
-
-
-def stuck_reasons(settings: Settings, h: Health, running: bool, now: datetime) -> list[str]:
-    """Why the daemon looks stuck; empty when it looks healthy."""
-    reasons = []
-    pass_limit = max(3 * settings.daemon.tick, timedelta(minutes=2))
-    poll_limit = max(5 * settings.daemon.poll_interval, timedelta(minutes=5))
-    minutes = lambda limit: f"{limit.total_seconds() / 60:g} 分钟"  # noqa: E731
-    if settings.daemon.database.startswith("sqlite:///") and not running:
-        reasons.append("没有 complaintd 进程在运行")
-    if h.last_pass is None or now - h.last_pass > pass_limit:
-        reasons.append(f"时限检查已超过 {minutes(pass_limit)} 未运行")
-    if h.last_poll is None or now - h.last_poll > poll_limit:
-        reasons.append(f"收信已超过 {minutes(poll_limit)} 未成功（邮箱服务器不可达？）")
-    if h.oldest_unsent is not None and now - h.oldest_unsent > timedelta(hours=1):
-        reasons.append("有邮件超过 1 小时未能发出（发信服务器不可达？）")
-    return reasons
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:

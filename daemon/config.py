@@ -7,20 +7,42 @@ Passwords never live in the file: `password_env` names the environment variable.
 `token_command` prints it (run at each login, see daemon/tokens.py). Those variables are read
 only when the caller will log in to a mail server (`secrets=True`); a command that needs only
 the database works without them.
+
+Two layers check the file. The pydantic models (`_File` and the tables in it) declare its
+shape: which tables and keys exist, the TOML type of each value, what each single value may
+be; their errors are said as the same `key: problem` lines as the rest. `_Builder` does what
+needs more than one value: the checks between keys of a table (auth and its token, the two
+folders) and between tables (one department per address), and the ones that need the
+environment or the config file's folder; then it builds the settings below.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import time, timedelta
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Callable, Mapping, TypeVar, get_args
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from daemon.errors import ConfigError
 from daemon.tokens import TokenSource
@@ -39,6 +61,8 @@ from models.directory import (
 )
 from models.types import DeadlineKind
 
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -99,8 +123,8 @@ CONFIG_ENV = "COMPLAINTD_CONFIG"
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 # The longest each kind of duration may be, in the file's own notation. Beyond these a value
-# is a typo, not a policy; and a due time must stay a datetime (a 999999999d deadline passed
-# `check`, then every complaint failed on it).
+# is a typo, not a policy; and a due time must stay a datetime (a 999999999d deadline would
+# overflow the due time of every complaint).
 LONGEST_DEADLINE = "365d"
 LONGEST_TICK = "5m"  # the deadline pass sends the escalations: a longer tick makes 15-min clocks late
 LONGEST_POLL = "15m"  # a complaint waits up to this before its clocks can start (assess is 15m)
@@ -163,198 +187,455 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None, *, secrets: 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return _Reader(path.resolve().parent, os.environ if env is None else env, secrets).settings(raw, path)
+    return _Builder(path.resolve().parent, os.environ if env is None else env, secrets).settings(raw, path)
 
 
-class _Reader:
-    """Walks the TOML tables, converting values and collecting `key: problem` lines."""
+# ----------------------------------------------------------------------------------------
+# The file's shape, as pydantic models. A check that refuses a value raises _refuse(problem):
+# the problem is the line's text after the key.
+
+def _refuse(problem: str) -> PydanticCustomError:
+    return PydanticCustomError("config", "{problem}", {"problem": problem})
+
+
+def _not_text(value: Any) -> str:
+    return f"must be text in quotes, not {value!r}"
+
+
+def _shape(expected: str) -> WrapValidator:
+    """pydantic's type errors on this value, or on one of its items, become one problem saying
+    what was expected ("must be a list of text"); problems further in (a bad address in a
+    listed table, a key a table does not take) stay as they are."""
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            if any(e["type"] in _TYPE_ERRORS and _at_value_or_item(e["loc"]) for e in exc.errors()):
+                raise _refuse(expected) from None
+            raise
+    return WrapValidator(check)
+
+
+_TYPE_ERRORS = frozenset({"string_type", "bool_type", "list_type", "dict_type", "model_type"})
+
+
+def _at_value_or_item(loc: tuple[int | str, ...]) -> bool:
+    return loc == () or (len(loc) == 1 and isinstance(loc[0], int))
+
+
+def _needed(why: str = "") -> BeforeValidator:
+    """A required table: left out (its default is None), it is "missing", and `why` says
+    what it is for."""
+    def check(value: Any) -> Any:
+        if value is None:
+            raise _refuse(f"missing: {why}" if why else "missing")
+        return value
+    return BeforeValidator(check)
+
+
+def _filled(why: str) -> AfterValidator:
+    """Required text: left out (its default is "") or blank, it is "missing: why"."""
+    def check(text: str) -> str:
+        if not text:
+            raise _refuse(f"missing: {why}")
+        return text
+    return AfterValidator(check)
+
+
+def _none_if_empty(value: Any) -> Any:
+    """An empty table, as good as none."""
+    return None if value == {} else value
+
+
+def _required(default: Any = None) -> Any:
+    """The default of a key that must be written (or whose table holds keys that must be):
+    validated like a written value, so that leaving it out is refused by the same check."""
+    return Field(default, validate_default=True)
+
+
+def _from_text(convert: Callable[[str], T]) -> PlainValidator:
+    """Text, stripped, converted by `convert` (which refuses what it cannot convert)."""
+    def check(value: Any) -> T:
+        if not isinstance(value, str):
+            raise _refuse(_not_text(value))
+        return convert(value.strip())
+    return PlainValidator(check)
+
+
+def _duration(longest: str) -> PlainValidator:
+    """A duration as written in the file ("90s", "1h30m"), at most `longest`."""
+    def check(value: Any) -> timedelta:
+        seconds = _duration_seconds(value) if isinstance(value, str) else None
+        if not seconds:
+            raise _refuse(f"{value!r} is not a duration (write e.g. \"90s\", \"30m\", \"1h30m\")")
+        if seconds > (_duration_seconds(longest) or 0):  # the LONGEST_… constants all parse
+            raise _refuse(f"{value!r} is too long (at most {longest})")
+        return timedelta(seconds=seconds)
+    return PlainValidator(check)
+
+
+def _stripped(text: str) -> str:
+    return text.strip()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _refuse(f"{name!r} is not a time zone (e.g. Asia/Shanghai)") from None
+
+
+def _case_prefix(prefix: str) -> str:
+    if not _PREFIX.match(prefix):
+        raise _refuse(f"{prefix!r} must be 1 to 8 capital letters (e.g. MT)")
+    return prefix
+
+
+def _database(url: str) -> str:
+    if not url.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+        raise _refuse(f"{url!r} must be sqlite:///PATH or postgresql+psycopg://…")
+    return url
+
+
+def _mail_url(*schemes: str) -> AfterValidator:
+    """A url of one of `schemes` that names what it must: a folder for maildir:, a server and a
+    valid port for the others. (A password in it is the builder's problem: it is refused, yet
+    the url still counts for the login checks.)"""
+    def check(text: str) -> str:
+        if text.startswith("maildir:"):
+            if "maildir" not in schemes:
+                raise _refuse(f"{text!r}: maildir is not allowed here")
+            if not text[len("maildir:"):]:
+                raise _refuse("maildir: needs a folder, e.g. \"maildir:var/mail/complaints\"")
+            return text
+        parts = urlsplit(text)
+        if parts.scheme not in schemes:
+            raise _refuse(f"{text!r} must start with " + ", ".join(
+                f"{s}:" if s == "maildir" else f"{s}://" for s in schemes))
+        try:
+            _ = parts.port  # urlsplit reads the port only when asked, and refuses a bad one then
+        except ValueError:
+            raise _refuse(f"{text!r} has a bad port") from None
+        if not parts.hostname:
+            raise _refuse(f"{text!r} names no server")
+        return text
+    return AfterValidator(check)
+
+
+def _sender(text: str) -> str:
+    """The From mailbox, `名字 <address>` or a bare address; empty is the builder's "missing"."""
+    if text:
+        email = _split_mailbox(text)[1]
+        problem = address_problem(email)
+        if problem:
+            raise _refuse(f"{email!r}: {problem}")
+    return text
+
+
+def _digest_time(text: str) -> time | None:
+    if text == "off":
+        return None
+    match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", text)
+    if not match:
+        raise _refuse(f"{text!r} is not a time of day (write e.g. \"08:30\", or \"off\")")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _email(value: Any) -> str:
+    """A person's address, lower-case; a value of another type is read as its text."""
+    email = str(value).strip().lower()
+    if not email:
+        raise _refuse("missing")
+    problem = address_problem(email)
+    if problem:
+        raise _refuse(f"{email!r}: {problem}")
+    return email
+
+
+def _member(text: str) -> str:
+    member = text.strip().lower()
+    problem = domain_problem(member[2:]) if member.startswith("*@") else address_problem(member)
+    if problem:
+        raise _refuse(f"{member!r}: {problem} (write an address or *@domain)")
+    return member
+
+
+def _outlet_domain(text: str) -> str:
+    domain = text.lower()
+    problem = domain_problem(domain)
+    if problem:
+        raise _refuse(f"{domain!r}: {problem}")
+    return domain
+
+
+def _dept_id(dept_id: str) -> str:
+    if not dept_id:
+        raise _refuse("missing: every department needs an id")
+    if not _DEPT_ID.match(dept_id):
+        raise _refuse(f"{dept_id!r} must be a short lower-case name like \"network\"")
+    if dept_id == GENERAL_DEPT_ID:
+        raise _refuse(f"{dept_id!r} is reserved for [general_dept]")
+    return dept_id
+
+
+def _dept_kind(kind: str) -> str:
+    if kind not in ("department", "branch"):
+        raise _refuse(f"{kind!r} must be \"department\" or \"branch\"")
+    return kind
+
+
+_Text = Annotated[str, AfterValidator(_stripped)]
+_Lenient = Annotated[str, PlainValidator(str)]  # a name or phone: a number written bare is read as its text
+_Members = Annotated[list[Annotated[str, AfterValidator(_member)]], _shape("must be a list of text")]
+_PERSON = "must be a table like { name = \"…\", email = \"…\" }"
+
+
+class _Table(BaseModel):
+    """A TOML table: only the keys declared, each holding the TOML type declared (strict: no
+    value is converted from another type unless its field says so)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Person(_Table):
+    name: _Lenient = ""
+    email: Annotated[str, PlainValidator(_email)] = _required("")
+    phone: _Lenient = ""
+
+    def person(self) -> Person:
+        return Person(self.name, self.email, self.phone)
+
+
+_Contact = Annotated[_Person | None, _shape(_PERSON)]
+
+
+class _Daemon(_Table):
+    database: Annotated[_Text, AfterValidator(_database)] = "sqlite:///var/complaintd.sqlite3"
+    timezone: Annotated[ZoneInfo, _from_text(_zone)] = ZoneInfo("Asia/Shanghai")
+    case_prefix: Annotated[_Text, AfterValidator(_case_prefix)] = "MT"
+    tick: Annotated[timedelta, _duration(LONGEST_TICK)] = timedelta(seconds=1)
+    poll_interval: Annotated[timedelta, _duration(LONGEST_POLL)] = timedelta(seconds=30)
+
+
+class _Mailbox(_Table):
+    """What [inbound] and [outbound] share: the server's url and how to log in."""
+
+    url: _Text
+    username: _Text = ""
+    auth: _Text = "password"  # checked by the builder, with the keys it calls for
+    password_env: _Text = ""
+    token_env: _Text = ""
+    token_command: _Text = ""
+    allow_plaintext: bool = False
+
+
+class _Inbound(_Mailbox):
+    url: Annotated[_Text, _mail_url("maildir", "imap", "imaps")] = "maildir:var/mail/complaints"
+    processed_folder: _Text = "Processed"
+    quarantine_folder: _Text = "Quarantine"
+
+
+class _Outbound(_Mailbox):
+    url: Annotated[_Text, _mail_url("maildir", "smtp", "smtps")] = "maildir:var/mail/sent"
+    sender: Annotated[_Text, AfterValidator(_sender)] = Field(default="", alias="from")
+    give_up_after: Annotated[timedelta, _duration(LONGEST_GIVE_UP)] = timedelta(hours=1)
+
+
+_Length = Annotated[timedelta | None, _duration(LONGEST_DEADLINE)]
+
+
+class _Deadlines(_Table):
+    """One key per DeadlineKind; a clock left out keeps its DEFAULT_DEADLINES length."""
+
+    assess: _Length = None
+    account_manager: _Length = None
+    general_dept: _Length = None
+    solution: _Length = None
+    group: _Length = None
+    higher_authority: _Length = None
+    progress: _Length = None
+    statement: _Length = None
+    ack: _Length = None
+    normal_completion: _Length = None
+
+
+class _Reports(_Table):
+    digest_at: Annotated[time | None, _from_text(_digest_time)] = time(8, 30)
+
+
+class _GeneralDept(_Table):
+    name: _Text = "综合部"
+    members: _Members = []
+    interface_a: Annotated[_Person, _needed(), _shape(_PERSON)] = _required()
+    interface_b: _Contact = None
+
+
+class _Leaders(_Table):
+    company: Annotated[_Person, _needed("the company supervising leader (公司主管领导) is required"),
+                       _shape(_PERSON)] = _required()
+    media: _Contact = None
+    higher_authority: _Contact = None
+    major_incident: Annotated[list[_Person], _shape("must be a list of tables")] = []
+
+
+class _Department(_Table):
+    id: Annotated[_Text, AfterValidator(_dept_id)] = _required("")
+    name: Annotated[_Text, _filled("every department needs a name")] = _required("")
+    kind: Annotated[_Text, AfterValidator(_dept_kind)] = "department"
+    in_company_group: bool = False
+    members: _Members = []
+    leader: _Contact = None
+    interface_a: Annotated[_Person, _needed("every department needs an interface person A (接口人A角)"),
+                           _shape(_PERSON)] = _required()
+    interface_b: _Contact = None
+
+
+class _Outlet(_Table):
+    name: Annotated[_Text, _filled("every media outlet needs a name")] = _required("")
+    aliases: Annotated[list[str], _shape("must be a list of text")] = []
+    domains: Annotated[list[Annotated[str, AfterValidator(_outlet_domain)]], _shape("must be a list of text")] = []
+    account_manager_a: _Contact = None
+    account_manager_b: _Contact = None
+
+
+class _File(_Table):
+    """The whole file: its tables, each a model above."""
+
+    daemon: Annotated[_Daemon, _shape("must be a table, written [daemon]")] = _Daemon()
+    inbound: Annotated[_Inbound, _shape("must be a table, written [inbound]")] = _Inbound()
+    outbound: Annotated[_Outbound, _shape("must be a table, written [outbound]")] = _Outbound()
+    deadlines: Annotated[_Deadlines, _shape("must be a table, written [deadlines]")] = _Deadlines()
+    reports: Annotated[_Reports, _shape("must be a table, written [reports]")] = _Reports()
+    general_dept: Annotated[_GeneralDept, _needed("the [general_dept] table (综合部) is required"),
+                            BeforeValidator(_none_if_empty), _shape("must be a table, written [general_dept]")
+                            ] = _required()
+    leaders: Annotated[_Leaders, _shape("must be a table, written [leaders]")] = _required({})
+    departments: Annotated[list[_Department], _shape("must be written as [[departments]] tables")] = []
+    media_outlets: Annotated[list[_Outlet], _shape("must be written as [[media_outlets]] tables")] = []
+
+
+def _said(error: ErrorDetails) -> str:
+    """One pydantic error as the `key: problem` line users read."""
+    loc, kind = error["loc"], error["type"]
+    key = _key(loc)
+    if kind == "extra_forbidden":
+        hint = _closest(str(loc[-1]), _keys_at(loc[:-1]))
+        return f"{key}: unknown key" + (f" (did you mean {hint}?)" if hint else "")
+    if kind == "string_type":
+        return f"{key}: {_not_text(error['input'])}"
+    if kind == "bool_type":
+        return f"{key}: must be true or false, not {error['input']!r}"
+    return f"{key}: {error['msg']}"  # ours (_refuse) say it already
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    """("departments", 0, "interface_a") → "departments[0].interface_a"."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else part
+    return key
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The keys the table at `loc` takes, read from its model (list indexes stepped over)."""
+    model: type[BaseModel] | None = _File
+    for part in loc:
+        if isinstance(part, str) and model is not None:
+            model = _model_in(_fields(model)[part].annotation)
+    assert model is not None, loc  # pydantic reports an unknown key inside a table
+    return tuple(_fields(model))
+
+
+def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A model's fields by the keys written in the file."""
+    return {field.alias or name: field for name, field in model.model_fields.items()}
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation such as `list[_Person]` or `_Person | None` holds, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
+
+
+def _section(raw: dict[str, Any], name: str, model: type[M], errors: list[ErrorDetails]) -> M:
+    """The table `name` of the file, validated again without the keys that failed (their
+    defaults stand in): the checks between its keys still run, and report in the same pass.
+    The tables read this way have a default for every key, so this always validates."""
+    table = raw.get(name)
+    bad = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == name}
+    kept = {k: v for k, v in table.items() if k not in bad} if isinstance(table, dict) else {}
+    return model.model_validate(kept)
+
+
+# ----------------------------------------------------------------------------------------
+# The checks across keys and tables, and the settings built.
+
+class _Builder:
+    """Runs the models over the file, adds the checks they cannot make, and collects every
+    problem as a `key: problem` line; builds the settings when there is none."""
 
     def __init__(self, base: Path, env: Mapping[str, str], secrets: bool = True) -> None:
-        self.base = base
+        self.base = base  # the config file's folder: relative paths are resolved against it
         self.env = env
         self.secrets = secrets  # read password and token variables (see load_settings)
         self.problems: list[str] = []
+        self.refused: set[str] = set()  # the keys the models refused: their defaults stand in
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
 
-    # -- the sections -------------------------------------------------------------------
-
     def settings(self, raw: dict[str, Any], path: Path) -> Settings:
-        sections = ("daemon", "inbound", "outbound", "deadlines", "reports", "general_dept", "leaders",
-                    "departments", "media_outlets")
-        self.unknown_keys("", raw, sections)
-        daemon = self.daemon(self.table(raw, "daemon"))
-        inbound = self.inbound(self.table(raw, "inbound"))
-        outbound = self.outbound(self.table(raw, "outbound"))
-        deadlines = self.deadlines(self.table(raw, "deadlines"))
-        reports = self.reports(self.table(raw, "reports"))
-        directory = self.directory(raw)
+        try:
+            file: _File | None = _File.model_validate(raw)
+            errors: list[ErrorDetails] = []
+        except ValidationError as exc:
+            file, errors = None, exc.errors()
+            self.problems.extend(_said(e) for e in errors)
+            self.refused.update(_key(e["loc"]) for e in errors)
+        daemon = self.daemon(_section(raw, "daemon", _Daemon, errors))
+        inbound = self.inbound(_section(raw, "inbound", _Inbound, errors))
+        outbound = self.outbound(_section(raw, "outbound", _Outbound, errors))
+        self.check_directory(raw)
         if self.problems:
             raise ConfigError(self.problems)
-        assert daemon and inbound and outbound and directory  # no problems → all were built
-        return Settings(path.resolve(), daemon, inbound, outbound, deadlines, directory, reports)
+        assert file is not None  # no problems → the file validated
+        return Settings(path.resolve(), daemon, inbound, outbound, _deadlines(file.deadlines),
+                        _directory(file), ReportSettings(file.reports.digest_at))
 
-    def daemon(self, t: dict[str, Any]) -> DaemonSettings | None:
-        self.unknown_keys("daemon", t, ("database", "timezone", "case_prefix", "tick",
-                                        "poll_interval"))
-        database = self.database_url(self.string(t, "daemon.database",
-                                                 "sqlite:///var/complaintd.sqlite3"))
-        zone = self.zone(self.string(t, "daemon.timezone", "Asia/Shanghai"))
-        prefix = self.string(t, "daemon.case_prefix", "MT")
-        if not _PREFIX.match(prefix):
-            self.problem("daemon.case_prefix", f"{prefix!r} must be 1 to 8 capital letters (e.g. MT)")
-        tick = self.duration(t, "daemon.tick", "1s", LONGEST_TICK)
-        poll = self.duration(t, "daemon.poll_interval", "30s", LONGEST_POLL)
-        if zone is None or tick is None or poll is None:
-            return None
-        return DaemonSettings(database, zone, prefix, tick, poll)
+    # -- the sections -------------------------------------------------------------------
 
-    def inbound(self, t: dict[str, Any]) -> InboundSettings | None:
-        self.unknown_keys("inbound", t, ("url", "username", "auth", "password_env", "token_env",
-                                         "token_command", "allow_plaintext", "processed_folder",
-                                         "quarantine_folder"))
-        url = self.mail_url(t, "inbound", "maildir:var/mail/complaints", ("maildir", "imap", "imaps"))
+    def daemon(self, t: _Daemon) -> DaemonSettings:
+        return DaemonSettings(self.database_url(t.database), t.timezone, t.case_prefix, t.tick, t.poll_interval)
+
+    def inbound(self, t: _Inbound) -> InboundSettings:
+        url = self.mail_url(t, "inbound")
         auth, token = self.login(t, "inbound", url)
         password = self.password(t, "inbound", url) if auth == "password" else None
-        plaintext = self.boolean(t, "inbound.allow_plaintext", False)
-        processed = self.string(t, "inbound.processed_folder", "Processed")
-        quarantine = self.string(t, "inbound.quarantine_folder", "Quarantine")
-        if processed == quarantine:
+        if t.processed_folder == t.quarantine_folder:
             self.problem("inbound.quarantine_folder", "must differ from inbound.processed_folder")
-        if url is None:
-            return None
-        return InboundSettings(url, password, plaintext, processed, quarantine, auth, token)
+        return InboundSettings(url, password, t.allow_plaintext, t.processed_folder, t.quarantine_folder,
+                               auth, token)
 
-    def outbound(self, t: dict[str, Any]) -> OutboundSettings | None:
-        self.unknown_keys("outbound", t, ("url", "username", "auth", "password_env", "token_env",
-                                          "token_command", "allow_plaintext", "from",
-                                          "give_up_after"))
-        url = self.mail_url(t, "outbound", "maildir:var/mail/sent", ("maildir", "smtp", "smtps"))
+    def outbound(self, t: _Outbound) -> OutboundSettings:
+        url = self.mail_url(t, "outbound")
         auth, token = self.login(t, "outbound", url)
         password = self.password(t, "outbound", url) if auth == "password" else None
-        plaintext = self.boolean(t, "outbound.allow_plaintext", False)
-        give_up_after = self.duration(t, "outbound.give_up_after", "1h", LONGEST_GIVE_UP)
-        sender = self.string(t, "outbound.from", "")
-        name, email = _split_mailbox(sender)
-        if not sender:
+        if not t.sender and "outbound.from" not in self.refused:  # a refused from stands empty here
             self.problem("outbound.from", "missing: the address complaintd sends from, "
                          "e.g. \"媒体投诉处理 <complaints@corp.example.com>\"")
-        else:
-            self.address("outbound.from", email)
-        if url is None:
-            return None
-        return OutboundSettings(url, password, plaintext, name, email.lower(), auth, token,
-                                give_up_after or timedelta(hours=1))
+        name, email = _split_mailbox(t.sender)
+        return OutboundSettings(url, password, t.allow_plaintext, name, email.lower(), auth, token,
+                                t.give_up_after)
 
-    def deadlines(self, t: dict[str, Any]) -> Deadlines:
-        self.unknown_keys("deadlines", t, tuple(k.value for k in DeadlineKind))
-        durations = dict(DEFAULT_DEADLINES)
-        for kind in DeadlineKind:
-            value = self.duration(t, f"deadlines.{kind.value}", None, LONGEST_DEADLINE)
-            if value is not None:
-                durations[kind] = value
-        return Deadlines(durations)
-
-    def reports(self, t: dict[str, Any]) -> ReportSettings:
-        self.unknown_keys("reports", t, ("digest_at",))
-        text = self.string(t, "reports.digest_at", "08:30")
-        if text == "off":
-            return ReportSettings(None)
-        match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", text)
-        if not match:
-            self.problem("reports.digest_at", f"{text!r} is not a time of day (write e.g. \"08:30\", or \"off\")")
-            return ReportSettings(time(8, 30))
-        return ReportSettings(time(int(match.group(1)), int(match.group(2))))
-
-    def directory(self, raw: dict[str, Any]) -> Directory | None:
-        gd = self.general_dept(self.table(raw, "general_dept"))
-        leaders = self.leaders(self.table(raw, "leaders"))
-        tables = self.array(raw, "departments")
-        depts = [self.department(t, f"departments[{i}]") for i, t in enumerate(tables)]
-        outlets = [self.outlet(t, f"media_outlets[{i}]")
-                   for i, t in enumerate(self.array(raw, "media_outlets"))]
-        # Cross checks look at what was written, so a department with its own problems
-        # still has its id and members checked against the others.
-        self.check_unique_ids(tables)
-        self.check_claims(self.table(raw, "general_dept"), tables)
-        self.check_unique_outlets([o for o in outlets if o is not None])
-        if gd is None or leaders is None or None in depts or None in outlets:
-            return None
-        return Directory(gd, leaders, tuple(d for d in depts if d is not None),
-                         tuple(o for o in outlets if o is not None))
-
-    def general_dept(self, t: dict[str, Any]) -> Department | None:
-        key = "general_dept"
-        self.unknown_keys(key, t, ("name", "members", "interface_a", "interface_b"))
-        if not t:
-            self.problem(key, "missing: the [general_dept] table (综合部) is required")
-            return None
-        members = self.members(t, f"{key}.members")
-        a = self.person(t, f"{key}.interface_a", required=True)
-        b = self.person(t, f"{key}.interface_b")
-        if a is None:
-            return None
-        # 综合部's A contact is its staff and gets its mail even when `members` forgets them;
-        # B is told only when A does not answer (a failover), so B is not added here.
-        listed = tuple(dict.fromkeys((*members, a.email)))
-        name = self.string(t, f"{key}.name", "综合部")
-        return Department(GENERAL_DEPT_ID, name, DepartmentKind.GENERAL_DEPT, listed, a, b)
-
-    def leaders(self, t: dict[str, Any]) -> Leaders | None:
-        self.unknown_keys("leaders", t, ("company", "media", "higher_authority", "major_incident"))
-        company = self.person(t, "leaders.company", required=True,
-                              why="the company supervising leader (公司主管领导) is required")
-        media = self.person(t, "leaders.media")
-        higher = self.person(t, "leaders.higher_authority")
-        major = [self.person({"x": p}, f"leaders.major_incident[{i}]", field="x", required=True)
-                 for i, p in enumerate(self.list_of(t, "leaders.major_incident", dict))]
-        if company is None or None in major:
-            return None
-        return Leaders(company, media, higher, tuple(p for p in major if p is not None))
-
-    def department(self, t: dict[str, Any], key: str) -> Department | None:
-        self.unknown_keys(key, t, ("id", "name", "kind", "in_company_group", "members", "leader",
-                                   "interface_a", "interface_b"))
-        dept_id = self.string(t, f"{key}.id", "")
-        if not _DEPT_ID.match(dept_id):
-            self.problem(f"{key}.id", f"{dept_id!r} must be a short lower-case name like \"network\""
-                         if dept_id else "missing: every department needs an id")
-        elif dept_id == GENERAL_DEPT_ID:
-            self.problem(f"{key}.id", f"{dept_id!r} is reserved for [general_dept]")
-        name = self.string(t, f"{key}.name", "")
-        if not name:
-            self.problem(f"{key}.name", "missing: every department needs a name")
-        kind = self.string(t, f"{key}.kind", "department")
-        if kind not in ("department", "branch"):
-            self.problem(f"{key}.kind", f"{kind!r} must be \"department\" or \"branch\"")
-        group = self.boolean(t, f"{key}.in_company_group", False)
-        members = self.members(t, f"{key}.members")
-        leader = self.person(t, f"{key}.leader")
-        a = self.person(t, f"{key}.interface_a", required=True,
-                        why="every department needs an interface person A (接口人A角)")
-        b = self.person(t, f"{key}.interface_b")
-        if a is None or not name or not _DEPT_ID.match(dept_id) or kind not in ("department", "branch"):
-            return None
-        return Department(dept_id, name, DepartmentKind(kind), members, a, b, leader, group)
-
-    def outlet(self, t: dict[str, Any], key: str) -> MediaOutlet | None:
-        self.unknown_keys(key, t, ("name", "aliases", "domains", "account_manager_a",
-                                   "account_manager_b"))
-        name = self.string(t, f"{key}.name", "")
-        if not name:
-            self.problem(f"{key}.name", "missing: every media outlet needs a name")
-        aliases = tuple(self.list_of(t, f"{key}.aliases", str))
-        domains = tuple(d.lower() for d in self.list_of(t, f"{key}.domains", str))
-        for i, domain in enumerate(domains):
-            problem = domain_problem(domain)
-            if problem:
-                self.problem(f"{key}.domains[{i}]", f"{domain!r}: {problem}")
-        am_a = self.person(t, f"{key}.account_manager_a")
-        am_b = self.person(t, f"{key}.account_manager_b")
-        return MediaOutlet(name, aliases, domains, am_a, am_b) if name else None
-
-    # -- cross checks -------------------------------------------------------------------
+    def check_directory(self, raw: dict[str, Any]) -> None:
+        """The checks between tables look at what was written, so a department with its own
+        problems still has its id and members checked against the others."""
+        general = raw.get("general_dept")
+        departments, outlets = (_tables(raw.get(name)) for name in ("departments", "media_outlets"))
+        self.check_unique_ids(departments)
+        self.check_claims(general if isinstance(general, dict) else {}, departments)
+        self.check_unique_outlets(outlets)
 
     def check_unique_ids(self, tables: list[dict[str, Any]]) -> None:
         seen: set[str] = set()
@@ -380,90 +661,36 @@ class _Reader:
                         self.problem(f"{key}.members", f"{member} overlaps {other} of {owner[other]}")
                 owner.setdefault(member, key)
 
-    def check_unique_outlets(self, outlets: list[MediaOutlet]) -> None:
+    def check_unique_outlets(self, tables: list[dict[str, Any]]) -> None:
+        """A domain names one media outlet."""
         seen: dict[str, str] = {}
-        for i, outlet in enumerate(outlets):
-            for domain in outlet.domains:
-                if domain in seen and seen[domain] != outlet.name:
+        for i, t in enumerate(tables):
+            name, domains = t.get("name"), t.get("domains")
+            if not isinstance(name, str) or not name.strip() or not isinstance(domains, list):
+                continue
+            for domain in (str(d).lower() for d in domains):
+                if domain in seen and seen[domain] != name.strip():
                     self.problem(f"media_outlets[{i}].domains", f"{domain} also belongs to {seen[domain]}")
-                seen.setdefault(domain, outlet.name)
+                seen.setdefault(domain, name.strip())
 
-    # -- values -------------------------------------------------------------------------
+    # -- values that need the file's folder, the environment, or another key -------------
 
-    def person(self, t: dict[str, Any], key: str, *, field: str | None = None,
-               required: bool = False, why: str = "") -> Person | None:
-        value = t.get(field or key.rpartition(".")[2])
-        if value is None:
-            if required:
-                self.problem(key, f"missing: {why}" if why else "missing")
-            return None
-        if not isinstance(value, dict):
-            self.problem(key, "must be a table like { name = \"…\", email = \"…\" }")
-            return None
-        self.unknown_keys(key, value, ("name", "email", "phone"))
-        email = str(value.get("email", "")).strip().lower()
-        if not email:
-            self.problem(f"{key}.email", "missing")
-            return None
-        if not self.address(f"{key}.email", email):
-            return None
-        return Person(str(value.get("name", "")), email, str(value.get("phone", "")))
-
-    def members(self, t: dict[str, Any], key: str) -> tuple[str, ...]:
-        found = []
-        for i, member in enumerate(self.list_of(t, key, str)):
-            member = member.strip().lower()
-            problem = domain_problem(member[2:]) if member.startswith("*@") else address_problem(member)
-            if problem:
-                self.problem(f"{key}[{i}]", f"{member!r}: {problem} (write an address or *@domain)")
-            else:
-                found.append(member)
-        return tuple(found)
-
-    def address(self, key: str, email: str) -> bool:
-        """Whether complaintd can send to `email`; if not, the problem is noted under `key`."""
-        problem = address_problem(email)
-        if problem:
-            self.problem(key, f"{email!r}: {problem}")
-        return problem is None
-
-    def mail_url(self, t: dict[str, Any], section: str, default: str,
-                 schemes: tuple[str, ...]) -> MailURL | None:
-        text = self.string(t, f"{section}.url", default)
-        key = f"{section}.url"
-        if text.startswith("maildir:"):
-            if "maildir" not in schemes:
-                self.problem(key, f"{text!r}: maildir is not allowed here")
-                return None
-            path = text[len("maildir:"):]
-            if not path:
-                self.problem(key, "maildir: needs a folder, e.g. \"maildir:var/mail/complaints\"")
-                return None
-            return MailURL("maildir", path=str((self.base / path).resolve()))
-        parts = urlsplit(text)
-        if parts.scheme not in schemes:
-            self.problem(key, f"{text!r} must start with " + ", ".join(
-                f"{s}:" if s == "maildir" else f"{s}://" for s in schemes))
-            return None
+    def mail_url(self, t: _Inbound | _Outbound, section: str) -> MailURL:
+        """The url (checked by the model) with its folder resolved and its user: `username`,
+        else the url's own."""
+        if t.url.startswith("maildir:"):
+            return MailURL("maildir", path=str((self.base / t.url[len("maildir:"):]).resolve()))
+        parts = urlsplit(t.url)
         if parts.password:
-            self.problem(key, f"holds a password: put it in the environment variable named by "
+            self.problem(f"{section}.url", f"holds a password: put it in the environment variable named by "
                          f"{section}.password_env instead")
-        try:
-            port = parts.port
-        except ValueError:
-            self.problem(key, f"{text!r} has a bad port")
-            return None
-        if not parts.hostname:
-            self.problem(key, f"{text!r} names no server")
-            return None
-        username = self.string(t, f"{section}.username", "") or (unquote(parts.username or "") or None)
+        username = t.username or unquote(parts.username or "") or None
         folder = unquote(parts.path.lstrip("/")) or "INBOX"
-        return MailURL(parts.scheme, host=parts.hostname, port=port,
-                       username=username, folder=folder)
+        return MailURL(parts.scheme, host=parts.hostname or "", port=parts.port, username=username, folder=folder)
 
-    def password(self, t: dict[str, Any], section: str, url: MailURL | None) -> str | None:
-        var = self.string(t, f"{section}.password_env", "")
-        if url is None or url.scheme == "maildir" or not url.username:
+    def password(self, t: _Inbound | _Outbound, section: str, url: MailURL) -> str | None:
+        var = t.password_env
+        if url.scheme == "maildir" or not url.username:
             return None
         if not var:
             self.problem(f"{section}.password_env", "missing: name the environment variable "
@@ -476,23 +703,20 @@ class _Reader:
             return None
         return self.env[var]
 
-    def login(self, t: dict[str, Any], section: str, url: MailURL | None) -> tuple[str, TokenSource | None]:
+    def login(self, t: _Inbound | _Outbound, section: str, url: MailURL) -> tuple[str, TokenSource | None]:
         """`auth` and, for "xoauth2", where the token comes from. A maildir url logs in to
         nothing, so only the shape of the keys is checked there."""
-        auth = self.string(t, f"{section}.auth", "password")
-        env_var = self.string(t, f"{section}.token_env", "")
-        command = self.string(t, f"{section}.token_command", "")
-        if auth not in ("password", "xoauth2"):
-            self.problem(f"{section}.auth", f"{auth!r} must be \"password\" or \"xoauth2\"")
-            return auth, None
-        if auth == "password":
-            for key, value in (("token_env", env_var), ("token_command", command)):
+        if t.auth not in ("password", "xoauth2"):
+            self.problem(f"{section}.auth", f"{t.auth!r} must be \"password\" or \"xoauth2\"")
+            return t.auth, None
+        if t.auth == "password":
+            for key, value in (("token_env", t.token_env), ("token_command", t.token_command)):
                 if value:
                     self.problem(f"{section}.{key}", "only used with auth = \"xoauth2\"")
-            return auth, None
-        return auth, self.token_source(section, url, env_var, command)
+            return t.auth, None
+        return t.auth, self.token_source(section, url, t.token_env, t.token_command)
 
-    def token_source(self, section: str, url: MailURL | None, env_var: str, command: str) -> TokenSource | None:
+    def token_source(self, section: str, url: MailURL, env_var: str, command: str) -> TokenSource | None:
         """Exactly one of token_env / token_command; a user to log in as (network urls only)."""
         if env_var and command:
             self.problem(f"{section}.token_command", "give token_env or token_command, not both")
@@ -501,7 +725,7 @@ class _Reader:
             self.problem(f"{section}.token_env", "missing: with auth = \"xoauth2\" name the environment "
                          "variable that holds the access token, or give token_command instead")
             return None
-        if url is None or url.scheme == "maildir":
+        if url.scheme == "maildir":
             return None
         if not url.username:
             self.problem(f"{section}.username", "missing: XOAUTH2 logs in as a user; put it in the url "
@@ -518,79 +742,55 @@ class _Reader:
         return TokenSource.from_env(env_var, self.env[env_var])
 
     def database_url(self, text: str) -> str:
+        """The url (its scheme checked by the model), a relative SQLite path resolved."""
         if text.startswith("sqlite:///"):
             path = text[len("sqlite:///"):]
             if path and path != ":memory:" and not path.startswith("/"):
                 return "sqlite:///" + str((self.base / path).resolve())
             return text
-        if text.startswith(("postgresql+psycopg://", "postgresql://")):
-            if urlsplit(text).password:
-                self.problem("daemon.database", "holds a password: use PGPASSWORD or ~/.pgpass")
-            return text.replace("postgresql://", "postgresql+psycopg://", 1)
-        self.problem("daemon.database", f"{text!r} must be sqlite:///PATH or postgresql+psycopg://…")
-        return text
+        if urlsplit(text).password:
+            self.problem("daemon.database", "holds a password: use PGPASSWORD or ~/.pgpass")
+        return text.replace("postgresql://", "postgresql+psycopg://", 1)
 
-    def zone(self, name: str) -> ZoneInfo | None:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.problem("daemon.timezone", f"{name!r} is not a time zone (e.g. Asia/Shanghai)")
-            return None
 
-    def duration(self, t: dict[str, Any], key: str, default: str | None, longest: str) -> timedelta | None:
-        text = t.get(key.rpartition(".")[2], default)
-        if text is None:
-            return None
-        seconds = _duration_seconds(text) if isinstance(text, str) else None
-        if not seconds:
-            self.problem(key, f"{text!r} is not a duration (write e.g. \"90s\", \"30m\", \"1h30m\")")
-            return None
-        if seconds > (_duration_seconds(longest) or 0):  # the LONGEST_… constants all parse
-            self.problem(key, f"{text!r} is too long (at most {longest})")
-            return None
-        return timedelta(seconds=seconds)
-
-    def string(self, t: dict[str, Any], key: str, default: str) -> str:
-        value = t.get(key.rpartition(".")[2], default)
-        if not isinstance(value, str):
-            self.problem(key, f"must be text in quotes, not {value!r}")
-            return default
-        return value.strip()
-
-    def boolean(self, t: dict[str, Any], key: str, default: bool) -> bool:
-        value = t.get(key.rpartition(".")[2], default)
-        if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, not {value!r}")
-            return default
+def _tables(value: Any) -> list[dict[str, Any]]:
+    """An array of tables as written; anything else (refused by the model) as none."""
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         return value
+    return []
 
-    def list_of(self, t: dict[str, Any], key: str, kind: type) -> list[Any]:
-        value = t.get(key.rpartition(".")[2], [])
-        if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
-            self.problem(key, "must be a list of " + ("text" if kind is str else "tables"))
-            return []
-        return value
 
-    def table(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
-        value = raw.get(key, {})
-        if not isinstance(value, dict):
-            self.problem(key, "must be a table, written [" + key + "]")
-            return {}
-        return value
+def _deadlines(t: _Deadlines) -> Deadlines:
+    durations = dict(DEFAULT_DEADLINES)
+    for kind in DeadlineKind:
+        written = getattr(t, kind.value)
+        if written is not None:
+            durations[kind] = written
+    return Deadlines(durations)
 
-    def array(self, raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        value = raw.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.problem(key, "must be written as [[" + key + "]] tables")
-            return []
-        return value
 
-    def unknown_keys(self, where: str, t: dict[str, Any], known: tuple[str, ...]) -> None:
-        for name in t:
-            if name not in known:
-                key = f"{where}.{name}" if where else name
-                hint = _closest(name, known)
-                self.problem(key, "unknown key" + (f" (did you mean {hint}?)" if hint else ""))
+def _directory(file: _File) -> Directory:
+    gd, leaders = file.general_dept, file.leaders
+    # 综合部's A contact is its staff and gets its mail even when `members` forgets them;
+    # B is told only when A does not answer (a failover), so B is not added here.
+    listed = tuple(dict.fromkeys((*gd.members, gd.interface_a.email)))
+    general = Department(GENERAL_DEPT_ID, gd.name, DepartmentKind.GENERAL_DEPT, listed, gd.interface_a.person(),
+                         _person(gd.interface_b))
+    chain = Leaders(leaders.company.person(), _person(leaders.media), _person(leaders.higher_authority),
+                    tuple(p.person() for p in leaders.major_incident))
+    departments = tuple(
+        Department(d.id, d.name, DepartmentKind(d.kind), tuple(d.members), d.interface_a.person(),
+                   _person(d.interface_b), _person(d.leader), d.in_company_group)
+        for d in file.departments)
+    outlets = tuple(
+        MediaOutlet(o.name, tuple(o.aliases), tuple(o.domains), _person(o.account_manager_a),
+                    _person(o.account_manager_b))
+        for o in file.media_outlets)
+    return Directory(general, chain, departments, outlets)
+
+
+def _person(p: _Person | None) -> Person | None:
+    return p.person() if p is not None else None
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -660,11 +860,14 @@ def _overlapping(member: str, listed: Mapping[str, str]) -> list[str]:
 
 
 def _split_mailbox(text: str) -> tuple[str, str]:
-    """"名字 <a@b>" → ("名字", "a@b"); a bare address → ("", address)."""
-    match = re.match(r"^\s*\"?([^\"<]*?)\"?\s*<([^>]+)>\s*$", text)
-    if match:
-        return match.group(1).strip(), match.group(2).strip()
-    return "", text.strip()
+    """"名字 <a@b>" → ("名字", "a@b"); a bare address → ("", address). Text that parseaddr
+    does not read whole as one of those (two addresses, a stray word) comes back whole as the
+    address, so that the problem named is what was written."""
+    text = text.strip()
+    name, email = parseaddr(text)
+    if email and (text == email or text.endswith(f"<{email}>")):
+        return name, email
+    return "", text
 
 
 def _closest(name: str, known: tuple[str, ...]) -> str | None:

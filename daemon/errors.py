@@ -9,7 +9,7 @@
     │   └── LoginFailed        our XOAUTH2 login failed: no token, not offered, or refused
     ├── MessageFailed          handling one inbound message raised (intake quarantines it alone)
     ├── StoreError             the database refuses (e.g. a second process on SQLite)
-    │   └── DatabaseMissing    (daemon/store.py) a read-only command finds no SQLite file
+    │   └── DatabaseMissing    the SQLite file is not there (never run or migrated)
     └── TokenError             (daemon/tokens.py) no OAuth2 access token could be had
 
 PlaintextRefused and LoginFailed stay inside SmtpMailer, which turns them into UNAVAILABLE
@@ -18,6 +18,8 @@ send results. Parsing never raises: a message that cannot be understood is a val
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class ComplaintdError(Exception):
@@ -56,3 +58,11 @@ class MessageFailed(ComplaintdError):
 
 class StoreError(ComplaintdError):
     """The database cannot be used as configured."""
+
+
+class DatabaseMissing(StoreError):
+    """A SQLite file that is not there: complaintd never ran (or migrated) on this config."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"no database at {path}: `complaintd run` or `complaintd migrate` creates it")

@@ -29,7 +29,8 @@ from sqlmodel import select
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, print_on_a4, text_lines
-from daemon.store import STATUS_FILTERS, list_cases, session
+from daemon.queries import STATUS_FILTERS, list_cases
+from daemon.store import session
 from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
 from models.labels import CATEGORY_BASIS_LABELS, CLOCK_LABELS, CLOCK_PARTS, FIELD_LABELS, LATE, category_label, status_label

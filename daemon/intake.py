@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from daemon.ack_windows import expire_ack_windows
 from daemon.config import Settings
 from daemon.errors import MessageFailed
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
@@ -36,7 +37,7 @@ from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
-from daemon.store import expire_ack_windows, session
+from daemon.store import session
 from daemon.views import Clock, first_line, greeting, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case, same_sender

@@ -26,10 +26,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
+from daemon.ack_windows import expire_ack_windows
 from daemon.errors import ServerUnavailable
 from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
-from daemon.store import expire_ack_windows, session
+from daemon.store import session
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
 from models.types import OutboxStatus

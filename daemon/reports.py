@@ -19,8 +19,9 @@ from sqlmodel import Session, select
 
 from daemon.config import Settings
 from daemon.outbox import Mail, Report, enqueue, outbox_rows
+from daemon.queries import next_deadlines
 from daemon.rendering import Renderer
-from daemon.store import next_deadlines, session
+from daemon.store import session
 from daemon.views import time_left
 from models.directory import Directory, Person
 from models.labels import DEPARTMENT_ROLE_LABELS, LEADER_LABELS, category_label, clock_label, status_label

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 from zoneinfo import ZoneInfo
 
-from daemon.store import CaseRecord
+from daemon.queries import CaseRecord
 from models.directory import Directory, Person
 from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE, category_label, clock_label, status_label
 from models.tables import Case, Deadline, Event

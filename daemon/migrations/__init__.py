@@ -1,1 +1,1 @@
-"""Schema migrations (Alembic), run by daemon.store.open_engine and `complaintd migrate`."""
+"""Schema migrations (Alembic), run by daemon.migrate: at every open_engine and by `complaintd migrate`."""

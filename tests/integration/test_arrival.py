@@ -18,8 +18,9 @@ from daemon.__main__ import main
 from daemon.app import App
 from daemon.config import load_settings
 from daemon.mailer import open_mailer
+from daemon.queries import list_cases, load_case
 from daemon.sources import open_source
-from daemon.store import list_cases, load_case, open_engine
+from daemon.store import open_engine
 from models.registration import INTAKE_CLOCKS
 from models.types import DeadlineKind
 from tests.integration.test_clocks_e2e import MovableClock, run_until

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.store import head_revision
+from daemon.migrate import head_revision
 from tests.support.mail import ROOT, server_config, set_keys
 
 pytestmark = pytest.mark.integration

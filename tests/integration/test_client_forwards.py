@@ -1,5 +1,5 @@
 """Forwards made with real mutt 2.2 and s-nail 14.9 (tests/fixtures/clients/make.sh) register
-with the original's time, a clean complaint text and the forwarder's note kept (issue 11).
+with the original's time, a clean complaint text and the forwarder's note kept.
 Through the command line, as 综合部 would re-process a mail: `complaintd ingest`, `show --json`."""
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ import pytest
 from daemon.app import App
 from daemon.config import load_settings
 from daemon.mailer import open_mailer
+from daemon.queries import list_cases
 from daemon.sources import open_source
-from daemon.store import list_cases, open_engine
+from daemon.store import open_engine
 from tests.support.dovecot import Dovecot
 from tests.support.mail import T0, outlook_forward, server_config
 from tests.support.smtp import SmtpServer

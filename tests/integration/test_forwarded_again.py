@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import select
 
 from daemon.app import App
-from daemon.store import list_cases, session
+from daemon.queries import list_cases
+from daemon.store import session
 from models.tables import Event
 from tests.integration.test_clocks_e2e import daemon_at, run_until
 from tests.support.dovecot import Dovecot

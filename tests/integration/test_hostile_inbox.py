@@ -12,9 +12,10 @@ import pytest
 from sqlmodel import select
 
 from daemon.app import App
+from daemon.queries import list_cases, load_case
 from daemon.rendering import token_of
 from daemon.replies import Replies
-from daemon.store import list_cases, load_case, session
+from daemon.store import session
 from models.tables import Event, InboundMail
 from tests.integration.test_clocks_e2e import our_mail_to, run_until, step_of
 from tests.integration.test_replies_e2e import CASE, case_row, new_mails, reply

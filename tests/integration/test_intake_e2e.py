@@ -16,8 +16,9 @@ from daemon.app import App
 from daemon.config import load_settings
 from daemon.mailer import open_mailer
 from daemon.ports import MailSource, SourceKey
+from daemon.queries import list_cases, load_case
 from daemon.sources import open_source
-from daemon.store import list_cases, load_case, open_engine, session
+from daemon.store import open_engine, session
 from models.tables import Event, InboundMail
 from tests.support.dovecot import Dovecot
 from tests.support.mail import DEPARTMENT_OF, FORWARDERS, T0, outlook_forward, server_config

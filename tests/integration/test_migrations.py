@@ -26,7 +26,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 from sqlmodel import select as select_model
 
-from daemon.store import MIGRATION_KEY, engine_for, head_revision, load_case, migrate, open_engine, session
+from daemon.migrate import MIGRATION_KEY, head_revision, migrate
+from daemon.queries import load_case
+from daemon.store import engine_for, open_engine, session
 from models.tables import Outbox
 from models.types import UTCDateTime
 from tests.support.mail import ROOT, server_config
@@ -281,7 +283,7 @@ def test_processes_starting_together_migrate_once(url: str, engines: Any) -> Non
         holder.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_KEY})")
     else:
         holder.exec_driver_sql("BEGIN IMMEDIATE")
-    script = "import sys; from daemon.store import engine_for, migrate; print(migrate(engine_for(sys.argv[1])).changed)"
+    script = "import sys; from daemon.migrate import migrate; from daemon.store import engine_for; print(migrate(engine_for(sys.argv[1])).changed)"
     procs = [subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.app import App
-from daemon.store import load_case
+from daemon.queries import load_case
 from tests.integration.test_clocks_e2e import daemon_at, our_mail_to, run_until, step_of
 from tests.integration.test_replies_e2e import CASE, case_row, new_mails, reply
 from tests.support.dovecot import Dovecot

@@ -10,7 +10,8 @@ import pytest
 from sqlmodel import select
 
 from daemon.app import App
-from daemon.store import load_case, session
+from daemon.queries import load_case
+from daemon.store import session
 from models.tables import Case, Event
 from tests.integration.test_clocks_e2e import daemon_at, our_mail_to, run_until, step_of
 from tests.support.dovecot import Dovecot

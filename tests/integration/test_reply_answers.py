@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import select
 
 from daemon.app import App
-from daemon.store import load_case, session
+from daemon.queries import load_case
+from daemon.store import session
 from models.tables import Event
 from tests.integration.test_clocks_e2e import our_mail_to, run_until
 from tests.integration.test_replies_e2e import CASE, new_mails, reply

@@ -17,8 +17,9 @@ from sqlmodel import select
 from daemon.config import load_settings
 from daemon.file_source import FileSource
 from daemon.intake import Intake
+from daemon.queries import list_cases, load_case
 from daemon.rendering import Renderer
-from daemon.store import list_cases, load_case, open_engine, session
+from daemon.store import open_engine, session
 from models.directory import Person
 from models.tables import Case, Event, InboundMail, Outbox
 from models.types import DeadlineKind, InboundStatus

@@ -198,15 +198,15 @@ def test_password_stays_the_default_auth(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("inbound, outbound, env, expected", [
     pytest.param(f'{IMAPS}\nauth = "xoauth2"', "", {},
-                 ['inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
-                  "holds the access token, or give token_command instead"], id="no-token-source"),
+                 [('inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
+                  "holds the access token, or give token_command instead")], id="no-token-source"),
     pytest.param("", f'{SMTP}\nauth = "xoauth2"\ntoken_env = "T"\ntoken_command = "get-token"', {"T": "t"},
                  ["outbound.token_command: give token_env or token_command, not both"], id="both-token-sources"),
     pytest.param(f'{IMAPS}\nauth = "oauth2"', "", {},
                  ["inbound.auth: 'oauth2' must be \"password\" or \"xoauth2\""], id="unknown-auth"),
     pytest.param('url = "imaps://mail.corp.example.com/INBOX"\nauth = "xoauth2"\ntoken_env = "T"', "", {"T": "t"},
-                 ['inbound.username: missing: XOAUTH2 logs in as a user; put it in the url '
-                  '(e.g. "imaps://complaints%40corp.example.com@mail.corp.example.com") or in username'],
+                 [('inbound.username: missing: XOAUTH2 logs in as a user; put it in the url '
+                  '(e.g. "imaps://complaints%40corp.example.com@mail.corp.example.com") or in username')],
                  id="no-username"),
     pytest.param(f'{IMAPS}\nauth = "xoauth2"\ntoken_env = "COMPLAINTD_IMAP_TOKEN"', "", {},
                  ["inbound.token_env: the environment variable COMPLAINTD_IMAP_TOKEN is not set"], id="env-unset"),
@@ -214,8 +214,8 @@ def test_password_stays_the_default_auth(tmp_path: Path) -> None:
                  ['inbound.token_command: only used with auth = "xoauth2"'], id="token-without-xoauth2"),
     pytest.param(f'{IMAPS}\nauth = "xoauth2"\ntoken_cmd = "get-token"', "", {},
                  ["inbound.token_cmd: unknown key (did you mean token_command?)",
-                  'inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
-                  "holds the access token, or give token_command instead"], id="misspelt-key"),
+                  ('inbound.token_env: missing: with auth = "xoauth2" name the environment variable that '
+                  "holds the access token, or give token_command instead")], id="misspelt-key"),
 ])
 def test_xoauth2_problems_are_named_by_key(tmp_path: Path, inbound: str, outbound: str,
                                            env: dict[str, str], expected: list[str]) -> None:
@@ -277,10 +277,10 @@ def test_check_command_refuses_a_non_ascii_address_suggesting_punycode(tmp_path:
 # -- durations within bounds ----------------------------------------------------------------
 
 @pytest.mark.parametrize("section, key, value, longest", [
-    ("deadlines", "assess", "999999999d", "365d"),  # passed check, then every due time overflowed
+    ("deadlines", "assess", "999999999d", "365d"),  # a due time this far out overflows a datetime
     ("deadlines", "normal_completion", "366d", "365d"),
     ("daemon", "tick", "1h", "5m"),
-    ("daemon", "poll_interval", "999999999999d", "15m"),  # made check print a traceback
+    ("daemon", "poll_interval", "999999999999d", "15m"),  # more than a timedelta holds
     ("outbound", "give_up_after", "30d", "7d"),
 ])
 def test_a_duration_beyond_its_bound_is_refused_by_key(tmp_path: Path, section: str, key: str, value: str,
@@ -331,3 +331,61 @@ def test_a_pattern_overlapping_another_departments_members_is_refused(tmp_path: 
                                                                       expected: list[str]) -> None:
     """An address two departments would claim, whether listed or by *@domain: whose case is it?"""
     assert problems(tmp_path, shipped_with(MARKETING, f"members = {members}")) == expected
+
+
+# -- the shape of the file ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('tick = "1s"', "tick = 5", 'daemon.tick: 5 is not a duration (write e.g. "90s", "30m", "1h30m")'),
+    ('case_prefix = "MT"', "case_prefix = 7", "daemon.case_prefix: must be text in quotes, not 7"),
+    ('processed_folder = "Processed"', 'processed_folder = ["Processed"]',
+     "inbound.processed_folder: must be text in quotes, not ['Processed']"),
+    ("in_company_group = true", 'in_company_group = "yes"',
+     "departments[0].in_company_group: must be true or false, not 'yes'"),
+    ('members = ["*@mkt.corp.example.com"]', 'members = ["*@mkt.corp.example.com", 3]',
+     "departments[1].members: must be a list of text"),
+    ('members = ["*@mkt.corp.example.com"]', 'members = "*@mkt.corp.example.com"',
+     "departments[1].members: must be a list of text"),
+    ('major_incident = [{ name = "应急办", email = "emergency@corp.example.com" }]',
+     'major_incident = ["emergency@corp.example.com"]', "leaders.major_incident: must be a list of tables"),
+    ('leader = { name = "王强", email = "wang.net@corp.example.com" }', 'leader = "wang.net@corp.example.com"',
+     'departments[0].leader: must be a table like { name = "…", email = "…" }'),
+    ('name = "网络部"', 'name = ""', "departments[0].name: missing: every department needs a name"),
+    ('phone = "13800000002"', 'phon = "13800000002"',
+     "departments[0].interface_a.phon: unknown key (did you mean phone?)"),
+    ('digest_at = "08:30"', 'digest_at = "8h30"',
+     'reports.digest_at: \'8h30\' is not a time of day (write e.g. "08:30", or "off")'),
+], ids=["duration-not-text", "text", "text-not-list", "boolean", "list-item", "list", "list-of-tables", "table",
+        "blank", "nested-misspelt-key", "time-of-day"])
+def test_a_value_of_the_wrong_shape_is_one_problem_saying_what_was_expected(tmp_path: Path, old: str, new: str,
+                                                                            expected: str) -> None:
+    """Each wrongly written value is one line under its key, saying what the key takes; the
+    default standing in for it raises no second problem."""
+    assert problems(tmp_path, shipped_with(old, new)) == [expected]
+
+
+def test_a_phone_number_written_without_quotes_is_read_as_text(tmp_path: Path) -> None:
+    """`phone = 13800000002` (a TOML integer) is the same phone as "13800000002"."""
+    settings = load_settings(write(tmp_path, shipped_with('phone = "13800000002"', "phone = 13800000002")), env={})
+    assert settings.directory.departments[0].interface_a.phone == "13800000002"
+
+
+@pytest.mark.parametrize("sender, name, email", [
+    ("媒体投诉处理 <complaints@corp.example.com>", "媒体投诉处理", "complaints@corp.example.com"),
+    ('"Media Desk, Corp" <Desk@Corp.Example.com>', "Media Desk, Corp", "desk@corp.example.com"),
+    ("complaints@corp.example.com", "", "complaints@corp.example.com"),
+])
+def test_from_takes_a_name_and_address_or_a_bare_address(tmp_path: Path, sender: str, name: str, email: str) -> None:
+    """outbound.from is one mailbox: its display name (quoted when it holds a comma) and
+    its address, lower-cased."""
+    text = shipped_with('from = "媒体投诉处理 <complaints@corp.example.com>"', f"from = '{sender}'")
+    outbound = load_settings(write(tmp_path, text), env={}).outbound
+    assert (outbound.from_name, outbound.from_email) == (name, email)
+
+
+def test_from_with_two_addresses_is_refused_whole(tmp_path: Path) -> None:
+    """complaintd sends from one address: a list is refused, and the problem quotes it whole."""
+    text = shipped_with('from = "媒体投诉处理 <complaints@corp.example.com>"',
+                        'from = "a@corp.example.com, b@corp.example.com"')
+    [found] = problems(tmp_path, text)
+    assert found.startswith("outbound.from: 'a@corp.example.com, b@corp.example.com': ")
