@@ -27,7 +27,8 @@ from daemon.file_source import FileSource
 from daemon.forms import registration_form
 from daemon.intake import Intake
 from daemon.rendering import Renderer
-from daemon.store import load_case, open_engine, session
+from daemon.queries import load_case
+from daemon.store import open_engine, session
 from daemon.views import CASE_FIELDS, FORM_FIELDS, case_text
 from models.directory import Person
 from models.labels import CLOCK_LABELS, CLOCK_PARTS, CLOCK_TABLE, FIELD_LABELS
