@@ -175,9 +175,9 @@ def dry_run(settings: Settings, path: Path, now: datetime) -> str:
     """One file as intake would register it: the record, each field's source, and its plan."""
     item = next(FileSource([path]).fetch_new())
     mail = parse(item.raw, parse_context(settings))
-    head = f"== {path}（试运行：不写入登记簿，不发信）"
+    head = terminal_safe(f"== {path}（试运行：不写入登记簿，不发信）")
     if mail.kind is not Kind.COMPLAINT:
-        return terminal_safe(f"{head}\n不是新投诉：{mail.kind.value} — {mail.reason}")
+        return f"{head}\n" + terminal_safe(f"不是新投诉：{mail.kind.value} — {mail.reason}")
     directory, tz = settings.directory, settings.daemon.timezone
     arrived = item.arrived_at or now
     draft = draft_case(mail, directory, settings.deadlines, arrived, now)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from models.labels import FIELD_LABELS, SOURCE_LABELS
-from tests.support.mail import ROOT, set_keys
+from tests.support.mail import ROOT, server_config, set_keys
 
 pytestmark = pytest.mark.integration
 
@@ -156,6 +156,18 @@ def test_a_dry_run_needs_no_database(workdir: Path) -> None:
     done = complaintd(workdir, "ingest", "--dry-run", str(EXAMPLES[0]))
     assert done.returncode == 0, done.stderr
     assert not (workdir / "var").exists()
+
+
+def test_neither_a_plan_nor_a_dry_run_needs_a_password(tmp_path: Path) -> None:
+    """They log in nowhere: a config for IMAP and SMTP servers, neither password variable set."""
+    config = server_config(tmp_path, inbound="imaps://complaints%40corp.example.com@127.0.0.1:9/INBOX",
+                           outbound="smtp://complaints%40corp.example.com@127.0.0.1:9")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTD_")}
+    for args in (["ingest", "--dry-run", str(EXAMPLES[0])], ["plan", "--dept", "network"]):
+        done = subprocess.run([sys.executable, "-m", "daemon", "-c", str(config), *args], capture_output=True,
+                              text=True, timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 0, done.stderr
+        assert "预案：网络部" in done.stdout
 
 
 def test_a_dry_run_shows_where_a_forward_came_from(workdir: Path) -> None:
