@@ -13,6 +13,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Sequence
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
@@ -28,7 +29,19 @@ from daemon.migrate import SchemaChange, migrate
 from daemon.queries import STATUS_FILTERS, list_cases, load_case
 from daemon.sources import open_source
 from daemon.store import engine_for, open_current, open_engine, reason_of
-from daemon.views import case_json, case_summary_json, case_text, cases_table, clock_label, json_text, time_left
+from daemon.preview import dry_run, plan_json, plan_text
+from daemon.views import (
+    case_json,
+    case_summary_json,
+    case_text,
+    cases_table,
+    clock_label,
+    json_text,
+    terminal_safe,
+    time_left,
+)
+from models.audit import audit
+from models.plan import ANSWERERS, PlanError, Start, branch, department, parse_answers, simulate
 
 log = logging.getLogger("daemon")
 
@@ -42,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _logging(args.command, args.verbose, args.log_format)
     try:
-        settings = load_settings(config_path(args.config), secrets=args.command in MAIL_COMMANDS)
-        if args.command == "check":
-            return _check(settings)
+        # A dry run logs in nowhere, so it needs no password either.
+        secrets = args.command in MAIL_COMMANDS and not getattr(args, "dry_run", False)
+        settings = load_settings(config_path(args.config), secrets=secrets)
         return int(COMMANDS[args.command](settings, args) or 0)
     except ConfigError as exc:
         print(f"complaintd: {config_path(args.config)} is not valid ({len(exc.problems)} "
@@ -84,9 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", parents=[common], help="run the daemon")
     run.add_argument("--once", action="store_true", help="one poll and one outbox flush, then exit")
-    sub.add_parser("check", parents=[common], help="validate the config; exit 1 listing every problem")
+    check = sub.add_parser("check", parents=[common], help="validate the config; exit 1 listing every problem; "
+                           "warn about holes in the directory")
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for a pre-deploy hook)")
     ingest = sub.add_parser("ingest", parents=[common], help="register .eml files through the intake pipeline")
     ingest.add_argument("files", nargs="+", type=Path, metavar="FILE.eml")
+    ingest.add_argument("--dry-run", action="store_true",
+                        help="print the record each file would make and its plan; write and send nothing")
+    _plan_parser(sub.add_parser("plan", parents=[common], help="every mail a complaint would cause, as a "
+                                "timeline; nothing is sent"))
     cases = sub.add_parser("cases", parents=[common], help="list the register")
     cases.add_argument("--status", choices=STATUS_FILTERS, default="open")
     cases.add_argument("--json", action="store_true")
@@ -105,6 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", parents=[common],
                    help="bring the database's schema up to this version (run also does it on start)")
     return parser
+
+
+def _plan_parser(plan: argparse.ArgumentParser) -> None:
+    receiving = plan.add_mutually_exclusive_group(required=True)
+    receiving.add_argument("--dept", metavar="ID", help="the receiving department, by id or name (network, 网络部)")
+    receiving.add_argument("--branch", nargs="?", const="", metavar="ID",
+                           help="a suburban branch (郊市分公司) receives it: this one, or the first in the config")
+    plan.add_argument("--outlet", metavar="NAME", help="the media outlet, by name or alias (default: none known)")
+    plan.add_argument("--receiver", metavar="EMAIL",
+                      help="who received it (default: the department's interface person A)")
+    plan.add_argument("--answers", action="append", default=[], metavar="WHO=WHAT@H:MM",
+                      help="scripted answers, ';'-separated, e.g. \"assess=可处理@0:05\" or \"am=退信@0:35\"; "
+                           f"WHO: {', '.join(ANSWERERS)} or an address")
+    plan.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'", help="when it was received, local time (default: now)")
+    plan.add_argument("--json", action="store_true")
 
 
 def _logging(command: str, verbose: bool, fmt: str = "text") -> None:
@@ -127,11 +161,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _check(settings: Settings) -> int:
+def _check(settings: Settings, args: argparse.Namespace) -> int:
     d = settings.directory
     print(f"{settings.path}: OK — {len(d.departments)} departments, {len(d.outlets)} media outlets, "
           f"inbound {settings.inbound.url.scheme}, outbound {settings.outbound.url.scheme}")
-    return 0
+    warnings = audit(d, settings.outbound.from_email.rpartition("@")[2])
+    for warning in warnings:
+        print(terminal_safe(f"warning: {warning}"))
+    if warnings:
+        print(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
+              + (" (--strict: failing)" if args.strict else ""))
+    return 1 if warnings and args.strict else 0
 
 
 def _app(settings: Settings) -> App:
@@ -166,6 +206,10 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
         raise ComplaintdError("no such file: " + ", ".join(missing))
+    if args.dry_run:  # no database, no mailbox, no mail server: only the parser and the policy
+        now = SystemClock().now()
+        print("\n\n".join(dry_run(settings, path, now) for path in args.files))
+        return 0
     app = _app(settings)
     now = app.clock.now()
     source = FileSource(args.files)
@@ -321,12 +365,51 @@ def _revision_said(change: SchemaChange) -> str:
     return change.before
 
 
+def _plan(settings: Settings, args: argparse.Namespace) -> int:
+    """The timeline of one complaint received now (or --at) by --dept/--branch about --outlet."""
+    directory, tz = settings.directory, settings.daemon.timezone
+    if args.branch is not None:
+        dept = branch(directory, args.branch)
+        if dept is None:
+            raise ComplaintdError(f"no branch {args.branch!r} (kind = \"branch\") in the config")
+    else:
+        dept = department(directory, args.dept)
+        if dept is None:
+            known = ", ".join(d.id for d in (directory.general_dept, *directory.departments))
+            raise ComplaintdError(f"no department {args.dept!r}; the config has: {known}")
+    outlet = directory.outlet_by_name(args.outlet) if args.outlet else None
+    if args.outlet and outlet is None:
+        raise ComplaintdError(f"no media outlet {args.outlet!r}; the config has: "
+                              + ", ".join(o.name for o in directory.outlets))
+    try:
+        answers = tuple(a for text in args.answers for a in parse_answers(text))
+        received = _local_time(args.at, tz) if args.at else SystemClock().now().replace(microsecond=0)
+        plan = simulate(Start(dept, outlet, received, received, args.receiver.lower() if args.receiver else None),
+                        directory, settings.deadlines, tz, answers)
+    except PlanError as exc:
+        raise ComplaintdError(str(exc)) from None
+    if args.json:
+        _print_json(plan_json(plan, tz, settings.deadlines, answers))
+    else:
+        print(plan_text(plan, tz, directory, settings.deadlines, answers))
+    return 0
+
+
+def _local_time(text: str, tz: ZoneInfo) -> datetime:
+    """--at: ISO 8601 ('2026-12-01 23:50', with or without an offset); local time when naive."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise PlanError(f"--at {text!r} is not a time; write it as YYYY-MM-DD HH:MM") from None
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(json_text(value) + "\n")
 
 
-COMMANDS = {"status": _status, "run": _run, "ingest": _ingest, "cases": _cases, "show": _show, "export": _export,
-            "migrate": _migrate}
+COMMANDS = {"status": _status, "run": _run, "check": _check, "ingest": _ingest, "cases": _cases, "show": _show,
+            "export": _export, "migrate": _migrate, "plan": _plan}
 
 if __name__ == "__main__":
     sys.exit(main())

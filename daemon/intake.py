@@ -107,18 +107,23 @@ class Group:
     counters: dict[str, CaseCounter] = field(default_factory=dict)  # day → counter row
 
 
+def parse_context(settings: Settings) -> ParseContext:
+    """What the parser is told about us: the zone of naive times, the case tag, our own mail."""
+    return ParseContext(
+        timezone=settings.daemon.timezone,
+        case_prefix=settings.daemon.case_prefix,
+        own_addresses=frozenset({settings.outbound.from_email}),
+        own_message_id_domain=settings.message_id_domain,
+    )
+
+
 class Intake:
     def __init__(self, settings: Settings, engine: Engine, renderer: Renderer) -> None:
         self.settings = settings
         self.engine = engine
         self.renderer = renderer
         self.replies = Replies(settings, renderer)
-        self.context = ParseContext(
-            timezone=settings.daemon.timezone,
-            case_prefix=settings.daemon.case_prefix,
-            own_addresses=frozenset({settings.outbound.from_email}),
-            own_message_id_domain=settings.message_id_domain,
-        )
+        self.context = parse_context(settings)
 
     # -- the pass -------------------------------------------------------------------------
 
@@ -332,7 +337,7 @@ class Intake:
 
     def _register(self, rows: Rows, case_id: str, draft: CaseDraft, mail: ParsedMail, source_key: str,
                   now: datetime) -> None:
-        case = _case_row(draft, mail, source_key, case_id, now)
+        case = case_row(draft, mail, source_key, case_id, now)
         rows.add(Case, **case.model_dump())
         for d in draft.deadlines:
             rows.add(Deadline, case_id=case_id, kind=d.kind.value, round=0, due_at=d.due_at,
@@ -479,7 +484,8 @@ def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:
     return folders
 
 
-def _case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, now: datetime) -> Case:
+def case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, now: datetime) -> Case:
+    """The register's row for a drafted case (not added to any session)."""
     original = draft.original_from
     return Case(
         id=case_id, status=CaseStatus.REGISTERED.value, category=draft.category,

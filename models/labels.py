@@ -178,3 +178,21 @@ def category_label(category: int | None, basis: str | None = None, reason: str |
         judged = CATEGORY_BASIS_LABELS["judged"]
         return f"{judged}：{text}（{why}请回复“类别：N”确认或更正）" if ask else f"{judged}：{text}（{why.rstrip('；')}）"
     return f"{text}（依据：{reason}）" if reason else text
+
+# -- `complaintd plan` and `ingest --dry-run` --------------------------------------------------
+
+# A failover (Step.FAILOVER) by whom it passes over: an A contact's B takes over, or a silent
+# leader's next one up is told (越级上报).
+FAILOVER_LABELS: dict[str, str] = {"a": "转B角", "leader": "越级上报"}
+
+# Where a field of a registration record came from, as a dry run shows it.
+SOURCE_LABELS: dict[str, str] = {
+    "header": "邮件头",
+    "forwarded_header": "转发的原邮件头",
+    "note": "转发人附言",
+    "original_text": "原文",
+    "directory": "通讯录",
+    "arrival": "到达时间",
+    "registration": "登记时",
+    "attachments": "邮件附件",
+}
