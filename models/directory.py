@@ -45,12 +45,16 @@ class Department:
     in_company_group: bool = False
 
     def claims(self, email: str) -> bool:
-        """Whether `email` counts as this department's staff."""
+        """Whether `email` counts as this department's staff: its members, and its own interface
+        persons and leader even when `members` does not list them (a complaint the interface
+        person forwards is the department's, not 综合部's)."""
         email = email.lower()
-        return any(_matches(pattern, email) for pattern in self.members)
+        return self.claims_exactly(email) or any(_matches(pattern, email) for pattern in self.members)
 
     def claims_exactly(self, email: str) -> bool:
-        return email.lower() in self.members
+        email = email.lower()
+        return email in self.members or any(
+            p is not None and p.email == email for p in (self.interface_a, self.interface_b, self.leader))
 
 
 @dataclass(frozen=True)

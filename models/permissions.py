@@ -28,7 +28,7 @@ def roles_of(email: str, receiving: Department, outlet: MediaOutlet | None, dire
     """Every role `email` holds on a case received by `receiving` about `outlet`."""
     email = email.lower()
     roles: set[Role] = set()
-    if receiving.claims(email) or _is(email, receiving.interface_a, receiving.interface_b):
+    if receiving.claims(email) and not _is(email, receiving.leader):  # its staff and interface persons
         roles.add(Role.RECEIVER)
     if _is(email, receiving.leader):
         roles.add(Role.DEPT_LEADER)

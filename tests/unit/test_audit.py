@@ -64,11 +64,13 @@ HOLES: dict[str, tuple[Callable[[Directory], Directory], str]] = {
 @pytest.mark.parametrize("hole", HOLES)
 def test_each_hole_is_named_by_its_key(hole: str) -> None:
     make, key = HOLES[hole]
-    assert keys(make(SHIPPED)) == [key]
+    assert set(keys(make(SHIPPED))) == {key}  # a hole may draw two findings on its key (杨帆 as a
+    # leader elsewhere: CS's own staff, and a chain that stops at her B)
 
 
 def test_a_leader_chain_that_stops_says_where() -> None:
-    (finding,) = audit(dept(SHIPPED, "east_branch", leader=Person("杨帆", "yang.cs@corp.example.com")), DOMAIN)
+    findings = audit(dept(SHIPPED, "east_branch", leader=Person("杨帆", "yang.cs@corp.example.com")), DOMAIN)
+    (finding,) = [f for f in findings if "越级上报" in f.text]
     assert "yang.cs@corp.example.com" in finding.text and "zhu.cs@corp.example.com" in finding.text
     assert "zhao.ceo@corp.example.com" in finding.text
 

@@ -45,3 +45,14 @@ def test_skip_level_reporting_stops_at_the_company_leader() -> None:
     assert d.backup_of("wang.net@corp.example.com") == d.leaders.company
     assert d.backup_of("qian.media@corp.example.com") == d.leaders.company
     assert d.backup_of(d.leaders.company.email) is None
+
+
+@pytest.mark.parametrize("dept_id", [d.id for d in DIRECTORY.departments])
+def test_a_departments_own_interface_persons_and_leader_are_its_staff(dept_id: str) -> None:
+    """The shipped config lists 张伟, 冯涛, 杨帆, 许亮 … as interface persons but not as members:
+    a complaint one of them forwards is still their department's case, not 综合部's."""
+    dept = DIRECTORY.department(dept_id)
+    assert dept is not None
+    for person in (dept.interface_a, dept.interface_b, dept.leader):
+        if person is not None:
+            assert DIRECTORY.department_of(person.email) == dept, person.email
