@@ -37,7 +37,7 @@ from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
 from daemon.store import expire_ack_windows, session
-from daemon.views import Clock, first_line, greeting, mail_context
+from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
@@ -62,7 +62,7 @@ _STATUS_OF_KIND = {
 
 
 @dataclass(frozen=True)
-class Outcome:
+class IntakeOutcome:
     """What became of one message, for the CLI and the logs."""
 
     key: SourceKey
@@ -121,10 +121,10 @@ class Intake:
 
     # -- the pass -------------------------------------------------------------------------
 
-    def drain(self, source: MailSource, now: datetime, stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+    def drain(self, source: MailSource, now: datetime, stop: Callable[[], bool] = lambda: False) -> list[IntakeOutcome]:
         """Handle every message now in the inbox, a group per transaction, until `stop()`
         (SIGTERM: the group in hand is finished; the rest stays in the inbox)."""
-        outcomes: list[Outcome] = []
+        outcomes: list[IntakeOutcome] = []
         for items in _groups(source.fetch_new()):
             if stop():
                 break
@@ -133,17 +133,17 @@ class Intake:
             outcomes += settled
         return outcomes
 
-    def handle(self, source: MailSource, item: Fetched, now: datetime) -> Outcome | None:
+    def handle(self, source: MailSource, item: Fetched, now: datetime) -> IntakeOutcome | None:
         """One message: commit its outcome, then move it; None when nothing could be committed."""
         settled = self.settle([item], now)
         self.move(source, settled)
         return settled[0] if settled else None
 
-    def settle(self, items: list[Fetched], now: datetime) -> list[Outcome]:
+    def settle(self, items: list[Fetched], now: datetime) -> list[IntakeOutcome]:
         """Commit the outcomes of a group; a message that cannot be committed is left out."""
         return self._settle(items, [parse(item.raw, self.context) for item in items], now)
 
-    def _settle(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _settle(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         try:
             return self._commit(items, parsed, now)
         except OperationalError:
@@ -170,10 +170,10 @@ class Intake:
                 return self._one_by_one(items, parsed, now)
             return self._quarantine_alone(items[0], parsed[0], now, f"{type(exc).__name__}: {exc}")
 
-    def _one_by_one(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _one_by_one(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         return [o for item, mail in zip(items, parsed, strict=True) for o in self._settle([item], [mail], now)]
 
-    def _quarantine_alone(self, item: Fetched, mail: ParsedMail, now: datetime, error: str) -> list[Outcome]:
+    def _quarantine_alone(self, item: Fetched, mail: ParsedMail, now: datetime, error: str) -> list[IntakeOutcome]:
         """Keep a message whose handling failed: its raw bytes and a reason, in Quarantine, and
         综合部 told. Only the headers proven harmless are kept of the parse (the failure may
         have come from any other field); if even that cannot be written, it stays in the inbox."""
@@ -191,7 +191,7 @@ class Intake:
             log.exception("cannot record; message left in the inbox key=%s", item.key)
             return []
 
-    def move(self, source: MailSource, settled: list[Outcome]) -> None:
+    def move(self, source: MailSource, settled: list[IntakeOutcome]) -> None:
         """Move committed messages out of the inbox. Nothing is written: a message found in
         the inbox again is recognised by its place and simply moved again."""
         source.move_to_quarantine([o.key for o in settled if o.status.folder == "quarantine"])
@@ -199,7 +199,7 @@ class Intake:
 
     # -- one transaction ------------------------------------------------------------------
 
-    def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         with session(self.engine) as db:
             earlier = _recorded(db, [item.key for item in items])
             group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed, strict=False)]))
@@ -218,7 +218,7 @@ class Intake:
                 log.info("inbound %s case=%s key=%s", outcome.status.value, outcome.case_id, outcome.key.uid)
         return outcomes
 
-    def _decide(self, db: Session, group: Group, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _decide(self, db: Session, group: Group, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         """One message's rows, added to the group only when all of them could be made."""
         rows = Rows()
         try:
@@ -233,7 +233,7 @@ class Intake:
         group.rows.extend(rows)
         return outcome
 
-    def _apply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _apply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         now = group.now
         if mail.kind is Kind.COMPLAINT:
             return self._complaint(db, group, rows, item, mail)
@@ -247,9 +247,9 @@ class Intake:
             self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
-        return Outcome(item.key, status, case_id, mail.reason)
+        return IntakeOutcome(item.key, status, case_id, mail.reason)
 
-    def _reply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _reply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         """A reply to a case mail: authenticated, acknowledged, acted on (daemon/replies.py);
         an outsider's mail that only looked like one is a complaint."""
         handled = self.replies.handle(db, mail, group.now)
@@ -261,7 +261,7 @@ class Intake:
         rejected = [e.summary for e in handled.events if e.kind == "rejected"]
         reason = "；".join(rejected) if rejected else mail.reason
         self._inbound(rows, item, mail, InboundStatus.REPLY, handled.case_id, reason, group.now)
-        return Outcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
+        return IntakeOutcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
 
     def _unreachable(self, db: Session, rows: Rows, case_id: str, mail: ParsedMail, status: InboundStatus,
                      now: datetime) -> None:
@@ -283,7 +283,7 @@ class Intake:
                 rows.outbox += bad_address_rows(self.settings, self.renderer, case_id, address, why="bounce",
                                                 reason=mail.reason, subject=mail.subject, step="bounce", now=now)
 
-    def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         now = group.now
         source_key = _source_key(item, mail)
         existing = group.registered.get(source_key)
@@ -291,7 +291,7 @@ class Intake:
             reason = f"重复收到，已登记为 {existing}"
             self._event(rows, existing, now, "duplicate", mail, f"同一邮件再次收到（{item.key.mailbox}）")
             self._inbound(rows, item, mail, InboundStatus.DUPLICATE, existing, reason, now)
-            return Outcome(item.key, InboundStatus.DUPLICATE, existing, reason)
+            return IntakeOutcome(item.key, InboundStatus.DUPLICATE, existing, reason)
         draft = draft_case(mail, self.settings.directory, self.settings.deadlines,
                            item.arrived_at or now, now)
         first = self._first_case_of_original(db, group, draft)
@@ -303,7 +303,7 @@ class Intake:
         if draft.original_key:
             group.originals.setdefault(draft.original_key, []).append((case_id, draft.original_from))
         self._inbound(rows, item, mail, InboundStatus.REGISTERED, case_id, mail.reason, now)
-        return Outcome(item.key, InboundStatus.REGISTERED, case_id, mail.reason)
+        return IntakeOutcome(item.key, InboundStatus.REGISTERED, case_id, mail.reason)
 
     def _first_case_of_original(self, db: Session, group: Group, draft: CaseDraft) -> str | None:
         """The case an earlier forward of the same original became, if any: same original
@@ -319,7 +319,7 @@ class Intake:
         return next((case_id for case_id, sender in candidates if same_sender(sender, draft.original_from)), None)
 
     def _forwarded_again(self, rows: Rows, item: Fetched, mail: ParsedMail, draft: CaseDraft, case_id: str,
-                         now: datetime) -> Outcome:
+                         now: datetime) -> IntakeOutcome:
         """The same original forwarded again (inline, then attached; by a colleague): one case.
         The second forward goes on the first case's record; nobody is mailed twice for it."""
         by = draft.forwarder_email or (mail.sender.email if mail.sender else "未知")
@@ -327,7 +327,7 @@ class Intake:
         self._event(rows, case_id, now, "duplicate", mail, f"再次转来（{by}）{note}", actor=by)
         reason = f"同一原始投诉再次转来，已登记为 {case_id}"
         self._inbound(rows, item, mail, InboundStatus.DUPLICATE, case_id, reason, now)
-        return Outcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
+        return IntakeOutcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
 
     def _register(self, rows: Rows, case_id: str, draft: CaseDraft, mail: ParsedMail, source_key: str,
                   now: datetime) -> None:
@@ -344,7 +344,7 @@ class Intake:
             self._event(rows, case_id, now, "parse_problems", None, "读取时的问题：" + "；".join(mail.problems))
         rows.outbox += self._acknowledgment(case, draft.deadlines, mail, now)
 
-    def _acknowledgment(self, case: Case, deadlines: Sequence[Clock], mail: ParsedMail,
+    def _acknowledgment(self, case: Case, deadlines: Sequence[ClockView], mail: ParsedMail,
                         now: datetime) -> list[dict[str, Any]]:
         """The registration mail: to the forwarder, cc 综合部 (a direct complaint: 综合部 only)."""
         directory = self.settings.directory
@@ -361,7 +361,7 @@ class Intake:
                            now, self.settings.message_id_domain)
 
     def _quarantine(self, rows: Rows, item: Fetched, mail: ParsedMail, reason: str, now: datetime,
-                    kind: str | None = None) -> Outcome:
+                    kind: str | None = None) -> IntakeOutcome:
         """Keep the evidence and tell 综合部."""
         directory = self.settings.directory
         self._inbound(rows, item, mail, InboundStatus.QUARANTINED, None, reason, now, kind)
@@ -379,12 +379,12 @@ class Intake:
         rows.outbox += outbox_rows(self.renderer, directory,
                                    Mail(None, step, "quarantine", context, directory.mailboxes(directory.general_dept)),
                                    now, self.settings.message_id_domain)
-        return Outcome(item.key, InboundStatus.QUARANTINED, None, reason)
+        return IntakeOutcome(item.key, InboundStatus.QUARANTINED, None, reason)
 
-    def _failure(self, rows: Rows, item: Fetched, mail: ParsedMail, error: str, now: datetime) -> Outcome:
+    def _failure(self, rows: Rows, item: Fetched, mail: ParsedMail, error: str, now: datetime) -> IntakeOutcome:
         return self._quarantine(rows, item, mail, f"处理出错：{error}", now, kind="error")
 
-    def _second_look(self, item: Fetched, mail: ParsedMail, now: datetime) -> list[Outcome]:
+    def _second_look(self, item: Fetched, mail: ParsedMail, now: datetime) -> list[IntakeOutcome]:
         try:
             return self._commit([item], [mail], now)
         except (IntegrityError, OperationalError):
@@ -443,16 +443,16 @@ def _groups(items: Iterable[Fetched]) -> Iterator[list[Fetched]]:
         yield group
 
 
-def _recorded(db: Session, keys: list[SourceKey]) -> dict[SourceKey, Outcome]:
+def _recorded(db: Session, keys: list[SourceKey]) -> dict[SourceKey, IntakeOutcome]:
     """Which of these places an earlier pass committed (one query per folder)."""
-    found: dict[SourceKey, Outcome] = {}
+    found: dict[SourceKey, IntakeOutcome] = {}
     for (mailbox, uidvalidity), uids in _by_folder(keys).items():
         query = select(InboundMail.uid, InboundMail.status, InboundMail.case_id, InboundMail.reason).where(
             InboundMail.mailbox == mailbox, InboundMail.uidvalidity == uidvalidity,
             InboundMail.uid.in_(uids))  # type: ignore[attr-defined]
         for uid, status, case_id, reason in db.exec(query):
             key = SourceKey(mailbox, uidvalidity, uid)
-            found[key] = Outcome(key, InboundStatus(status), case_id, reason, earlier=True)
+            found[key] = IntakeOutcome(key, InboundStatus(status), case_id, reason, earlier=True)
     return found
 
 

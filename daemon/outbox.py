@@ -27,7 +27,7 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from daemon.errors import ServerUnavailable
-from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
+from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
 from daemon.store import expire_ack_windows, session
 from models.directory import Directory, Person
@@ -216,15 +216,15 @@ class _Recorder:
         self.unavailable = ""  # the server's problem, when it could not be reached
 
     def __call__(self, result: SendResult) -> None:
-        if result.outcome is Outcome.SENT:
+        if result.outcome is SendOutcome.SENT:
             self._sent(self.rows[result.key])
             return
         with session(self.engine) as db:
             row = db.get(Outbox, self.rows[result.key].id)
             assert row is not None
             row.attempts += 1
-            handler = {Outcome.PERMANENT: self._refused, Outcome.TEMPORARY: self._deferred,
-                       Outcome.UNAVAILABLE: self._unavailable}
+            handler = {SendOutcome.PERMANENT: self._refused, SendOutcome.TEMPORARY: self._deferred,
+                       SendOutcome.UNAVAILABLE: self._unavailable}
             handler[result.outcome](db, row, result)
             db.commit()
 

@@ -78,7 +78,7 @@ def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
             "subject": e.subject, "summary": e.summary}
 
 
-class Clock(Protocol):
+class ClockView(Protocol):
     """A deadline as the mails show it: a stored Deadline, or one just drafted."""
 
     @property
@@ -91,10 +91,10 @@ class Clock(Protocol):
     def late(self) -> bool: ...
 
 
-ClockT = TypeVar("ClockT", bound=Clock)
+ClockViewT = TypeVar("ClockViewT", bound=ClockView)
 
 
-def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -> dict[str, Any]:
+def mail_context(case: Case, deadlines: Sequence[ClockView], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
     clocks = [clock_context(d) for d in in_due_order(deadlines) if getattr(d.kind, "value", d.kind) != "ack"]
@@ -128,7 +128,7 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
     }
 
 
-def in_due_order(deadlines: Sequence[ClockT]) -> list[ClockT]:
+def in_due_order(deadlines: Sequence[ClockViewT]) -> list[ClockViewT]:
     """Clocks as mail and the form list them: a person reads the list as "what comes when",
     and the clocks a takeover starts were made after the registration's later ones."""
     return sorted(deadlines, key=lambda d: d.due_at)
@@ -148,7 +148,7 @@ def greeting(people: Sequence[Person], directory: Directory) -> str:
     return "、".join(dict.fromkeys(directory_name(p.email, directory) for p in people))
 
 
-def clock_context(d: Clock) -> dict[str, Any]:
+def clock_context(d: ClockView) -> dict[str, Any]:
     kind = getattr(d.kind, "value", d.kind)  # a DeadlineKind, or its stored text
     return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at, "met": d.met_at is not None,
             "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
