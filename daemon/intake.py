@@ -41,7 +41,7 @@ from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
-from models.types import CaseStatus, InboundStatus
+from models.types import CaseStatus, EventKind, InboundStatus
 from parsers import parse
 from parsers.mime import is_message_id
 from parsers.message import Address, Kind, ParseContext, ParsedMail
@@ -215,7 +215,7 @@ class Intake:
             db.commit()
         for outcome in outcomes:
             if not outcome.earlier:
-                log.info("inbound %s case=%s key=%s", outcome.status.value, outcome.case_id, outcome.key.uid)
+                log.info("inbound %s case=%s key=%s", outcome.status, outcome.case_id, outcome.key.uid)
         return outcomes
 
     def _decide(self, db: Session, group: Group, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
@@ -244,7 +244,7 @@ class Intake:
             return self._reply(db, group, rows, item, mail)
         case_id = self.replies.named_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
-            self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
+            self._event(rows, case_id, now, EventKind.MAIL_IN, mail, f"{status}: {first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
         return IntakeOutcome(item.key, status, case_id, mail.reason)
@@ -258,7 +258,7 @@ class Intake:
         for event in handled.events:
             rows.add(Event, **event.model_dump(exclude={"id"}))
         rows.outbox += handled.outbox
-        rejected = [e.summary for e in handled.events if e.kind == "rejected"]
+        rejected = [e.summary for e in handled.events if e.kind == EventKind.REJECTED]
         reason = "；".join(rejected) if rejected else mail.reason
         self._inbound(rows, item, mail, InboundStatus.REPLY, handled.case_id, reason, group.now)
         return IntakeOutcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
@@ -278,7 +278,7 @@ class Intake:
         for address in away:
             if expire_ack_windows(db, case_id, address, now):
                 why = "自动回复（不在岗）" if status is InboundStatus.AUTOREPLY else "退信（无法送达）"
-                self._event(rows, case_id, now, "unreachable", None, f"{address} {why}：转 B 角或上一级")
+                self._event(rows, case_id, now, EventKind.UNREACHABLE, None, f"{address} {why}：转 B 角或上一级")
             if status is InboundStatus.BOUNCE and self.settings.directory.is_known(address):
                 rows.outbox += bad_address_rows(self.settings, self.renderer, case_id, address, why="bounce",
                                                 reason=mail.reason, subject=mail.subject, step="bounce", now=now)
@@ -289,7 +289,7 @@ class Intake:
         existing = group.registered.get(source_key)
         if existing is not None:
             reason = f"重复收到，已登记为 {existing}"
-            self._event(rows, existing, now, "duplicate", mail, f"同一邮件再次收到（{item.key.mailbox}）")
+            self._event(rows, existing, now, EventKind.DUPLICATE, mail, f"同一邮件再次收到（{item.key.mailbox}）")
             self._inbound(rows, item, mail, InboundStatus.DUPLICATE, existing, reason, now)
             return IntakeOutcome(item.key, InboundStatus.DUPLICATE, existing, reason)
         draft = draft_case(mail, self.settings.directory, self.settings.deadlines,
@@ -324,7 +324,7 @@ class Intake:
         The second forward goes on the first case's record; nobody is mailed twice for it."""
         by = draft.forwarder_email or (mail.sender.email if mail.sender else "未知")
         note = f"；附言：{first_line(draft.forwarder_note)}" if draft.forwarder_note else ""
-        self._event(rows, case_id, now, "duplicate", mail, f"再次转来（{by}）{note}", actor=by)
+        self._event(rows, case_id, now, EventKind.DUPLICATE, mail, f"再次转来（{by}）{note}", actor=by)
         reason = f"同一原始投诉再次转来，已登记为 {case_id}"
         self._inbound(rows, item, mail, InboundStatus.DUPLICATE, case_id, reason, now)
         return IntakeOutcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
@@ -334,14 +334,14 @@ class Intake:
         case = _case_row(draft, mail, source_key, case_id, now)
         rows.add(Case, **case.model_dump())
         for d in draft.deadlines:
-            rows.add(Deadline, case_id=case_id, kind=d.kind.value, round=0, due_at=d.due_at,
+            rows.add(Deadline, case_id=case_id, kind=d.kind, round=0, due_at=d.due_at,
                      met_at=d.met_at, breached_at=None, late=d.late, target="")
         actor = draft.forwarder_email or (mail.sender.email if mail.sender else "unknown")
-        self._event(rows, case_id, now, "mail_in", mail, "转来投诉" if draft.forwarder_email else "外部来信",
+        self._event(rows, case_id, now, EventKind.MAIL_IN, mail, "转来投诉" if draft.forwarder_email else "外部来信",
                     actor=actor)
-        self._event(rows, case_id, now, "registered", None, _registration_summary(draft))
+        self._event(rows, case_id, now, EventKind.REGISTERED, None, _registration_summary(draft))
         if mail.problems:  # decoded all the same, but a person should know what was guessed
-            self._event(rows, case_id, now, "parse_problems", None, "读取时的问题：" + "；".join(mail.problems))
+            self._event(rows, case_id, now, EventKind.PARSE_PROBLEMS, None, "读取时的问题：" + "；".join(mail.problems))
         rows.outbox += self._acknowledgment(case, draft.deadlines, mail, now)
 
     def _acknowledgment(self, case: Case, deadlines: Sequence[ClockView], mail: ParsedMail,
@@ -365,7 +365,8 @@ class Intake:
         """Keep the evidence and tell 综合部."""
         directory = self.settings.directory
         self._inbound(rows, item, mail, InboundStatus.QUARANTINED, None, reason, now, kind)
-        rows.add(Event, case_id=None, at=now, kind="quarantined", actor=mail.sender.email if mail.sender else "unknown",
+        rows.add(Event, case_id=None, at=now, kind=EventKind.QUARANTINED,
+                 actor=mail.sender.email if mail.sender else "unknown",
                  message_id=mail.message_id, subject=mail.subject[:500] or None,
                  summary=f"移入 {self.settings.inbound.quarantine_folder}（{item.key.mailbox} UID {item.key.uid}）：{reason}")
         context = {
@@ -408,10 +409,10 @@ class Intake:
         rows.add(InboundMail,
                  mailbox=item.key.mailbox, uidvalidity=item.key.uidvalidity, uid=item.key.uid,
                  message_id=mail.message_id, digest=item.digest, kind=kind or mail.kind.value,
-                 status=status.value, case_id=case_id, sender=mail.sender.email if mail.sender else None,
+                 status=status, case_id=case_id, sender=mail.sender.email if mail.sender else None,
                  subject=mail.subject[:500], reason=reason, size=len(item.raw), raw=item.raw, seen_at=now)
 
-    def _event(self, rows: Rows, case_id: str, now: datetime, kind: str, mail: ParsedMail | None,
+    def _event(self, rows: Rows, case_id: str, now: datetime, kind: EventKind, mail: ParsedMail | None,
                summary: str, actor: str | None = None) -> None:
         sender = mail.sender.email if mail and mail.sender else "complaintd"
         rows.add(Event, case_id=case_id, at=now, kind=kind, actor=actor or sender,
@@ -481,7 +482,7 @@ def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:
 def _case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, now: datetime) -> Case:
     original = draft.original_from
     return Case(
-        id=case_id, status=CaseStatus.REGISTERED.value, category=draft.category,
+        id=case_id, status=CaseStatus.REGISTERED, category=draft.category,
         received_at=draft.received_at, registered_at=now, receiving_dept=draft.receiving_dept.id,
         receiver_email=draft.receiver_email, forwarder_email=draft.forwarder_email,
         media_outlet=draft.media_outlet, reporter_name=draft.reporter_name,

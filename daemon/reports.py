@@ -25,7 +25,7 @@ from daemon.views import time_left
 from models.directory import Directory, Person
 from models.labels import DEPARTMENT_ROLE_LABELS, LEADER_LABELS, category_label, clock_label, status_label
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
-from models.types import CLOSED_STATUSES
+from models.types import CLOSED_STATUSES, EventKind, InboundStatus, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,16 @@ def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: dat
 def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     """What 综合部 reads each morning: the last 24 hours, and what is open now."""
     since = now - timedelta(days=1)
-    closed = [s.value for s in CLOSED_STATUSES]
     cases = {c.id: c for c in db.exec(select(Case))}
     opened = [c for c in cases.values() if c.registered_at >= since]
-    finished = [c for c in cases.values() if c.status in closed and c.updated_at >= since]
-    open_cases = sorted((c for c in cases.values() if c.status not in closed), key=lambda c: c.received_at)
+    finished = [c for c in cases.values() if c.status in CLOSED_STATUSES and c.updated_at >= since]
+    open_cases = sorted((c for c in cases.values() if c.status not in CLOSED_STATUSES), key=lambda c: c.received_at)
     next_due = next_deadlines(db, [c.id for c in open_cases], still_open=True)
     events = list(db.exec(select(Event).where(Event.at >= since).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
-    quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == "quarantined",
+    quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == InboundStatus.QUARANTINED,
                                                           InboundMail.seen_at >= since)))
     # Mail still not delivered after an hour of retries: never dropped, but 综合部 should know.
-    stuck = list(db.exec(select(Outbox).where(Outbox.status == "pending",
+    stuck = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.PENDING,
                                               Outbox.created_at <= now - timedelta(hours=1))
                          .order_by(Outbox.created_at)))  # type: ignore[arg-type]
     return {
@@ -73,10 +72,10 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
         "opened": [_line(c, settings) for c in opened],
         "closed": [_line(c, settings) for c in finished],
         "open": [{**_line(c, settings), "next": _next_text(next_due.get(c.id), now)} for c in open_cases],
-        "breaches": [e for e in events if e.kind == "breached"],
-        "rejected": [e for e in events if e.kind == "rejected"],
+        "breaches": [e for e in events if e.kind == EventKind.BREACHED],
+        "rejected": [e for e in events if e.kind == EventKind.REJECTED],
         "quarantined": quarantined,
-        "directory_problems": [e for e in events if e.kind in ("unreachable", "send_failed")],
+        "directory_problems": [e for e in events if e.kind in (EventKind.UNREACHABLE, EventKind.SEND_FAILED)],
         "stuck": stuck,
     }
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.store import CaseRecord
 from models.directory import Directory, Person
-from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE, category_label, clock_label, status_label
+from models.labels import CLOCK_TABLE, FIELD_LABELS, LATE, category_label, clock_label, event_label, status_label
 from models.tables import Case, Deadline, Event
 from models.types import DeadlineKind
 
@@ -97,7 +97,7 @@ ClockViewT = TypeVar("ClockViewT", bound=ClockView)
 def mail_context(case: Case, deadlines: Sequence[ClockView], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
-    clocks = [clock_context(d) for d in in_due_order(deadlines) if getattr(d.kind, "value", d.kind) != "ack"]
+    clocks = [clock_context(d) for d in in_due_order(deadlines) if d.kind != DeadlineKind.ACK]
     return {
         "case": {
             "id": case.id,
@@ -149,8 +149,7 @@ def greeting(people: Sequence[Person], directory: Directory) -> str:
 
 
 def clock_context(d: ClockView) -> dict[str, Any]:
-    kind = getattr(d.kind, "value", d.kind)  # a DeadlineKind, or its stored text
-    return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at, "met": d.met_at is not None,
+    return {"kind": str(d.kind), "label": clock_label(d.kind), "due_at": d.due_at, "met": d.met_at is not None,
             "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
 
 
@@ -226,7 +225,7 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
         for d in record.deadlines
     ])
     out += ["", "记录："]
-    out += [terminal_safe(f"{t(e.at)}  {EVENT_LABELS.get(e.kind, e.kind)}  {e.actor}  {e.summary}"
+    out += [terminal_safe(f"{t(e.at)}  {event_label(e.kind)}  {e.actor}  {e.summary}"
                           + (f"  {e.message_id}" if e.message_id else "")) for e in record.events]
     return "\n".join(out)
 
@@ -262,7 +261,7 @@ def clock_name(d: Deadline, directory: Directory) -> str:
     """"评估答复（可处理/无法处理）", "动态报告 第2次", and for an answer awaited from someone
     "确认回复（张伟）": an ack window's round only counts windows, the person is what the
     reader needs (the address when the directory names nobody)."""
-    if d.kind == DeadlineKind.ACK.value and d.target:
+    if d.kind == DeadlineKind.ACK and d.target:
         return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
     return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 

@@ -1,0 +1,92 @@
+"""The stored vocabulary: enum columns keep their text, so that databases written by earlier
+versions still mean what they meant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import StatementError
+from sqlmodel import select
+
+from daemon.store import open_engine, session
+from models.policy import Step
+from models.tables import Case, Deadline, Event, InboundMail, Outbox
+from models.types import CaseStatus, DeadlineKind, EventKind, InboundStatus, OutboxStatus
+
+T0 = datetime(2026, 11, 27, 2, 15, 30, 999999, tzinfo=timezone.utc)
+CASE_ID = "MT-20261127-0001"
+
+
+def a_case(**fields: Any) -> Case:
+    values: dict[str, Any] = dict(id=CASE_ID, status=CaseStatus.LOCAL, received_at=T0, registered_at=T0,
+                                  receiving_dept="network", source_key="<a@x>", updated_at=T0)
+    values.update(fields)
+    return Case(**values)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_engine(f"sqlite:///{tmp_path}/register.sqlite3")
+    yield engine
+    engine.dispose()
+
+
+def test_an_enum_column_stores_the_values_text_and_reads_the_member(engine: Engine) -> None:
+    """Each enum column holds exactly the text a plain string column held; reads give members."""
+    with session(engine) as db:
+        db.add(a_case())
+        db.add(Deadline(case_id=CASE_ID, kind=DeadlineKind.ACK, due_at=T0, target="group/0/a@b.example"))
+        db.add(Event(case_id=CASE_ID, at=T0, kind=EventKind.MAIL_OUT, actor="complaintd"))
+        db.add(InboundMail(mailbox="INBOX", uidvalidity=1, uid="7", digest="d", kind="complaint",
+                           status=InboundStatus.REGISTERED, raw=b"", seen_at=T0))
+        db.add(Outbox(key="k", step=Step.CONFIRM, recipient="a@b.example", message_id="<m@x>", subject="s",
+                      data=b"", created_at=T0, next_attempt_at=T0))
+        db.commit()
+        stored = [db.execute(sql(f"SELECT {column} FROM {table}")).scalar_one() for table, column in
+                  (("cases", "status"), ("deadlines", "kind"), ("events", "kind"), ("inbound_mail", "status"),
+                   ("outbox", "status"), ("outbox", "step"))]
+        assert stored == ["local", "ack", "mail_out", "registered", "pending", "confirm"]
+        assert all(type(value) is str for value in stored)
+        db.expire_all()
+        case = db.exec(select(Case)).one()
+        assert case.status is CaseStatus.LOCAL
+        assert db.exec(select(Deadline)).one().kind is DeadlineKind.ACK
+        assert db.exec(select(Event)).one().kind is EventKind.MAIL_OUT
+        assert db.exec(select(InboundMail)).one().status is InboundStatus.REGISTERED
+        assert db.exec(select(Outbox)).one().status is OutboxStatus.PENDING
+
+
+def test_a_query_compares_an_enum_column_with_a_member_or_its_text(engine: Engine) -> None:
+    """`status == CaseStatus.LOCAL` and `status == "local"` find the same rows."""
+    with session(engine) as db:
+        db.add(a_case())
+        db.commit()
+        assert db.exec(select(Case.id).where(Case.status == CaseStatus.LOCAL)).all() == [CASE_ID]
+        assert db.exec(select(Case.id).where(Case.status == "local")).all() == [CASE_ID]
+        assert db.exec(select(Case.id).where(Case.status.in_([CaseStatus.RESOLVED]))).all() == []  # type: ignore[attr-defined]
+
+
+def test_a_value_outside_the_enum_is_refused_on_write(engine: Engine) -> None:
+    """A typo'd status never reaches the register: the write fails, naming the value."""
+    with session(engine) as db:
+        db.add(a_case(status="loacl"))
+        with pytest.raises(StatementError, match="'loacl' is not a CaseStatus"):
+            db.commit()
+
+
+def test_a_value_a_newer_version_wrote_reads_as_its_text(engine: Engine) -> None:
+    """A status this version does not know comes back as the stored text, to be shown as it is."""
+    with session(engine) as db:
+        db.add(a_case())
+        db.commit()
+        db.execute(sql("UPDATE cases SET status = 'escalated_abroad'"))
+        db.commit()
+        db.expire_all()
+        assert db.exec(select(Case)).one().status == "escalated_abroad"
+
