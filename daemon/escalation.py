@@ -27,7 +27,7 @@ from daemon.views import clock_label, greeting, mail_context
 from models.directory import Person
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
 from models.tables import Case, Deadline, Event, Outbox
-from models.types import CLOSED_STATUSES, DeadlineKind, EventKind
+from models.types import CLOSED_STATUSES, AckTarget, DeadlineKind, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def case_state(case: Case, clocks: Sequence[Deadline], settings: Settings) -> Ca
     return CaseState(
         id=case.id, status=case.status, receiving_dept=dept, receiver_email=case.receiver_email,
         outlet=directory.outlet(case.media_outlet), received_at=case.received_at,
-        clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, c.target) for c in clocks),
+        clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, ack_target(c)) for c in clocks),
         assessment=case.assessment, expected_completion_at=case.expected_completion_at,
         group_depts=tuple(case.group_depts or ()), group_requested=case.group_requested_at is not None,
     )
@@ -99,8 +99,9 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
         by_key[(kind, round_)].met_at = now
     for kind, round_ in decision.breached:
         by_key[(kind, round_)].breached_at = now
+        target = ack_target(by_key[(kind, round_)])
         _event(db, case.id, now, EventKind.BREACHED, f"时限已过：{clock_label(kind)}"
-               + (f"（{by_key[(kind, round_)].target.rsplit('/', 1)[-1]} 未答复）" if kind == DeadlineKind.ACK else ""))
+               + (f"（{target.address} 未答复）" if target and kind == DeadlineKind.ACK else ""))
     if decision.status is not None and decision.status != case.status:
         before, after = (STATUS_LABELS.get(x, x) for x in (case.status, decision.status))
         _event(db, case.id, now, EventKind.STATUS, f"状态：{before} → {after}")
@@ -110,7 +111,8 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
     case.updated_at = now
     for new in decision.clocks:
         if (new.kind, new.round) not in by_key:
-            clock = Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at, target=new.target)
+            clock = Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at,
+                             target=str(new.target or ""))
             db.add(clock)
             clocks.append(clock)
             by_key[(new.kind, new.round)] = clock
@@ -183,18 +185,23 @@ def _references(data: bytes) -> tuple[str, ...]:
     return tuple(str(head.get("References", "")).split())
 
 
+def ack_target(clock: Deadline) -> AckTarget | None:
+    """What an ack window awaits, read from its stored target; None for the other clocks."""
+    return AckTarget.parse(clock.target) if clock.target else None
+
+
 def _about(settings: Settings, notify: Notify) -> str:
     """The person who did not answer, as a failover mail names them."""
-    if not notify.about:
+    if notify.about is None:
         return ""
-    email = notify.about.rsplit("/", 1)[-1]
+    email = notify.about.address
     person = settings.directory.person(email)
     return person.mailbox if person else email
 
 
 def _about_kind(settings: Settings, notify: Notify) -> str:
     """"leader" when the silent person is a leader (越级上报), else "a" (an A contact → B)."""
-    email = notify.about.rsplit("/", 1)[-1]
+    email = notify.about.address if notify.about else ""
     leaders = settings.directory.leaders
     leader_emails = {p.email for p in (leaders.company, leaders.media, leaders.higher_authority) if p}
     leader_emails |= {d.leader.email for d in settings.directory.departments if d.leader}

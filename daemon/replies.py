@@ -241,7 +241,7 @@ def _apply(db: Session, reply: Reply) -> None:
         case.status = decision.status
     for new in decision.clocks:
         reply.clocks.append(Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at,
-                                     target=new.target))
+                                     target=str(new.target or "")))
     by_key = {(c.kind, c.round): c for c in reply.clocks}
     for key, due_at in decision.moved.items():
         by_key[key].due_at = due_at

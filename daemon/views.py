@@ -13,7 +13,7 @@ from daemon.store import CaseRecord
 from models.directory import Directory, Person
 from models.labels import CLOCK_TABLE, FIELD_LABELS, LATE, category_label, clock_label, event_label, status_label
 from models.tables import Case, Deadline, Event
-from models.types import DeadlineKind
+from models.types import AckTarget, DeadlineKind
 
 EXCERPT_CHARS = 1500  # the ack mail quotes the complaint; the full text is in the register
 
@@ -262,7 +262,7 @@ def clock_name(d: Deadline, directory: Directory) -> str:
     "确认回复（张伟）": an ack window's round only counts windows, the person is what the
     reader needs (the address when the directory names nobody)."""
     if d.kind == DeadlineKind.ACK and d.target:
-        return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
+        return f"{clock_label(d.kind)}（{directory_name(AckTarget.parse(d.target).address, directory)}）"
     return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 
 

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Callable, Iterable
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
 from parsers.commands import Verb
 
 LATE_GRACE = timedelta(minutes=1)  # acting later than this after the due time is "late" (迟发)
@@ -57,14 +57,14 @@ class Step(StrEnum):
 @dataclass(frozen=True)
 class Clock:
     """A deadline as the policy sees it. `target` names, for an ack window, the step and
-    round it belongs to and the address whose answer is awaited: "group/0/a@b"."""
+    round of the mail it belongs to and the address whose answer is awaited."""
 
     kind: DeadlineKind
     round: int
     due_at: datetime
     met_at: datetime | None = None
     breached_at: datetime | None = None
-    target: str = ""
+    target: AckTarget | None = None
 
     @property
     def open(self) -> bool:
@@ -72,7 +72,8 @@ class Clock:
 
     @property
     def awaited(self) -> str:
-        return self.target.rsplit("/", 1)[-1]
+        """The address whose answer an ack window awaits; "" for the other clocks."""
+        return self.target.address if self.target else ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Notify:
     due_at: datetime | None = None  # the deadline this mail is about
     late: bool = False  # sent after its due time (registered late, or the daemon was down)
     attach_form: bool = False  # the registration form (媒体投诉登记表) goes with it
-    about: str = ""  # for a failover: the email of the person who did not answer
+    about: AckTarget | None = None  # for a failover: the mail the person did not answer
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,11 @@ class NewClock:
     kind: DeadlineKind
     round: int
     due_at: datetime
-    target: str = ""
+    target: AckTarget | None = None
+
+    @property
+    def awaited(self) -> str:
+        return self.target.address if self.target else ""
 
 
 @dataclass
@@ -382,13 +387,13 @@ def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
         # unnoticed either: 综合部, which follows every case, is asked to reach them by phone.
         gd = ctx.directory.mailboxes(ctx.directory.general_dept)
         _send(case, d, ctx, _notify(case, Step.LEADER_SILENT, clock, ctx, to=gd, cc=[person],
-                                    round=clock.round, about=_origin(clock)))
+                                    round=clock.round, about=clock.target))
         return
     backup = _backup_of(silent, ctx)
     if backup is None:
         return
     _send(case, d, ctx, _notify(case, Step.FAILOVER, clock, ctx, to=[backup], cc=[person], awaits=[backup],
-                                round=clock.round, about=_origin(clock)))
+                                round=clock.round, about=clock.target))
 
 
 def _backup_of(silent: str, ctx: Context) -> Person | None:
@@ -396,13 +401,6 @@ def _backup_of(silent: str, ctx: Context) -> Person | None:
     the next leader up for a leader, never the higher-level authority); nobody for B."""
     backup = ctx.directory.backup_of(silent)
     return None if backup is None or backup.email == silent else backup
-
-
-def _origin(clock: Clock) -> str:
-    """"step/round/address" of the mail an ack window was waiting on (a failover names it)."""
-    origin = clock.target.split("/")
-    step_round = int(origin[1]) if len(origin) > 2 and origin[1].isdigit() else 0
-    return f"{origin[0]}/{step_round}/{clock.awaited}"
 
 
 RULES: dict[DeadlineKind, Callable[[CaseState, Clock, Context, Decision], None]] = {
@@ -423,7 +421,7 @@ RULES: dict[DeadlineKind, Callable[[CaseState, Clock, Context, Decision], None]]
 
 def _notify(case: CaseState, step: Step, clock: Clock, ctx: Context, *, to: Iterable[Person],
             cc: Iterable[Person] = (), awaits: Iterable[Person] = (), attach_form: bool = False,
-            round: int | None = None, about: str = "") -> Notify:
+            round: int | None = None, about: AckTarget | None = None) -> Notify:
     to_list = _unique(to)
     cc_list = [p for p in _unique(cc) if p.email not in {t.email for t in to_list}]
     if case.receiving_dept.kind is DepartmentKind.BRANCH:  # a branch's case mail all goes to 综合部
@@ -448,7 +446,7 @@ def _send(case: CaseState, d: Decision, ctx: Context, mail: Notify) -> None:
         if person.email in waiting:
             continue
         d.clocks.append(NewClock(DeadlineKind.ACK, next_round, ctx.now + ctx.deadlines[DeadlineKind.ACK],
-                                 target=f"{mail.step}/{mail.round}/{person.email}"))
+                                 target=AckTarget(mail.step, mail.round, person.email)))
         next_round += 1
         waiting.add(person.email)
 
@@ -458,7 +456,7 @@ def _waiting_for(case: CaseState, d: Decision) -> set[str]:
     settled = {*d.met, *d.breached}
     ack = DeadlineKind.ACK
     waiting = {c.awaited for c in case.clocks if c.kind == ack and c.open and (c.kind, c.round) not in settled}
-    return waiting | {c.target.rsplit("/", 1)[-1] for c in d.clocks if c.kind == ack}
+    return waiting | {c.awaited for c in d.clocks if c.kind == ack}
 
 
 def _transition(case: CaseState, step: Step, d: Decision) -> None:

@@ -106,7 +106,7 @@ class Deadline(SQLModel, table=True):
     met_at: datetime | None = _utc()
     breached_at: datetime | None = _utc()
     late: bool = False  # already past when it was created (迟报)
-    target: str = ""  # an ack window's "<step>/<round>/<address awaited>"
+    target: str = ""  # an ack window's AckTarget, as "<step>/<round>/<address awaited>"
 
 
 class Event(SQLModel, table=True):

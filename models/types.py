@@ -1,5 +1,5 @@
-"""Value types shared by the tables and the pure rules: aware-UTC time and the enums, stored
-as their text.
+"""Value types shared by the tables and the pure rules: aware-UTC time, the enums stored as
+their text, and the target of an ack window.
 
 The enums are StrEnums: a member is its value wherever text is made of it (str(), f-strings,
 %-formatting, JSON), as the outbox keys, the Message-IDs, the templates and the logs need.
@@ -7,6 +7,7 @@ The enums are StrEnums: a member is its value wherever text is made of it (str()
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -160,3 +161,30 @@ class EventKind(StrEnum):
     SEND_FAILED = "send_failed"  # a mail of ours given up
     RESEND_UNCERTAIN = "resend_uncertain"  # a send interrupted: sent again, maybe twice
 
+
+@dataclass(frozen=True)
+class AckTarget:
+    """What an ack window waits for: the answer of `address` to the mail of `step`, `round`.
+
+    Stored in Deadline.target as "<step>/<round>/<address>" (str() gives that form); the
+    address is everything after the second slash, so an address with a slash in its local
+    part (a legal dot-atom) stays whole.
+    """
+
+    step: str  # a Step value
+    round: int
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.step}/{self.round}/{self.address}"
+
+    @classmethod
+    def parse(cls, text: str) -> AckTarget:
+        """The target `text` names. A shorter or damaged form still names an address: the
+        text after the last slash; its step is what comes before the first slash (none
+        without one), its round 0 unless the middle part is a number."""
+        step, round_, address = text.split("/", 2) if text.count("/") >= 2 else ("", "", "")
+        if round_.isascii() and round_.isdigit():
+            return cls(step, int(round_), address)
+        before, slash, last = text.rpartition("/")
+        return cls(before.split("/", 1)[0] if slash else "", 0, last)

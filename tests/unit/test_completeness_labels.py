@@ -16,7 +16,7 @@ from daemon.rendering import TEMPLATES
 from models.labels import CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS, STEP_LABELS
 from models.policy import RULES, Notify, Step
 from models.tables import Event
-from models.types import CaseStatus, DeadlineKind, EventKind
+from models.types import AckTarget, CaseStatus, DeadlineKind, EventKind
 from tests.unit.test_template_escaping import NOW, PLAIN, SETTINGS, T0, Recorder, clocks, hostile_case
 
 TEMPLATE_PARTS = ("subject.j2", "txt.j2", "html.j2")  # what Renderer.parts renders for a mail
@@ -71,7 +71,7 @@ def test_every_step_renders_strictly_from_the_daemons_context(step: Step) -> Non
     case = hostile_case(PLAIN)
     events = [Event(case_id=case.id, at=T0, kind=EventKind.MAIL_IN, actor=PLAIN, summary=PLAIN)]
     notify = Notify(step, 1, people, people, people, T0, True, False,
-                    f"failover/0/{directory.general_dept.interface_a.email}")
+                    AckTarget(Step.FAILOVER, 0, directory.general_dept.interface_a.email))
     mail = case_mail(SETTINGS, case, clocks(case.id, PLAIN), events, notify, NOW, **REPLY_CONTEXT)
     outbox_rows(renderer, directory, mail, NOW, SETTINGS.message_id_domain)
     (parts,) = renderer.rendered[step.value]

@@ -34,7 +34,7 @@ from daemon.store import open_engine, session
 from models.directory import Person
 from models.policy import Notify, Step
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
-from models.types import CaseStatus, DeadlineKind, EventKind, InboundStatus
+from models.types import AckTarget, CaseStatus, DeadlineKind, EventKind, InboundStatus
 from parsers.message import Address, Kind, ParsedMail
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
@@ -123,7 +123,7 @@ def render_all(text: str, db_dir: Path) -> dict[str, list[Parts]]:
     # Every step's mail (daemon/escalation.py case_mail), with what its callers add: confirm's
     # `done`, and the words of the mail that prompted verify and followup.
     people = directory.mailboxes(directory.general_dept)
-    about = f"failover/0/{directory.general_dept.interface_a.email}"
+    about = AckTarget(Step.FAILOVER, 0, directory.general_dept.interface_a.email)
     extra = {"done": [text, text], "claimed": text, "their_subject": text, "understood": [text, text],
              "from_address": text, "their_text": text}
     for step in Step:

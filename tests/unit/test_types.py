@@ -1,5 +1,5 @@
-"""The stored vocabulary: enum columns keep their text, so that databases written by earlier
-versions still mean what they meant."""
+"""The stored vocabulary: enum columns keep their text and ack targets their form, so that
+databases written by earlier versions still mean what they meant."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from sqlmodel import select
 from daemon.store import open_engine, session
 from models.policy import Step
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
-from models.types import CaseStatus, DeadlineKind, EventKind, InboundStatus, OutboxStatus
+from models.types import (
+    AckTarget, CaseStatus, DeadlineKind, EventKind, InboundStatus, OutboxStatus,
+)
 
 T0 = datetime(2026, 11, 27, 2, 15, 30, 999999, tzinfo=timezone.utc)
 CASE_ID = "MT-20261127-0001"
@@ -89,4 +91,27 @@ def test_a_value_a_newer_version_wrote_reads_as_its_text(engine: Engine) -> None
         db.commit()
         db.expire_all()
         assert db.exec(select(Case)).one().status == "escalated_abroad"
+
+
+@pytest.mark.parametrize(("stored", "target"), [
+    ("group/0/a@b.example", AckTarget("group", 0, "a@b.example")),
+    ("failover/12/a@b.example", AckTarget("failover", 12, "a@b.example")),
+    # A dot-atom may hold a slash: the address is all that follows the round.
+    ("group/3/x/y@b.example", AckTarget("group", 3, "x/y@b.example")),
+    # Shorter or damaged forms: the address after the last slash, round 0.
+    ("group/a@b.example", AckTarget("group", 0, "a@b.example")),
+    ("group/x/a@b.example", AckTarget("group", 0, "a@b.example")),
+    ("group/²/a@b.example", AckTarget("group", 0, "a@b.example")),
+    ("a@b.example", AckTarget("", 0, "a@b.example")),
+])
+def test_an_ack_target_reads_the_stored_forms(stored: str, target: AckTarget) -> None:
+    """Deadline.target as earlier versions and damaged rows hold it names the address awaited."""
+    assert AckTarget.parse(stored) == target
+
+
+def test_an_ack_target_is_stored_as_step_round_address() -> None:
+    """str() is the stored form, and reading it back gives the same target."""
+    target = AckTarget(Step.ASSESS_OVERDUE, 2, "wang.net@corp.example.com")
+    assert str(target) == "assess_overdue/2/wang.net@corp.example.com"
+    assert AckTarget.parse(str(target)) == target
 
