@@ -1,8 +1,9 @@
 """The outbox: decide a mail inside the case's transaction, send it later, exactly once.
 
 `enqueue` runs in the same transaction as the decision and writes one row per recipient under
-a unique key (case/step/round/recipient) with the finished bytes, so a crash either keeps both
-the decision and the mail or neither. `flush` drains due rows through the Mailer:
+a unique key (`outbox_key`: case/step/round/recipient) with the finished bytes, so a crash
+either keeps both the decision and the mail or neither. `flush` drains due rows through the
+Mailer:
 
 - sent: recorded the moment the server says 250, before the next mail is tried;
 - deferred by the server (4xx): retried with backoff; still deferred after give_up_after, or
@@ -65,6 +66,13 @@ class Thread:
         return self.own.get(email) or Thread(self.in_reply_to, self.references)
 
 
+def outbox_key(case_id: str | None, step: str, round: int, recipient: str) -> str:
+    """The outbox row's unique key, "<case or ->/<step>/<round>/<recipient>": one mail per
+    recipient for each round of a step of a case, however often it is decided. A mail
+    outside any case ("-") is told apart by its step: "digest-20261127", "quarantine-<sha256>"."""
+    return f"{case_id or '-'}/{step}/{round}/{recipient}"
+
+
 @dataclass(frozen=True)
 class Mail:
     """A decision to mail people: which step of which case, what it says, to whom."""
@@ -105,7 +113,7 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
         data = composed[place]
         message_id = new_message_id(local, message_id_domain)
         rows.append(dict(
-            key=f"{mail.case_id or '-'}/{mail.step}/{mail.round}/{person.email}",
+            key=outbox_key(mail.case_id, mail.step, mail.round, person.email),
             case_id=mail.case_id, step=mail.step, round=mail.round, recipient=person.email,
             message_id=message_id,
             subject=f"{subject_tag(mail.case_id, token_of(message_id))} {parts.subject}" if mail.case_id else parts.subject,

@@ -29,6 +29,8 @@ from models.types import CLOSED_STATUSES, EventKind, InboundStatus, OutboxStatus
 
 log = logging.getLogger(__name__)
 
+BAD_ADDRESS = "bad_address"  # the outbox step and template of a notice about an address
+
 
 def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime) -> bool:
     """Queue today's digest if its time has come and it is not queued yet."""
@@ -180,17 +182,26 @@ def bad_address_rows(settings: Settings, renderer: Renderer, case_id: str | None
     gd = directory.general_dept
     to = [p for p in (*directory.mailboxes(gd), *([gd.interface_b] if gd.interface_b else []))
           if p.email != address]  # not to the address that failed
-    tag = address if case_id else f"{address}/{step}"
     return outbox_rows(renderer, directory,
-                       Mail(case_id, "bad_address", "bad_address", context, to,
-                            round=zlib.crc32(tag.encode()) & 0x7FFFFFFF),
+                       Mail(case_id, BAD_ADDRESS, BAD_ADDRESS, context, to,
+                            round=round_of_address(address, None if case_id else step)),
                        now, settings.message_id_domain)
+
+
+def round_of_address(address: str, step: str | None = None) -> int:
+    """The round of a notice about an address that did not take a mail: one notice per case
+    and address (per address and step outside a case), so the address (and step) is folded
+    into the outbox key's number, as the CRC-32 of "<address>[/<step>]" kept to 31 bits (an
+    INTEGER on PostgreSQL). These numbers are in the keys of notices already queued;
+    numbering them otherwise would send those notices a second time."""
+    tag = f"{address}/{step}" if step is not None else address
+    return zlib.crc32(tag.encode()) & 0x7FFFFFFF
 
 
 def undeliverable_reporter(settings: Settings, renderer: Renderer) -> Report:
     """The outbox's report: a mail given up is announced to 综合部 in the same transaction."""
     def report(db: Session, row: Outbox, why: str, reason: str, now: datetime) -> None:
-        if row.step == "bad_address":  # the notice itself failed: no notice about the notice
+        if row.step == BAD_ADDRESS:  # the notice itself failed: no notice about the notice
             log.error("a notice to 综合部 could not be delivered to %s: %s", row.recipient, reason)
             return
         if not settings.directory.is_known(row.recipient):

@@ -110,6 +110,14 @@ class Notify:
     about: AckTarget | None = None  # for a failover: the mail the person did not answer
 
 
+def round_of_reply(at: datetime) -> int:
+    """The round of a report a reply causes (a solution, a resolution, a statement draft):
+    the reply's time in whole seconds since the epoch, so that each reply's report is a mail
+    of its own under the outbox's unique key. These numbers are in the keys of mails already
+    queued; numbering them otherwise would send those mails a second time."""
+    return int(at.timestamp())
+
+
 @dataclass(frozen=True)
 class NewClock:
     kind: DeadlineKind

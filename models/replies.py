@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from models.directory import Deadlines, Directory, Person
 from models.permissions import Role, partners
-from models.policy import CaseState, Clock, NewClock, Notify, Step, next_status
+from models.policy import CaseState, Clock, NewClock, Notify, Step, next_status, round_of_reply
 from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind, EventKind
 from parsers.commands import Command, Verb
 
@@ -146,8 +146,7 @@ class _Reply:
         gd = list(directory.mailboxes(directory.general_dept))
         to = _REPORT_TO.get(step, _leader_and_general_dept)(self.case, directory)
         actor = directory.person(self.answer.sender) or Person("", self.answer.sender)
-        # Numbered by the reply's time, so that each reply's report is a mail of its own.
-        self.d.mails.append(Notify(step, int(self.now.timestamp()), tuple(to), (actor, *gd), (), self.now,
+        self.d.mails.append(Notify(step, round_of_reply(self.now), tuple(to), (actor, *gd), (), self.now,
                                    False, attach_form))
 
 

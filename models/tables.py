@@ -4,7 +4,7 @@ Declarations only: nothing here opens a session or reads the clock.
 Every time column is UTCDateTime (aware UTC); unique constraints carry the exactly-once rules:
 - a message is recorded once per place it sat in: (mailbox, uidvalidity, uid);
 - a message becomes at most one case: Case.source_key (Message-ID, else a digest of the bytes);
-- a mail is decided once: Outbox.key (case, step, round, recipient).
+- a mail is decided once: Outbox.key (case, step, round, recipient; daemon/outbox.py outbox_key).
 The enum columns are EnumText: they store the enum's value, the same text as a plain string
 column, and read back the member.
 """
@@ -166,7 +166,7 @@ class Outbox(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True)  # "<case or subject>/<step>/<round>/<recipient>"
+    key: str = Field(unique=True)  # "<case or ->/<step>/<round>/<recipient>", daemon/outbox.py outbox_key
     case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
     # A Step value for case mail; the mails outside the procedure name themselves ("ack",
     # "bad_address", "digest-20261127", "quarantine-<digest>", …), so this stays open text.

@@ -1,5 +1,6 @@
-"""The stored vocabulary: enum columns keep their text and ack targets their form, so that
-databases written by earlier versions still mean what they meant."""
+"""The stored vocabulary: enum columns keep their text, ack targets their form, and the outbox
+keys their numbers, so that databases and mails in flight written by earlier versions still
+mean what they meant."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 from sqlmodel import select
 
+from daemon.outbox import outbox_key
+from daemon.reports import round_of_address
 from daemon.store import open_engine, session
-from models.policy import Step
+from models.policy import Step, round_of_reply
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
 from models.types import (
     AckTarget, CaseStatus, DeadlineKind, EventKind, InboundStatus, OutboxStatus,
@@ -115,3 +118,12 @@ def test_an_ack_target_is_stored_as_step_round_address() -> None:
     assert str(target) == "assess_overdue/2/wang.net@corp.example.com"
     assert AckTarget.parse(str(target)) == target
 
+
+def test_the_outbox_keys_and_rounds_are_numbered_as_before() -> None:
+    """The keys of mails already queued stay the keys the same decisions make now: a changed
+    number would send such a mail a second time."""
+    assert outbox_key(CASE_ID, Step.CONFIRM, 2, "a@b.example") == f"{CASE_ID}/confirm/2/a@b.example"
+    assert outbox_key(None, "digest-20261127", 0, "a@b.example") == "-/digest-20261127/0/a@b.example"
+    assert round_of_reply(T0) == 1795745730  # whole seconds since the epoch
+    assert round_of_address("zhang.net@corp.example.com") == 510474299  # CRC-32, 31 bits
+    assert round_of_address("zhang.net@corp.example.com", "refused") == 834465658
