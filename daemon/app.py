@@ -18,12 +18,12 @@ from typing import Callable, TypeVar
 import schedule
 from sqlalchemy.engine import Engine
 
-from daemon.clock import Clock, SystemClock
+from daemon.clock import SystemClock, TimeSource
 from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ServerUnavailable, SourceError
 from daemon.escalation import deadline_pass
 from daemon.health import beat
-from daemon.intake import Intake, Outcome
+from daemon.intake import Intake, IntakeOutcome
 from daemon.locks import Lease
 from daemon.mailer import open_mailer
 from daemon.outbox import flush
@@ -71,7 +71,7 @@ class App:
         engine: Engine,
         open_source: Callable[[], MailSource],
         mailer: Mailer,
-        clock: Clock | None = None,
+        clock: TimeSource | None = None,
     ) -> None:
         self.engine = engine
         self.open_source = open_source
@@ -88,7 +88,7 @@ class App:
 
     # -- the steps ------------------------------------------------------------------------
 
-    def intake_pass(self, now: datetime) -> list[Outcome]:
+    def intake_pass(self, now: datetime) -> list[IntakeOutcome]:
         """Register what is in the inbox. A mailbox failure drops the connection and backs off:
         a server that is down is a warning, anything else a bug with its traceback."""
         if self.source_backoff.waiting(now):

@@ -6,7 +6,10 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 
-class Clock(Protocol):
+class TimeSource(Protocol):
+    """Where the shell reads `now` once per tick: SystemClock, or a test's fixed or stepped time.
+    (The procedure's clocks are deadlines: models/policy.py Clock.)"""
+
     def now(self) -> datetime:
         """Aware UTC."""
         ...

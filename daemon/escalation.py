@@ -27,7 +27,7 @@ from daemon.views import clock_label, greeting, mail_context
 from models.directory import Person
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
 from models.tables import Case, Deadline, Event, Outbox
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, DeadlineKind, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,13 @@ def deadline_pass(engine: Engine, settings: Settings, renderer: Renderer, now: d
 
 def due_cases(engine: Engine, now: datetime, limit: int = PASS_LIMIT) -> list[str]:
     """Open cases with an open clock due by `now`, or an approved statement waiting."""
-    closed = [s.value for s in CLOSED_STATUSES]
+    closed = list(CLOSED_STATUSES)
     open_clock = (Deadline.met_at.is_(None), Deadline.breached_at.is_(None))  # type: ignore[union-attr]
     with session(engine) as db:
         due = db.exec(select(Deadline.case_id).where(*open_clock, Deadline.due_at <= now)
                       .order_by(Deadline.due_at).limit(limit)).all()  # type: ignore[arg-type]
         waiting = db.exec(select(Deadline.case_id).where(
-            *open_clock, Deadline.kind == DeadlineKind.STATEMENT.value)).all()
+            *open_clock, Deadline.kind == DeadlineKind.STATEMENT)).all()
         ids = list(dict.fromkeys([*due, *waiting]))
         if not ids:
             return []
@@ -76,8 +76,7 @@ def settle_case(engine: Engine, settings: Settings, renderer: Renderer, case_id:
         _apply(db, settings, renderer, case, clocks, decision, now)
         db.commit()
     log.info("deadline pass case=%s breached=%s mails=%s status=%s", case_id,
-             [k for k, _ in decision.breached], [m.step.value for m in decision.mails],
-             decision.status.value if decision.status else None)
+             [str(k) for k, _ in decision.breached], [str(m.step) for m in decision.mails], decision.status)
     return 1
 
 
@@ -85,9 +84,9 @@ def case_state(case: Case, clocks: Sequence[Deadline], settings: Settings) -> Ca
     directory = settings.directory
     dept = directory.department(case.receiving_dept) or directory.general_dept
     return CaseState(
-        id=case.id, status=CaseStatus(case.status), receiving_dept=dept, receiver_email=case.receiver_email,
+        id=case.id, status=case.status, receiving_dept=dept, receiver_email=case.receiver_email,
         outlet=directory.outlet(case.media_outlet), received_at=case.received_at,
-        clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, c.target) for c in clocks),
+        clocks=tuple(Clock(c.kind, c.round, c.due_at, c.met_at, c.breached_at, ack_target(c)) for c in clocks),
         assessment=case.assessment, expected_completion_at=case.expected_completion_at,
         group_depts=tuple(case.group_depts or ()), group_requested=case.group_requested_at is not None,
     )
@@ -100,18 +99,20 @@ def _apply(db: Session, settings: Settings, renderer: Renderer, case: Case, cloc
         by_key[(kind, round_)].met_at = now
     for kind, round_ in decision.breached:
         by_key[(kind, round_)].breached_at = now
-        _event(db, case.id, now, "breached", f"时限已过：{clock_label(kind)}"
-               + (f"（{by_key[(kind, round_)].target.rsplit('/', 1)[-1]} 未答复）" if kind == "ack" else ""))
-    if decision.status is not None and decision.status.value != case.status:
-        before, after = (STATUS_LABELS.get(x, x) for x in (case.status, decision.status.value))
-        _event(db, case.id, now, "status", f"状态：{before} → {after}")
-        case.status = decision.status.value
+        target = ack_target(by_key[(kind, round_)])
+        _event(db, case.id, now, EventKind.BREACHED, f"时限已过：{clock_label(kind)}"
+               + (f"（{target.address} 未答复）" if target and kind == DeadlineKind.ACK else ""))
+    if decision.status is not None and decision.status != case.status:
+        before, after = (STATUS_LABELS.get(x, x) for x in (case.status, decision.status))
+        _event(db, case.id, now, EventKind.STATUS, f"状态：{before} → {after}")
+        case.status = decision.status
     for name, at in decision.marks.items():
         setattr(case, name, at)
     case.updated_at = now
     for new in decision.clocks:
         if (new.kind, new.round) not in by_key:
-            clock = Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at, target=new.target)
+            clock = Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at,
+                             target=str(new.target or ""))
             db.add(clock)
             clocks.append(clock)
             by_key[(new.kind, new.round)] = clock
@@ -131,7 +132,7 @@ def case_mail(settings: Settings, case: Case, clocks: Sequence[Deadline], events
     context: dict[str, Any] = mail_context(case, clocks, settings.directory)
     context.update(
         greeting=greeting(notify.to, settings.directory),
-        step={"name": notify.step.value, "round": notify.round, "due_at": notify.due_at, "late": notify.late,
+        step={"name": notify.step, "round": notify.round, "due_at": notify.due_at, "late": notify.late,
               "about": _about(settings, notify), "about_kind": _about_kind(settings, notify)},
         status_label=STATUS_LABELS.get(case.status, case.status),
         # By when an answer is expected before B or the next leader is told (the ack window).
@@ -146,7 +147,7 @@ def case_mail(settings: Settings, case: Case, clocks: Sequence[Deadline], events
 
         form = registration_form(case, clocks, events, settings.directory, settings.daemon.timezone)
         attachments.append((f"媒体投诉登记表-{case.id}.xlsx", XLSX, form))
-    return Mail(case.id, notify.step.value, notify.step.value, context, notify.to, notify.cc,
+    return Mail(case.id, notify.step, notify.step, context, notify.to, notify.cc,
                 round=notify.round, thread=case_thread(case, [*notify.to, *notify.cc]), attachments=attachments)
 
 
@@ -184,18 +185,23 @@ def _references(data: bytes) -> tuple[str, ...]:
     return tuple(str(head.get("References", "")).split())
 
 
+def ack_target(clock: Deadline) -> AckTarget | None:
+    """What an ack window awaits, read from its stored target; None for the other clocks."""
+    return AckTarget.parse(clock.target) if clock.target else None
+
+
 def _about(settings: Settings, notify: Notify) -> str:
     """The person who did not answer, as a failover mail names them."""
-    if not notify.about:
+    if notify.about is None:
         return ""
-    email = notify.about.rsplit("/", 1)[-1]
+    email = notify.about.address
     person = settings.directory.person(email)
     return person.mailbox if person else email
 
 
 def _about_kind(settings: Settings, notify: Notify) -> str:
     """"leader" when the silent person is a leader (越级上报), else "a" (an A contact → B)."""
-    email = notify.about.rsplit("/", 1)[-1]
+    email = notify.about.address if notify.about else ""
     leaders = settings.directory.leaders
     leader_emails = {p.email for p in (leaders.company, leaders.media, leaders.higher_authority) if p}
     leader_emails |= {d.leader.email for d in settings.directory.departments if d.leader}
@@ -204,10 +210,10 @@ def _about_kind(settings: Settings, notify: Notify) -> str:
 
 def _since_last_report(events: Sequence[Event]) -> Sequence[Event]:
     """A dynamic report tells what happened since the previous one."""
-    last = max((i for i, e in enumerate(events) if e.kind == "mail_out" and "progress" in (e.message_id or "")),
+    last = max((i for i, e in enumerate(events) if e.kind == EventKind.MAIL_OUT and "progress" in (e.message_id or "")),
                default=-1)
     return events[last + 1:]
 
 
-def _event(db: Session, case_id: str, now: datetime, kind: str, summary: str) -> None:
+def _event(db: Session, case_id: str, now: datetime, kind: EventKind, summary: str) -> None:
     db.add(Event(case_id=case_id, at=now, kind=kind, actor="complaintd", summary=summary))

@@ -117,11 +117,11 @@ def case_facts(case: Case, deadlines: Sequence[Deadline]) -> CaseFacts:
     first = {d.kind: f for d, f in zip(deadlines, facts, strict=True) if d.round == 0}
 
     def met(kind: DeadlineKind) -> datetime | None:
-        clock = first.get(kind.value)
+        clock = first.get(kind)
         return clock.met_at if clock else None
 
     def done(kind: DeadlineKind) -> datetime | None:  # met, or breached (the daemon acted)
-        clock = first.get(kind.value)
+        clock = first.get(kind)
         return clock.decided_at if clock else None
 
     return CaseFacts(
@@ -144,7 +144,7 @@ def register_table(rows: Sequence[tuple[Case, Sequence[Deadline]]], tz: ZoneInfo
         row = [field_text(name, values[name], case, tz, directory) for name in CASE_FIELDS]
         clocks = {d.kind: d for d in deadlines if d.round == 0}
         for kind in CLOCK_COLUMNS:
-            d = clocks.get(kind.value)
+            d = clocks.get(kind)
             row += [local_time(d.due_at, tz), local_time(d.met_at, tz), local_time(d.breached_at, tz)] \
                 if d else ["", "", ""]
         table.append(tuple(row))

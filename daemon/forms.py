@@ -23,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from daemon.views import FORM_FIELDS, clock_name, display_width, in_due_order, record_values
 from models.directory import Directory
-from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE
+from models.labels import CLOCK_TABLE, FIELD_LABELS, LATE, event_label
 from models.tables import Case, Deadline, Event
 
 FORM_TITLE = "媒体投诉登记表"
@@ -232,7 +232,7 @@ def _log_sheet(ws: Worksheet, case: Case, events: Sequence[Event], tz: ZoneInfo)
         _put(ws, header, column, name, label=True)
     ws.row_dimensions[header].height = ROW_HEIGHT
     for row, e in enumerate(events, start=header + 1):
-        values = (local_time(e.at, tz), e.actor, EVENT_LABELS.get(e.kind, e.kind), e.summary, e.subject or "",
+        values = (local_time(e.at, tz), e.actor, event_label(e.kind), e.summary, e.subject or "",
                   e.message_id or "")
         for column, value in enumerate(values, start=1):
             _put(ws, row, column, value)

@@ -38,11 +38,11 @@ from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
 from daemon.store import session
-from daemon.views import Clock, first_line, greeting, mail_context
+from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
-from models.types import CaseStatus, InboundStatus
+from models.types import CaseStatus, EventKind, InboundStatus
 from parsers import parse
 from parsers.mime import is_message_id
 from parsers.message import Address, Kind, ParseContext, ParsedMail
@@ -63,7 +63,7 @@ _STATUS_OF_KIND = {
 
 
 @dataclass(frozen=True)
-class Outcome:
+class IntakeOutcome:
     """What became of one message, for the CLI and the logs."""
 
     key: SourceKey
@@ -127,10 +127,10 @@ class Intake:
 
     # -- the pass -------------------------------------------------------------------------
 
-    def drain(self, source: MailSource, now: datetime, stop: Callable[[], bool] = lambda: False) -> list[Outcome]:
+    def drain(self, source: MailSource, now: datetime, stop: Callable[[], bool] = lambda: False) -> list[IntakeOutcome]:
         """Handle every message now in the inbox, a group per transaction, until `stop()`
         (SIGTERM: the group in hand is finished; the rest stays in the inbox)."""
-        outcomes: list[Outcome] = []
+        outcomes: list[IntakeOutcome] = []
         for items in _groups(source.fetch_new()):
             if stop():
                 break
@@ -139,17 +139,17 @@ class Intake:
             outcomes += settled
         return outcomes
 
-    def handle(self, source: MailSource, item: Fetched, now: datetime) -> Outcome | None:
+    def handle(self, source: MailSource, item: Fetched, now: datetime) -> IntakeOutcome | None:
         """One message: commit its outcome, then move it; None when nothing could be committed."""
         settled = self.settle([item], now)
         self.move(source, settled)
         return settled[0] if settled else None
 
-    def settle(self, items: list[Fetched], now: datetime) -> list[Outcome]:
+    def settle(self, items: list[Fetched], now: datetime) -> list[IntakeOutcome]:
         """Commit the outcomes of a group; a message that cannot be committed is left out."""
         return self._settle(items, [parse(item.raw, self.context) for item in items], now)
 
-    def _settle(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _settle(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         try:
             return self._commit(items, parsed, now)
         except OperationalError:
@@ -176,10 +176,10 @@ class Intake:
                 return self._one_by_one(items, parsed, now)
             return self._quarantine_alone(items[0], parsed[0], now, f"{type(exc).__name__}: {exc}")
 
-    def _one_by_one(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _one_by_one(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         return [o for item, mail in zip(items, parsed, strict=True) for o in self._settle([item], [mail], now)]
 
-    def _quarantine_alone(self, item: Fetched, mail: ParsedMail, now: datetime, error: str) -> list[Outcome]:
+    def _quarantine_alone(self, item: Fetched, mail: ParsedMail, now: datetime, error: str) -> list[IntakeOutcome]:
         """Keep a message whose handling failed: its raw bytes and a reason, in Quarantine, and
         综合部 told. Only the headers proven harmless are kept of the parse (the failure may
         have come from any other field); if even that cannot be written, it stays in the inbox."""
@@ -197,7 +197,7 @@ class Intake:
             log.exception("cannot record; message left in the inbox key=%s", item.key)
             return []
 
-    def move(self, source: MailSource, settled: list[Outcome]) -> None:
+    def move(self, source: MailSource, settled: list[IntakeOutcome]) -> None:
         """Move committed messages out of the inbox. Nothing is written: a message found in
         the inbox again is recognised by its place and simply moved again."""
         source.move_to_quarantine([o.key for o in settled if o.status.folder == "quarantine"])
@@ -205,7 +205,7 @@ class Intake:
 
     # -- one transaction ------------------------------------------------------------------
 
-    def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[Outcome]:
+    def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         with session(self.engine) as db:
             earlier = _recorded(db, [item.key for item in items])
             group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed, strict=False)]))
@@ -221,10 +221,10 @@ class Intake:
             db.commit()
         for outcome in outcomes:
             if not outcome.earlier:
-                log.info("inbound %s case=%s key=%s", outcome.status.value, outcome.case_id, outcome.key.uid)
+                log.info("inbound %s case=%s key=%s", outcome.status, outcome.case_id, outcome.key.uid)
         return outcomes
 
-    def _decide(self, db: Session, group: Group, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _decide(self, db: Session, group: Group, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         """One message's rows, added to the group only when all of them could be made."""
         rows = Rows()
         try:
@@ -239,7 +239,7 @@ class Intake:
         group.rows.extend(rows)
         return outcome
 
-    def _apply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _apply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         now = group.now
         if mail.kind is Kind.COMPLAINT:
             return self._complaint(db, group, rows, item, mail)
@@ -250,12 +250,12 @@ class Intake:
             return self._reply(db, group, rows, item, mail)
         case_id = self.replies.named_case(db, mail) if status is not InboundStatus.IGNORED else None
         if case_id:
-            self._event(rows, case_id, now, "mail_in", mail, f"{status.value}: {first_line(mail.text)}")
+            self._event(rows, case_id, now, EventKind.MAIL_IN, mail, f"{status}: {first_line(mail.text)}")
             self._unreachable(db, rows, case_id, mail, status, now)
         self._inbound(rows, item, mail, status, case_id, mail.reason, now)
-        return Outcome(item.key, status, case_id, mail.reason)
+        return IntakeOutcome(item.key, status, case_id, mail.reason)
 
-    def _reply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _reply(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         """A reply to a case mail: authenticated, acknowledged, acted on (daemon/replies.py);
         an outsider's mail that only looked like one is a complaint."""
         handled = self.replies.handle(db, mail, group.now)
@@ -264,10 +264,10 @@ class Intake:
         for event in handled.events:
             rows.add(Event, **event.model_dump(exclude={"id"}))
         rows.outbox += handled.outbox
-        rejected = [e.summary for e in handled.events if e.kind == "rejected"]
+        rejected = [e.summary for e in handled.events if e.kind == EventKind.REJECTED]
         reason = "；".join(rejected) if rejected else mail.reason
         self._inbound(rows, item, mail, InboundStatus.REPLY, handled.case_id, reason, group.now)
-        return Outcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
+        return IntakeOutcome(item.key, InboundStatus.REPLY, handled.case_id, reason)
 
     def _unreachable(self, db: Session, rows: Rows, case_id: str, mail: ParsedMail, status: InboundStatus,
                      now: datetime) -> None:
@@ -284,20 +284,20 @@ class Intake:
         for address in away:
             if expire_ack_windows(db, case_id, address, now):
                 why = "自动回复（不在岗）" if status is InboundStatus.AUTOREPLY else "退信（无法送达）"
-                self._event(rows, case_id, now, "unreachable", None, f"{address} {why}：转 B 角或上一级")
+                self._event(rows, case_id, now, EventKind.UNREACHABLE, None, f"{address} {why}：转 B 角或上一级")
             if status is InboundStatus.BOUNCE and self.settings.directory.is_known(address):
                 rows.outbox += bad_address_rows(self.settings, self.renderer, case_id, address, why="bounce",
                                                 reason=mail.reason, subject=mail.subject, step="bounce", now=now)
 
-    def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> Outcome:
+    def _complaint(self, db: Session, group: Group, rows: Rows, item: Fetched, mail: ParsedMail) -> IntakeOutcome:
         now = group.now
         source_key = _source_key(item, mail)
         existing = group.registered.get(source_key)
         if existing is not None:
             reason = f"重复收到，已登记为 {existing}"
-            self._event(rows, existing, now, "duplicate", mail, f"同一邮件再次收到（{item.key.mailbox}）")
+            self._event(rows, existing, now, EventKind.DUPLICATE, mail, f"同一邮件再次收到（{item.key.mailbox}）")
             self._inbound(rows, item, mail, InboundStatus.DUPLICATE, existing, reason, now)
-            return Outcome(item.key, InboundStatus.DUPLICATE, existing, reason)
+            return IntakeOutcome(item.key, InboundStatus.DUPLICATE, existing, reason)
         draft = draft_case(mail, self.settings.directory, self.settings.deadlines,
                            item.arrived_at or now, now)
         first = self._first_case_of_original(db, group, draft)
@@ -309,7 +309,7 @@ class Intake:
         if draft.original_key:
             group.originals.setdefault(draft.original_key, []).append((case_id, draft.original_from))
         self._inbound(rows, item, mail, InboundStatus.REGISTERED, case_id, mail.reason, now)
-        return Outcome(item.key, InboundStatus.REGISTERED, case_id, mail.reason)
+        return IntakeOutcome(item.key, InboundStatus.REGISTERED, case_id, mail.reason)
 
     def _first_case_of_original(self, db: Session, group: Group, draft: CaseDraft) -> str | None:
         """The case an earlier forward of the same original became, if any: same original
@@ -325,32 +325,32 @@ class Intake:
         return next((case_id for case_id, sender in candidates if same_sender(sender, draft.original_from)), None)
 
     def _forwarded_again(self, rows: Rows, item: Fetched, mail: ParsedMail, draft: CaseDraft, case_id: str,
-                         now: datetime) -> Outcome:
+                         now: datetime) -> IntakeOutcome:
         """The same original forwarded again (inline, then attached; by a colleague): one case.
         The second forward goes on the first case's record; nobody is mailed twice for it."""
         by = draft.forwarder_email or (mail.sender.email if mail.sender else "未知")
         note = f"；附言：{first_line(draft.forwarder_note)}" if draft.forwarder_note else ""
-        self._event(rows, case_id, now, "duplicate", mail, f"再次转来（{by}）{note}", actor=by)
+        self._event(rows, case_id, now, EventKind.DUPLICATE, mail, f"再次转来（{by}）{note}", actor=by)
         reason = f"同一原始投诉再次转来，已登记为 {case_id}"
         self._inbound(rows, item, mail, InboundStatus.DUPLICATE, case_id, reason, now)
-        return Outcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
+        return IntakeOutcome(item.key, InboundStatus.DUPLICATE, case_id, reason)
 
     def _register(self, rows: Rows, case_id: str, draft: CaseDraft, mail: ParsedMail, source_key: str,
                   now: datetime) -> None:
         case = case_row(draft, mail, source_key, case_id, now)
         rows.add(Case, **case.model_dump())
         for d in draft.deadlines:
-            rows.add(Deadline, case_id=case_id, kind=d.kind.value, round=0, due_at=d.due_at,
+            rows.add(Deadline, case_id=case_id, kind=d.kind, round=0, due_at=d.due_at,
                      met_at=d.met_at, breached_at=None, late=d.late, target="")
         actor = draft.forwarder_email or (mail.sender.email if mail.sender else "unknown")
-        self._event(rows, case_id, now, "mail_in", mail, "转来投诉" if draft.forwarder_email else "外部来信",
+        self._event(rows, case_id, now, EventKind.MAIL_IN, mail, "转来投诉" if draft.forwarder_email else "外部来信",
                     actor=actor)
-        self._event(rows, case_id, now, "registered", None, _registration_summary(draft))
+        self._event(rows, case_id, now, EventKind.REGISTERED, None, _registration_summary(draft))
         if mail.problems:  # decoded all the same, but a person should know what was guessed
-            self._event(rows, case_id, now, "parse_problems", None, "读取时的问题：" + "；".join(mail.problems))
+            self._event(rows, case_id, now, EventKind.PARSE_PROBLEMS, None, "读取时的问题：" + "；".join(mail.problems))
         rows.outbox += self._acknowledgment(case, draft.deadlines, mail, now)
 
-    def _acknowledgment(self, case: Case, deadlines: Sequence[Clock], mail: ParsedMail,
+    def _acknowledgment(self, case: Case, deadlines: Sequence[ClockView], mail: ParsedMail,
                         now: datetime) -> list[dict[str, Any]]:
         """The registration mail: to the forwarder, cc 综合部 (a direct complaint: 综合部 only)."""
         directory = self.settings.directory
@@ -367,11 +367,12 @@ class Intake:
                            now, self.settings.message_id_domain)
 
     def _quarantine(self, rows: Rows, item: Fetched, mail: ParsedMail, reason: str, now: datetime,
-                    kind: str | None = None) -> Outcome:
+                    kind: str | None = None) -> IntakeOutcome:
         """Keep the evidence and tell 综合部."""
         directory = self.settings.directory
         self._inbound(rows, item, mail, InboundStatus.QUARANTINED, None, reason, now, kind)
-        rows.add(Event, case_id=None, at=now, kind="quarantined", actor=mail.sender.email if mail.sender else "unknown",
+        rows.add(Event, case_id=None, at=now, kind=EventKind.QUARANTINED,
+                 actor=mail.sender.email if mail.sender else "unknown",
                  message_id=mail.message_id, subject=mail.subject[:500] or None,
                  summary=f"移入 {self.settings.inbound.quarantine_folder}（{item.key.mailbox} UID {item.key.uid}）：{reason}")
         context = {
@@ -385,12 +386,12 @@ class Intake:
         rows.outbox += outbox_rows(self.renderer, directory,
                                    Mail(None, step, "quarantine", context, directory.mailboxes(directory.general_dept)),
                                    now, self.settings.message_id_domain)
-        return Outcome(item.key, InboundStatus.QUARANTINED, None, reason)
+        return IntakeOutcome(item.key, InboundStatus.QUARANTINED, None, reason)
 
-    def _failure(self, rows: Rows, item: Fetched, mail: ParsedMail, error: str, now: datetime) -> Outcome:
+    def _failure(self, rows: Rows, item: Fetched, mail: ParsedMail, error: str, now: datetime) -> IntakeOutcome:
         return self._quarantine(rows, item, mail, f"处理出错：{error}", now, kind="error")
 
-    def _second_look(self, item: Fetched, mail: ParsedMail, now: datetime) -> list[Outcome]:
+    def _second_look(self, item: Fetched, mail: ParsedMail, now: datetime) -> list[IntakeOutcome]:
         try:
             return self._commit([item], [mail], now)
         except (IntegrityError, OperationalError):
@@ -414,10 +415,10 @@ class Intake:
         rows.add(InboundMail,
                  mailbox=item.key.mailbox, uidvalidity=item.key.uidvalidity, uid=item.key.uid,
                  message_id=mail.message_id, digest=item.digest, kind=kind or mail.kind.value,
-                 status=status.value, case_id=case_id, sender=mail.sender.email if mail.sender else None,
+                 status=status, case_id=case_id, sender=mail.sender.email if mail.sender else None,
                  subject=mail.subject[:500], reason=reason, size=len(item.raw), raw=item.raw, seen_at=now)
 
-    def _event(self, rows: Rows, case_id: str, now: datetime, kind: str, mail: ParsedMail | None,
+    def _event(self, rows: Rows, case_id: str, now: datetime, kind: EventKind, mail: ParsedMail | None,
                summary: str, actor: str | None = None) -> None:
         sender = mail.sender.email if mail and mail.sender else "complaintd"
         rows.add(Event, case_id=case_id, at=now, kind=kind, actor=actor or sender,
@@ -449,16 +450,16 @@ def _groups(items: Iterable[Fetched]) -> Iterator[list[Fetched]]:
         yield group
 
 
-def _recorded(db: Session, keys: list[SourceKey]) -> dict[SourceKey, Outcome]:
+def _recorded(db: Session, keys: list[SourceKey]) -> dict[SourceKey, IntakeOutcome]:
     """Which of these places an earlier pass committed (one query per folder)."""
-    found: dict[SourceKey, Outcome] = {}
+    found: dict[SourceKey, IntakeOutcome] = {}
     for (mailbox, uidvalidity), uids in _by_folder(keys).items():
         query = select(InboundMail.uid, InboundMail.status, InboundMail.case_id, InboundMail.reason).where(
             InboundMail.mailbox == mailbox, InboundMail.uidvalidity == uidvalidity,
             InboundMail.uid.in_(uids))  # type: ignore[attr-defined]
         for uid, status, case_id, reason in db.exec(query):
             key = SourceKey(mailbox, uidvalidity, uid)
-            found[key] = Outcome(key, InboundStatus(status), case_id, reason, earlier=True)
+            found[key] = IntakeOutcome(key, InboundStatus(status), case_id, reason, earlier=True)
     return found
 
 
@@ -488,7 +489,7 @@ def case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, 
     """The register's row for a drafted case (not added to any session)."""
     original = draft.original_from
     return Case(
-        id=case_id, status=CaseStatus.REGISTERED.value, category=draft.category,
+        id=case_id, status=CaseStatus.REGISTERED, category=draft.category,
         received_at=draft.received_at, registered_at=now, receiving_dept=draft.receiving_dept.id,
         receiver_email=draft.receiver_email, forwarder_email=draft.forwarder_email,
         media_outlet=draft.media_outlet, reporter_name=draft.reporter_name,

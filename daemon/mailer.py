@@ -34,7 +34,7 @@ import aiosmtplib
 from daemon.config import OutboundSettings
 from daemon.errors import LoginFailed, PlaintextRefused
 from daemon.maildir import ensure_maildir
-from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
+from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
 from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ class MaildirMailer:
             os.rename(tmp, os.path.join(self.root, "new", name))
         except OSError as exc:
             log.error("mail=%s message_id=%s cannot be written to %s: %s", mail.key, mail.message_id, self.root, exc)
-            return SendResult(mail.key, Outcome.UNAVAILABLE, f"cannot write to {self.root}: {exc}")
+            return SendResult(mail.key, SendOutcome.UNAVAILABLE, f"cannot write to {self.root}: {exc}")
         log.info("mail=%s message_id=%s written to %s/new/%s", mail.key, mail.message_id, self.root, name)
-        return SendResult(mail.key, Outcome.SENT, f"maildir {name}")
+        return SendResult(mail.key, SendOutcome.SENT, f"maildir {name}")
 
     @classmethod
     def _unique_name(cls) -> str:
@@ -148,10 +148,10 @@ class SmtpMailer:
                 await self._open(smtp)
             except PlaintextRefused as exc:
                 log.error("server=%s %s", self.name, exc)
-                return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, str(exc))) for m in mails]
+                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, str(exc))) for m in mails]
             except (LoginFailed, *_CONNECTION_ERRORS) as exc:
                 log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
-                return [_tell(on_result, SendResult(m.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
+                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
                         for m in mails]
             try:
                 return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
@@ -211,13 +211,13 @@ class SmtpMailer:
 
     async def _send_or_defer(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
         if not smtp.is_connected:
-            return SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: connection lost earlier in the batch")
+            return SendResult(mail.key, SendOutcome.UNAVAILABLE, f"{self.name}: connection lost earlier in the batch")
         try:
             result = await self._send_one(smtp, mail)
         except _CONNECTION_ERRORS as exc:
             smtp.close()
-            result = SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}")
-        level = logging.INFO if result.outcome is Outcome.SENT and not result.refused else logging.WARNING
+            result = SendResult(mail.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}")
+        level = logging.INFO if result.outcome is SendOutcome.SENT and not result.refused else logging.WARNING
         log.log(
             level, "mail=%s message_id=%s %s: %s refused=%s",
             mail.key, mail.message_id, result.outcome.value, result.detail, ",".join(result.refused) or "-",
@@ -227,11 +227,11 @@ class SmtpMailer:
     async def _send_one(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> SendResult:
         """One SMTP transaction; a 4xx/5xx reply becomes a result, a broken connection raises."""
         if not mail.recipients:
-            return SendResult(mail.key, Outcome.PERMANENT, "no recipients")
+            return SendResult(mail.key, SendOutcome.PERMANENT, "no recipients")
         addresses = (mail.envelope_from, *mail.recipients)
         utf8 = not all(a.isascii() for a in addresses)
         if utf8 and not smtp.supports_extension("smtputf8"):
-            return SendResult(mail.key, Outcome.PERMANENT, "non-ASCII address and the server lacks SMTPUTF8")
+            return SendResult(mail.key, SendOutcome.PERMANENT, "non-ASCII address and the server lacks SMTPUTF8")
         encoding = "utf-8" if utf8 else "ascii"
         options = ["SMTPUTF8"] if utf8 else []
         if not mail.data.isascii() and smtp.supports_extension("8bitmime"):
@@ -246,7 +246,7 @@ class SmtpMailer:
         if deferred or not accepted:
             await _reset(smtp)
             problems = "; ".join(f"{r}: {code} {text}" for r, code, text in (*deferred, *refused))
-            outcome = Outcome.TEMPORARY if deferred else Outcome.PERMANENT
+            outcome = SendOutcome.TEMPORARY if deferred else SendOutcome.PERMANENT
             return SendResult(mail.key, outcome, f"RCPT: {problems}", tuple(r for r, _, _ in refused))
         refused_addresses = tuple(r for r, _, _ in refused)
         try:
@@ -258,9 +258,10 @@ class SmtpMailer:
             # The message may have been taken before the line dropped: sent again later,
             # under the same Message-ID, and said to be in doubt.
             smtp.close()
-            return SendResult(mail.key, Outcome.UNAVAILABLE, f"{self.name}: connection lost during DATA: "
+            return SendResult(mail.key, SendOutcome.UNAVAILABLE, f"{self.name}: connection lost during DATA: "
                               f"{_describe(exc)}", refused_addresses, in_doubt=True)
-        return SendResult(mail.key, Outcome.SENT, f"accepted by {len(accepted)} of {len(mail.recipients)}", refused_addresses)
+        return SendResult(mail.key, SendOutcome.SENT, f"accepted by {len(accepted)} of {len(mail.recipients)}",
+                          refused_addresses)
 
 
 async def _recipients(
@@ -319,10 +320,10 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
         smtp.close()
 
 
-def _outcome(code: int) -> Outcome:
+def _outcome(code: int) -> SendOutcome:
     if code == 421:  # "service not available, closing transmission channel": the server, not the mail
-        return Outcome.UNAVAILABLE
-    return Outcome.PERMANENT if 500 <= code < 600 else Outcome.TEMPORARY
+        return SendOutcome.UNAVAILABLE
+    return SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TEMPORARY
 
 
 def _tell(on_result: Callable[[SendResult], None] | None, result: SendResult) -> SendResult:

@@ -1,8 +1,9 @@
 """The outbox: decide a mail inside the case's transaction, send it later, exactly once.
 
 `enqueue` runs in the same transaction as the decision and writes one row per recipient under
-a unique key (case/step/round/recipient) with the finished bytes, so a crash either keeps both
-the decision and the mail or neither. `flush` drains due rows through the Mailer:
+a unique key (`outbox_key`: case/step/round/recipient) with the finished bytes, so a crash
+either keeps both the decision and the mail or neither. `flush` drains due rows through the
+Mailer:
 
 - sent: recorded the moment the server says 250, before the next mail is tried;
 - deferred by the server (4xx): retried with backoff; still deferred after give_up_after, or
@@ -28,12 +29,12 @@ from sqlmodel import Session, select
 
 from daemon.ack_windows import expire_ack_windows
 from daemon.errors import ServerUnavailable
-from daemon.ports import Mailer, Outcome, OutgoingMail, SendResult
+from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
 from daemon.store import session
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
-from models.types import OutboxStatus
+from models.types import EventKind, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ class Thread:
     def of(self, email: str) -> Thread:
         """This recipient's place."""
         return self.own.get(email) or Thread(self.in_reply_to, self.references)
+
+
+def outbox_key(case_id: str | None, step: str, round: int, recipient: str) -> str:
+    """The outbox row's unique key, "<case or ->/<step>/<round>/<recipient>": one mail per
+    recipient for each round of a step of a case, however often it is decided. A mail
+    outside any case ("-") is told apart by its step: "digest-20261127", "quarantine-<sha256>"."""
+    return f"{case_id or '-'}/{step}/{round}/{recipient}"
 
 
 @dataclass(frozen=True)
@@ -106,12 +114,12 @@ def outbox_rows(renderer: Renderer, directory: Directory, mail: Mail, now: datet
         data = composed[place]
         message_id = new_message_id(local, message_id_domain)
         rows.append(dict(
-            key=f"{mail.case_id or '-'}/{mail.step}/{mail.round}/{person.email}",
+            key=outbox_key(mail.case_id, mail.step, mail.round, person.email),
             case_id=mail.case_id, step=mail.step, round=mail.round, recipient=person.email,
             message_id=message_id,
             subject=f"{subject_tag(mail.case_id, token_of(message_id))} {parts.subject}" if mail.case_id else parts.subject,
             data=with_message_id(data, placeholder, message_id),
-            status=OutboxStatus.PENDING.value, created_at=now, next_attempt_at=now, attempts=0,
+            status=OutboxStatus.PENDING, created_at=now, next_attempt_at=now, attempts=0,
         ))
     return rows
 
@@ -171,12 +179,12 @@ def recover(engine: Engine, now: datetime) -> int:
     the server: it is resent under the same Message-ID (recipients' servers and clients
     dedupe on it) and the uncertainty is logged and put in the case's record."""
     with session(engine) as db:
-        left = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.SENDING.value)
+        left = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.SENDING)
                             .order_by(Outbox.id)))  # type: ignore[arg-type]
         if not left:
             return 0
         for row in left:
-            row.status = OutboxStatus.PENDING.value
+            row.status = OutboxStatus.PENDING
         _in_doubt(db, left[0], now)
         db.commit()
         log.info("%d more of that batch were not tried yet", len(left) - 1)
@@ -184,7 +192,7 @@ def recover(engine: Engine, now: datetime) -> int:
 
 
 def _in_doubt(db: Session, row: Outbox, now: datetime) -> None:
-    _event(db, row, now, "resend_uncertain", f"发送给 {row.recipient} 时中断，无法确定是否已送达，将以同一邮件编号重发")
+    _event(db, row, now, EventKind.RESEND_UNCERTAIN, f"发送给 {row.recipient} 时中断，无法确定是否已送达，将以同一邮件编号重发")
     log.warning("send interrupted case=%s message_id=%s to=%s: may have been delivered; it will be sent "
                 "again under the same Message-ID", row.case_id, row.message_id, row.recipient)
 
@@ -194,13 +202,13 @@ def _claim(engine: Engine, now: datetime) -> list[Outbox]:
     with session(engine) as db:
         rows = list(db.exec(
             select(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING.value, Outbox.next_attempt_at <= now)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
             .order_by(Outbox.id)  # type: ignore[arg-type]
             .limit(BATCH)
         ))
         if rows:
             db.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
-                       .values(status=OutboxStatus.SENDING.value))
+                       .values(status=OutboxStatus.SENDING))
             db.commit()
         return rows
 
@@ -217,15 +225,15 @@ class _Recorder:
         self.unavailable = ""  # the server's problem, when it could not be reached
 
     def __call__(self, result: SendResult) -> None:
-        if result.outcome is Outcome.SENT:
+        if result.outcome is SendOutcome.SENT:
             self._sent(self.rows[result.key])
             return
         with session(self.engine) as db:
             row = db.get(Outbox, self.rows[result.key].id)
             assert row is not None
             row.attempts += 1
-            handler = {Outcome.PERMANENT: self._refused, Outcome.TEMPORARY: self._deferred,
-                       Outcome.UNAVAILABLE: self._unavailable}
+            handler = {SendOutcome.PERMANENT: self._refused, SendOutcome.TEMPORARY: self._deferred,
+                       SendOutcome.UNAVAILABLE: self._unavailable}
             handler[result.outcome](db, row, result)
             db.commit()
 
@@ -242,9 +250,10 @@ class _Recorder:
             conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if sqlite else "SET LOCAL synchronous_commit TO OFF")
             try:
                 conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
-                             .values(status=OutboxStatus.SENT.value, sent_at=self.now, last_error=None,
+                             .values(status=OutboxStatus.SENT, sent_at=self.now, last_error=None,
                                      attempts=row.attempts + 1))
-                conn.execute(insert(Event).values(_event_fields(row, self.now, "mail_out", f"已发送给 {row.recipient}")))
+                conn.execute(insert(Event).values(
+                    _event_fields(row, self.now, EventKind.MAIL_OUT, f"已发送给 {row.recipient}")))
                 conn.commit()
             finally:
                 if sqlite:  # back to the pool as every other connection is: FULL
@@ -267,14 +276,14 @@ class _Recorder:
             self._give_up(db, row, "deferred", result.detail,
                           f"{row.recipient} 暂时拒收，自 {row.deferred_since:%Y-%m-%d %H:%M} UTC 起重试未果，停止重试：{result.detail}")
             return
-        row.status, row.last_error = OutboxStatus.PENDING.value, result.detail
+        row.status, row.last_error = OutboxStatus.PENDING, result.detail
         row.next_attempt_at = self.now + retry_delay(row.attempts)
         log.info("send deferred case=%s message_id=%s attempt=%d: %s",
                  row.case_id, row.message_id, row.attempts, result.detail)
 
     def _unavailable(self, db: Session, row: Outbox, result: SendResult) -> None:
         # The mail keeps its place and its next attempt time: the app backs off the server.
-        row.status, row.last_error = OutboxStatus.PENDING.value, result.detail
+        row.status, row.last_error = OutboxStatus.PENDING, result.detail
         self.unavailable = result.detail
         if result.in_doubt:
             _in_doubt(db, row, self.now)
@@ -282,8 +291,8 @@ class _Recorder:
     def _give_up(self, db: Session, row: Outbox, why: str, detail: str, summary: str) -> None:
         """The mail will not arrive: B or the next leader takes over on the next pass, and
         综合部 is told whom it did not reach."""
-        row.status, row.last_error = OutboxStatus.FAILED.value, detail
-        _event(db, row, self.now, "send_failed", summary)
+        row.status, row.last_error = OutboxStatus.FAILED, detail
+        _event(db, row, self.now, EventKind.SEND_FAILED, summary)
         if row.case_id:
             expire_ack_windows(db, row.case_id, row.recipient, self.now)
         if self.report is not None:
@@ -295,11 +304,11 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
 
 
-def _event(db: Session, row: Outbox, now: datetime, kind: str, summary: str) -> None:
+def _event(db: Session, row: Outbox, now: datetime, kind: EventKind, summary: str) -> None:
     db.add(Event(**_event_fields(row, now, kind, summary)))
 
 
-def _event_fields(row: Outbox, now: datetime, kind: str, summary: str) -> dict[str, Any]:
+def _event_fields(row: Outbox, now: datetime, kind: EventKind, summary: str) -> dict[str, Any]:
     """An outbox event on the case's record: what was sent, to whom, what became of it."""
     return dict(case_id=row.case_id, at=now, kind=kind, actor="complaintd", message_id=row.message_id,
                 subject=row.subject, summary=summary)

@@ -80,7 +80,9 @@ class OutgoingMail:
     data: bytes  # the full RFC 5322 message, CRLF or LF line ends
 
 
-class Outcome(str, Enum):
+class SendOutcome(str, Enum):
+    """What became of one mail handed to the server."""
+
     SENT = "sent"
     TEMPORARY = "temporary"  # the server deferred this mail (4xx): try it again later
     PERMANENT = "permanent"  # this recipient will never take it (5xx)
@@ -94,7 +96,7 @@ class SendResult:
     """What happened to one OutgoingMail; `refused` holds recipients rejected permanently."""
 
     key: str
-    outcome: Outcome
+    outcome: SendOutcome
     detail: str = ""
     refused: tuple[str, ...] = ()
     in_doubt: bool = False  # the line dropped after the message was handed over: maybe delivered

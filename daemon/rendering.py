@@ -55,7 +55,7 @@ class Renderer:
         )
         self.env.filters["local"] = self.local_time
         # The one vocabulary (models/labels.py): `{{ label.media_outlet }}` is the field's label.
-        self.env.globals.update(label=FIELD_LABELS, clock_labels={k.value: clock_label(k.value) for k in DeadlineKind},
+        self.env.globals.update(label=FIELD_LABELS, clock_labels={k: clock_label(k) for k in DeadlineKind},
                                 status_labels=STATUS_LABELS,
                                 category_labels=CATEGORY_LABELS)
 

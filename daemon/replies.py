@@ -43,6 +43,7 @@ from models.permissions import roles_of
 from models.policy import Notify, Step
 from models.replies import Answer, ReplyDecision, decide_reply, word_of
 from models.tables import Case, Deadline, Event, Outbox
+from models.types import EventKind
 from parsers.commands import Command, read_commands
 from parsers.message import ParsedMail
 
@@ -94,11 +95,11 @@ class Replies:
             return self._unproven(db, mail, sender, now)
         case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).first()
         if case is None:
-            return Handled(None, [_event(None, now, "rejected", sender, mail, f"没有案件 {case_id}")], [])
+            return Handled(None, [_event(None, now, EventKind.REJECTED, sender, mail, f"没有案件 {case_id}")], [])
         dept = self.settings.directory.department(case.receiving_dept) or self.settings.directory.general_dept
         roles = roles_of(sender, dept, self.settings.directory.outlet(case.media_outlet), self.settings.directory)
         if not roles:
-            return Handled(case.id, [_event(case.id, now, "rejected", sender, mail,
+            return Handled(case.id, [_event(case.id, now, EventKind.REJECTED, sender, mail,
                                             f"{sender} 不在本案件的处理人员中，回复未采纳")], [])
         clocks = list(db.exec(select(Deadline).where(Deadline.case_id == case.id)))
         answer = Answer(sender, mail.sender.name if mail.sender else "", roles,
@@ -108,7 +109,7 @@ class Replies:
                         category_basis=case.category_basis, statement=case.statement)
         decision = decide_reply(state, answer, self.settings.directory, self.settings.deadlines,
                                 self.settings.daemon.timezone, now)
-        events = [_event(case.id, now, "mail_in", sender, mail, first_line(mail.text) or "（空白回复）")]
+        events = [_event(case.id, now, EventKind.MAIL_IN, sender, mail, first_line(mail.text) or "（空白回复）")]
         events += [_event(case.id, now, o.kind, sender, mail, o.summary) for o in decision.events]
         reply = Reply(case, clocks, sender, now, decision)
         _apply(db, reply)
@@ -159,9 +160,9 @@ class Replies:
         owner is asked once to answer our mail instead (a forgery thus reaches the real owner)."""
         case_id = self.named_case(db, mail)
         if case_id is None:
-            return Handled(None, [_event(None, now, "rejected", sender, mail,
+            return Handled(None, [_event(None, now, EventKind.REJECTED, sender, mail,
                                          "回复中找不到本系统的案件，未采纳")], [])
-        events = [_event(case_id, now, "rejected", sender, mail,
+        events = [_event(case_id, now, EventKind.REJECTED, sender, mail,
                          "未能证明发件人收到过本案件的邮件（无邮件线索，主题口令不符），未采纳；已请其回复系统邮件确认")]
         if self._sent_within_hour(db, Step.VERIFY, sender=sender, now=now) >= CONFIRMS_PER_HOUR:
             return Handled(case_id, events, [])
@@ -178,7 +179,7 @@ class Replies:
         """An outsider wrote again about a case: never dropped, never answered; the case's
         people are told (SPEC §4), at most FOLLOWUPS_PER_HOUR times an hour per case."""
         text = mail.text.strip()
-        events = [_event(case_id, now, "mail_in", sender, mail, f"外部来信（补充）：{first_line(text) or '（无正文）'}")]
+        events = [_event(case_id, now, EventKind.MAIL_IN, sender, mail, f"外部来信（补充）：{first_line(text) or '（无正文）'}")]
         if self._sent_within_hour(db, Step.FOLLOWUP, case_id=case_id, now=now) >= FOLLOWUPS_PER_HOUR:
             return Handled(case_id, events, [])
         case = db.get(Case, case_id)
@@ -206,7 +207,7 @@ class Replies:
                           case_id: str | None = None) -> int:
         """How many mails of this step went to `sender` (rows), or about `case_id` (rounds), in the last hour."""
         query = select(func.count(func.distinct(Outbox.round)) if case_id else func.count()).select_from(Outbox).where(
-            Outbox.step == step.value, Outbox.created_at > now - timedelta(hours=1))
+            Outbox.step == step, Outbox.created_at > now - timedelta(hours=1))
         if sender is not None:
             query = query.where(Outbox.recipient == sender)
         if case_id is not None:
@@ -237,10 +238,10 @@ def _apply(db: Session, reply: Reply) -> None:
     for name, value in decision.fields.items():
         setattr(case, name, value)
     if decision.status is not None:
-        case.status = decision.status.value
+        case.status = decision.status
     for new in decision.clocks:
         reply.clocks.append(Deadline(case_id=case.id, kind=new.kind, round=new.round, due_at=new.due_at,
-                                     target=new.target))
+                                     target=str(new.target or "")))
     by_key = {(c.kind, c.round): c for c in reply.clocks}
     for key, due_at in decision.moved.items():
         by_key[key].due_at = due_at
@@ -252,11 +253,11 @@ def _apply(db: Session, reply: Reply) -> None:
 
 
 def _next_step_round(db: Session, case_id: str, step: Step) -> int:
-    last = db.exec(select(func.max(Outbox.round)).where(Outbox.case_id == case_id, Outbox.step == step.value)).one()
+    last = db.exec(select(func.max(Outbox.round)).where(Outbox.case_id == case_id, Outbox.step == step)).one()
     return (last or 0) + 1
 
 
-def _event(case_id: str | None, now: datetime, kind: str, actor: str, mail: ParsedMail, summary: str) -> Event:
+def _event(case_id: str | None, now: datetime, kind: EventKind, actor: str, mail: ParsedMail, summary: str) -> Event:
     return Event(case_id=case_id, at=now, kind=kind, actor=actor or "unknown", message_id=mail.message_id,
                  subject=mail.subject[:500] or None, summary=summary)
 

@@ -26,9 +26,11 @@ from daemon.views import time_left
 from models.directory import Directory, Person
 from models.labels import DEPARTMENT_ROLE_LABELS, LEADER_LABELS, category_label, clock_label, status_label
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
-from models.types import CLOSED_STATUSES
+from models.types import CLOSED_STATUSES, EventKind, InboundStatus, OutboxStatus
 
 log = logging.getLogger(__name__)
+
+BAD_ADDRESS = "bad_address"  # the outbox step and template of a notice about an address
 
 
 def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: datetime) -> bool:
@@ -55,17 +57,16 @@ def digest_pass(engine: Engine, settings: Settings, renderer: Renderer, now: dat
 def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, Any]:
     """What 综合部 reads each morning: the last 24 hours, and what is open now."""
     since = now - timedelta(days=1)
-    closed = [s.value for s in CLOSED_STATUSES]
     cases = {c.id: c for c in db.exec(select(Case))}
     opened = [c for c in cases.values() if c.registered_at >= since]
-    finished = [c for c in cases.values() if c.status in closed and c.updated_at >= since]
-    open_cases = sorted((c for c in cases.values() if c.status not in closed), key=lambda c: c.received_at)
+    finished = [c for c in cases.values() if c.status in CLOSED_STATUSES and c.updated_at >= since]
+    open_cases = sorted((c for c in cases.values() if c.status not in CLOSED_STATUSES), key=lambda c: c.received_at)
     next_due = next_deadlines(db, [c.id for c in open_cases], still_open=True)
     events = list(db.exec(select(Event).where(Event.at >= since).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
-    quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == "quarantined",
+    quarantined = list(db.exec(select(InboundMail).where(InboundMail.status == InboundStatus.QUARANTINED,
                                                           InboundMail.seen_at >= since)))
     # Mail still not delivered after an hour of retries: never dropped, but 综合部 should know.
-    stuck = list(db.exec(select(Outbox).where(Outbox.status == "pending",
+    stuck = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.PENDING,
                                               Outbox.created_at <= now - timedelta(hours=1))
                          .order_by(Outbox.created_at)))  # type: ignore[arg-type]
     return {
@@ -74,10 +75,10 @@ def digest_context(db: Session, settings: Settings, now: datetime) -> dict[str, 
         "opened": [_line(c, settings) for c in opened],
         "closed": [_line(c, settings) for c in finished],
         "open": [{**_line(c, settings), "next": _next_text(next_due.get(c.id), now)} for c in open_cases],
-        "breaches": [e for e in events if e.kind == "breached"],
-        "rejected": [e for e in events if e.kind == "rejected"],
+        "breaches": [e for e in events if e.kind == EventKind.BREACHED],
+        "rejected": [e for e in events if e.kind == EventKind.REJECTED],
         "quarantined": quarantined,
-        "directory_problems": [e for e in events if e.kind in ("unreachable", "send_failed")],
+        "directory_problems": [e for e in events if e.kind in (EventKind.UNREACHABLE, EventKind.SEND_FAILED)],
         "stuck": stuck,
     }
 
@@ -182,17 +183,26 @@ def bad_address_rows(settings: Settings, renderer: Renderer, case_id: str | None
     gd = directory.general_dept
     to = [p for p in (*directory.mailboxes(gd), *([gd.interface_b] if gd.interface_b else []))
           if p.email != address]  # not to the address that failed
-    tag = address if case_id else f"{address}/{step}"
     return outbox_rows(renderer, directory,
-                       Mail(case_id, "bad_address", "bad_address", context, to,
-                            round=zlib.crc32(tag.encode()) & 0x7FFFFFFF),
+                       Mail(case_id, BAD_ADDRESS, BAD_ADDRESS, context, to,
+                            round=round_of_address(address, None if case_id else step)),
                        now, settings.message_id_domain)
+
+
+def round_of_address(address: str, step: str | None = None) -> int:
+    """The round of a notice about an address that did not take a mail: one notice per case
+    and address (per address and step outside a case), so the address (and step) is folded
+    into the outbox key's number, as the CRC-32 of "<address>[/<step>]" kept to 31 bits (an
+    INTEGER on PostgreSQL). These numbers are in the keys of notices already queued;
+    numbering them otherwise would send those notices a second time."""
+    tag = f"{address}/{step}" if step is not None else address
+    return zlib.crc32(tag.encode()) & 0x7FFFFFFF
 
 
 def undeliverable_reporter(settings: Settings, renderer: Renderer) -> Report:
     """The outbox's report: a mail given up is announced to 综合部 in the same transaction."""
     def report(db: Session, row: Outbox, why: str, reason: str, now: datetime) -> None:
-        if row.step == "bad_address":  # the notice itself failed: no notice about the notice
+        if row.step == BAD_ADDRESS:  # the notice itself failed: no notice about the notice
             log.error("a notice to 综合部 could not be delivered to %s: %s", row.recipient, reason)
             return
         if not settings.directory.is_known(row.recipient):

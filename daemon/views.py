@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from daemon.queries import CaseRecord
 from models.directory import Directory, Person
-from models.labels import CLOCK_TABLE, EVENT_LABELS, FIELD_LABELS, LATE, category_label, clock_label, status_label
+from models.labels import CLOCK_TABLE, FIELD_LABELS, LATE, category_label, clock_label, event_label, status_label
 from models.tables import Case, Deadline, Event
-from models.types import DeadlineKind
+from models.types import AckTarget, DeadlineKind
 
 EXCERPT_CHARS = 1500  # the ack mail quotes the complaint; the full text is in the register
 
@@ -78,7 +78,7 @@ def event_json(e: Event, tz: ZoneInfo) -> dict[str, Any]:
             "subject": e.subject, "summary": e.summary}
 
 
-class Clock(Protocol):
+class ClockView(Protocol):
     """A deadline as the mails show it: a stored Deadline, or one just drafted."""
 
     @property
@@ -91,13 +91,13 @@ class Clock(Protocol):
     def late(self) -> bool: ...
 
 
-ClockT = TypeVar("ClockT", bound=Clock)
+ClockViewT = TypeVar("ClockViewT", bound=ClockView)
 
 
-def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -> dict[str, Any]:
+def mail_context(case: Case, deadlines: Sequence[ClockView], directory: Directory) -> dict[str, Any]:
     """What the case templates see: display strings, never template source."""
     dept = directory.department(case.receiving_dept)
-    clocks = [clock_context(d) for d in in_due_order(deadlines) if getattr(d.kind, "value", d.kind) != "ack"]
+    clocks = [clock_context(d) for d in in_due_order(deadlines) if d.kind != DeadlineKind.ACK]
     return {
         "case": {
             "id": case.id,
@@ -128,7 +128,7 @@ def mail_context(case: Case, deadlines: Sequence[Clock], directory: Directory) -
     }
 
 
-def in_due_order(deadlines: Sequence[ClockT]) -> list[ClockT]:
+def in_due_order(deadlines: Sequence[ClockViewT]) -> list[ClockViewT]:
     """Clocks as mail and the form list them: a person reads the list as "what comes when",
     and the clocks a takeover starts were made after the registration's later ones."""
     return sorted(deadlines, key=lambda d: d.due_at)
@@ -148,9 +148,8 @@ def greeting(people: Sequence[Person], directory: Directory) -> str:
     return "、".join(dict.fromkeys(directory_name(p.email, directory) for p in people))
 
 
-def clock_context(d: Clock) -> dict[str, Any]:
-    kind = getattr(d.kind, "value", d.kind)  # a DeadlineKind, or its stored text
-    return {"kind": kind, "label": clock_label(kind), "due_at": d.due_at, "met": d.met_at is not None,
+def clock_context(d: ClockView) -> dict[str, Any]:
+    return {"kind": str(d.kind), "label": clock_label(d.kind), "due_at": d.due_at, "met": d.met_at is not None,
             "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
 
 
@@ -226,7 +225,7 @@ def case_text(record: CaseRecord, tz: ZoneInfo, directory: Directory) -> str:
         for d in record.deadlines
     ])
     out += ["", "记录："]
-    out += [terminal_safe(f"{t(e.at)}  {EVENT_LABELS.get(e.kind, e.kind)}  {e.actor}  {e.summary}"
+    out += [terminal_safe(f"{t(e.at)}  {event_label(e.kind)}  {e.actor}  {e.summary}"
                           + (f"  {e.message_id}" if e.message_id else "")) for e in record.events]
     return "\n".join(out)
 
@@ -262,8 +261,8 @@ def clock_name(d: Deadline, directory: Directory) -> str:
     """"评估答复（可处理/无法处理）", "动态报告 第2次", and for an answer awaited from someone
     "确认回复（张伟）": an ack window's round only counts windows, the person is what the
     reader needs (the address when the directory names nobody)."""
-    if d.kind == DeadlineKind.ACK.value and d.target:
-        return f"{clock_label(d.kind)}（{directory_name(d.target.rsplit('/', 1)[-1], directory)}）"
+    if d.kind == DeadlineKind.ACK and d.target:
+        return f"{clock_label(d.kind)}（{directory_name(AckTarget.parse(d.target).address, directory)}）"
     return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
 
 

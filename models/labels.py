@@ -34,7 +34,7 @@ Terms, one a line:
 from __future__ import annotations
 
 from models.policy import Step
-from models.types import CaseStatus, DeadlineKind
+from models.types import CaseStatus, DeadlineKind, EventKind
 
 # The registration record's fields (SPEC §5 names, and the record's own additions), labelled.
 FIELD_LABELS: dict[str, str] = {
@@ -126,11 +126,12 @@ STEP_LABELS: dict[Step, str] = {
 }
 
 # The event log's kinds, as 媒体投诉相关记录 names them.
-EVENT_LABELS: dict[str, str] = {
-    "mail_in": "来信", "mail_out": "发信", "registered": "登记", "duplicate": "重复来信",
-    "quarantined": "隔离", "parse_problems": "读取问题", "breached": "超时", "status": "状态变更",
-    "command": "回复指令", "rejected": "未采纳", "unreachable": "无法联系", "send_failed": "发送失败",
-    "resend_uncertain": "重发（送达不明）",
+EVENT_LABELS: dict[EventKind, str] = {
+    EventKind.MAIL_IN: "来信", EventKind.MAIL_OUT: "发信", EventKind.REGISTERED: "登记",
+    EventKind.DUPLICATE: "重复来信", EventKind.QUARANTINED: "隔离", EventKind.PARSE_PROBLEMS: "读取问题",
+    EventKind.BREACHED: "超时", EventKind.STATUS: "状态变更", EventKind.COMMAND: "回复指令",
+    EventKind.REJECTED: "未采纳", EventKind.UNREACHABLE: "无法联系", EventKind.SEND_FAILED: "发送失败",
+    EventKind.RESEND_UNCERTAIN: "重发（送达不明）",
 }
 
 CATEGORY_LABELS: dict[int, str] = {  # SPEC §2
@@ -152,6 +153,15 @@ LATE = FIELD_LABELS["late"]  # said after a status, a clock or a mail that came 
 def status_label(status: str) -> str:
     """A status as people read it; an unknown one as it is stored."""
     return STATUS_LABELS.get(status, status)
+
+
+def event_label(kind: str) -> str:
+    """An event log line's kind as people read it; a kind this version does not know, as it
+    is stored."""
+    try:
+        return EVENT_LABELS.get(EventKind(kind), kind)
+    except ValueError:
+        return kind
 
 
 def clock_label(kind: str) -> str:

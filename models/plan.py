@@ -194,7 +194,7 @@ def simulate(start: Start, directory: Directory, deadlines: Deadlines, zone: tzi
              answers: tuple[Scripted, ...] = (), horizon: timedelta = HORIZON) -> Plan:
     """Every mail the case causes from its registration to `registered_at + horizon`, given
     the scripted answers and silence otherwise."""
-    clocks = tuple(Clock(d.kind.value, 0, d.due_at, d.met_at)
+    clocks = tuple(Clock(d.kind, 0, d.due_at, d.met_at)
                    for d in intake_deadlines(start.received_at, start.receiving_dept, deadlines,
                                              start.registered_at))
     case = CaseState(id="plan", status=CaseStatus.REGISTERED, receiving_dept=start.receiving_dept,
@@ -247,7 +247,7 @@ def _failover(notify: Notify, directory: Directory) -> tuple[str, Person | None]
     """For a failover, whether a leader was silent (越级上报) or an A contact (→ B), and who."""
     if notify.step not in (Step.FAILOVER, Step.LEADER_SILENT) or not notify.about:
         return "", None
-    email = notify.about.rsplit("/", 1)[-1]
+    email = notify.about.address
     person = directory.person(email) or Person("", email)
     if notify.step is Step.LEADER_SILENT:
         return "", person

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Callable, Iterable
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
 from parsers.commands import Verb
 
 LATE_GRACE = timedelta(minutes=1)  # acting later than this after the due time is "late" (迟发)
 
 
-class Step(str, Enum):
+class Step(StrEnum):
     """The mails the clocks cause; each has its templates under templates/<value>.*.j2."""
 
     ASSESS_OVERDUE = "assess_overdue"  # remind the receiver, report to the department leader
@@ -57,14 +57,14 @@ class Step(str, Enum):
 @dataclass(frozen=True)
 class Clock:
     """A deadline as the policy sees it. `target` names, for an ack window, the step and
-    round it belongs to and the address whose answer is awaited: "group/0/a@b"."""
+    round of the mail it belongs to and the address whose answer is awaited."""
 
-    kind: str
+    kind: DeadlineKind
     round: int
     due_at: datetime
     met_at: datetime | None = None
     breached_at: datetime | None = None
-    target: str = ""
+    target: AckTarget | None = None
 
     @property
     def open(self) -> bool:
@@ -72,7 +72,8 @@ class Clock:
 
     @property
     def awaited(self) -> str:
-        return self.target.rsplit("/", 1)[-1]
+        """The address whose answer an ack window awaits; "" for the other clocks."""
+        return self.target.address if self.target else ""
 
 
 @dataclass(frozen=True)
@@ -106,23 +107,35 @@ class Notify:
     due_at: datetime | None = None  # the deadline this mail is about
     late: bool = False  # sent after its due time (registered late, or the daemon was down)
     attach_form: bool = False  # the registration form (媒体投诉登记表) goes with it
-    about: str = ""  # for a failover: the email of the person who did not answer
+    about: AckTarget | None = None  # for a failover: the mail the person did not answer
+
+
+def round_of_reply(at: datetime) -> int:
+    """The round of a report a reply causes (a solution, a resolution, a statement draft):
+    the reply's time in whole seconds since the epoch, so that each reply's report is a mail
+    of its own under the outbox's unique key. These numbers are in the keys of mails already
+    queued; numbering them otherwise would send those mails a second time."""
+    return int(at.timestamp())
 
 
 @dataclass(frozen=True)
 class NewClock:
-    kind: str
+    kind: DeadlineKind
     round: int
     due_at: datetime
-    target: str = ""
+    target: AckTarget | None = None
+
+    @property
+    def awaited(self) -> str:
+        return self.target.address if self.target else ""
 
 
 @dataclass
 class Decision:
     """What one pass does to one case."""
 
-    met: list[tuple[str, int]] = field(default_factory=list)
-    breached: list[tuple[str, int]] = field(default_factory=list)
+    met: list[tuple[DeadlineKind, int]] = field(default_factory=list)
+    breached: list[tuple[DeadlineKind, int]] = field(default_factory=list)
     mails: list[Notify] = field(default_factory=list)
     clocks: list[NewClock] = field(default_factory=list)
     status: CaseStatus | None = None
@@ -203,7 +216,7 @@ def decide(case: CaseState, directory: Directory, deadlines: Deadlines, now: dat
 def _triggered(clock: Clock, now: datetime) -> bool:
     """Due by time; the statement at once: it goes out as soon as it is approved, its due
     time (approval + 30 min) is the limit it is measured against."""
-    return clock.kind == DeadlineKind.STATEMENT.value or clock.due_at <= now
+    return clock.kind == DeadlineKind.STATEMENT or clock.due_at <= now
 
 
 def _advanced(case: CaseState, decision: Decision) -> CaseState:
@@ -272,8 +285,8 @@ def _to_general_dept(case: CaseState, clock: Clock, ctx: Context, d: Decision) -
 
 def _start_general_dept_clocks(ctx: Context, d: Decision) -> None:
     d.marks["gd_takeover_at"] = ctx.now
-    d.clocks.append(NewClock(DeadlineKind.GROUP.value, 0, ctx.now + ctx.deadlines[DeadlineKind.GROUP]))
-    d.clocks.append(NewClock(DeadlineKind.PROGRESS.value, 1, ctx.now + ctx.deadlines[DeadlineKind.PROGRESS]))
+    d.clocks.append(NewClock(DeadlineKind.GROUP, 0, ctx.now + ctx.deadlines[DeadlineKind.GROUP]))
+    d.clocks.append(NewClock(DeadlineKind.PROGRESS, 1, ctx.now + ctx.deadlines[DeadlineKind.PROGRESS]))
 
 
 def solution(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
@@ -329,7 +342,7 @@ def _convene_group(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> 
                                 awaits=members, attach_form=True))
     _transition(case, Step.GROUP, d)
     d.marks["group_formed_at"] = ctx.now
-    d.clocks.append(NewClock(DeadlineKind.HIGHER_AUTHORITY.value, 0,
+    d.clocks.append(NewClock(DeadlineKind.HIGHER_AUTHORITY, 0,
                              ctx.now + ctx.deadlines[DeadlineKind.HIGHER_AUTHORITY]))
 
 
@@ -354,7 +367,7 @@ def progress(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
                                 cc=ctx.directory.mailboxes(ctx.directory.general_dept)))
     every = ctx.deadlines[DeadlineKind.PROGRESS]
     skipped = max(0, int((ctx.now - clock.due_at) / every))
-    d.clocks.append(NewClock(DeadlineKind.PROGRESS.value, clock.round + skipped + 1,
+    d.clocks.append(NewClock(DeadlineKind.PROGRESS, clock.round + skipped + 1,
                              clock.due_at + every * (skipped + 1)))
 
 
@@ -382,13 +395,13 @@ def ack(case: CaseState, clock: Clock, ctx: Context, d: Decision) -> None:
         # unnoticed either: 综合部, which follows every case, is asked to reach them by phone.
         gd = ctx.directory.mailboxes(ctx.directory.general_dept)
         _send(case, d, ctx, _notify(case, Step.LEADER_SILENT, clock, ctx, to=gd, cc=[person],
-                                    round=clock.round, about=_origin(clock)))
+                                    round=clock.round, about=clock.target))
         return
     backup = _backup_of(silent, ctx)
     if backup is None:
         return
     _send(case, d, ctx, _notify(case, Step.FAILOVER, clock, ctx, to=[backup], cc=[person], awaits=[backup],
-                                round=clock.round, about=_origin(clock)))
+                                round=clock.round, about=clock.target))
 
 
 def _backup_of(silent: str, ctx: Context) -> Person | None:
@@ -398,24 +411,17 @@ def _backup_of(silent: str, ctx: Context) -> Person | None:
     return None if backup is None or backup.email == silent else backup
 
 
-def _origin(clock: Clock) -> str:
-    """"step/round/address" of the mail an ack window was waiting on (a failover names it)."""
-    origin = clock.target.split("/")
-    step_round = int(origin[1]) if len(origin) > 2 and origin[1].isdigit() else 0
-    return f"{origin[0]}/{step_round}/{clock.awaited}"
-
-
-RULES: dict[str, Callable[[CaseState, Clock, Context, Decision], None]] = {
-    DeadlineKind.ASSESS.value: assess,
-    DeadlineKind.ACCOUNT_MANAGER.value: account_manager,
-    DeadlineKind.GENERAL_DEPT.value: general_dept,
-    DeadlineKind.SOLUTION.value: solution,
-    DeadlineKind.NORMAL_COMPLETION.value: normal_completion,
-    DeadlineKind.GROUP.value: group,
-    DeadlineKind.HIGHER_AUTHORITY.value: higher_authority,
-    DeadlineKind.PROGRESS.value: progress,
-    DeadlineKind.STATEMENT.value: statement,
-    DeadlineKind.ACK.value: ack,
+RULES: dict[DeadlineKind, Callable[[CaseState, Clock, Context, Decision], None]] = {
+    DeadlineKind.ASSESS: assess,
+    DeadlineKind.ACCOUNT_MANAGER: account_manager,
+    DeadlineKind.GENERAL_DEPT: general_dept,
+    DeadlineKind.SOLUTION: solution,
+    DeadlineKind.NORMAL_COMPLETION: normal_completion,
+    DeadlineKind.GROUP: group,
+    DeadlineKind.HIGHER_AUTHORITY: higher_authority,
+    DeadlineKind.PROGRESS: progress,
+    DeadlineKind.STATEMENT: statement,
+    DeadlineKind.ACK: ack,
 }
 
 
@@ -423,7 +429,7 @@ RULES: dict[str, Callable[[CaseState, Clock, Context, Decision], None]] = {
 
 def _notify(case: CaseState, step: Step, clock: Clock, ctx: Context, *, to: Iterable[Person],
             cc: Iterable[Person] = (), awaits: Iterable[Person] = (), attach_form: bool = False,
-            round: int | None = None, about: str = "") -> Notify:
+            round: int | None = None, about: AckTarget | None = None) -> Notify:
     to_list = _unique(to)
     cc_list = [p for p in _unique(cc) if p.email not in {t.email for t in to_list}]
     if case.receiving_dept.kind is DepartmentKind.BRANCH:  # a branch's case mail all goes to 综合部
@@ -440,15 +446,15 @@ def _send(case: CaseState, d: Decision, ctx: Context, mail: Notify) -> None:
     window could only double the failover: a case registered late sends several reminders
     to one leader in one pass, and he must cause one 越级上报, not two identical ones."""
     d.mails.append(mail)
-    taken = [c.round for c in case.clocks if c.kind == DeadlineKind.ACK.value]
-    taken += [c.round for c in d.clocks if c.kind == DeadlineKind.ACK.value]
+    taken = [c.round for c in case.clocks if c.kind == DeadlineKind.ACK]
+    taken += [c.round for c in d.clocks if c.kind == DeadlineKind.ACK]
     next_round = max(taken, default=-1) + 1
     waiting = _waiting_for(case, d)
     for person in mail.awaits:
         if person.email in waiting:
             continue
-        d.clocks.append(NewClock(DeadlineKind.ACK.value, next_round, ctx.now + ctx.deadlines[DeadlineKind.ACK],
-                                 target=f"{mail.step.value}/{mail.round}/{person.email}"))
+        d.clocks.append(NewClock(DeadlineKind.ACK, next_round, ctx.now + ctx.deadlines[DeadlineKind.ACK],
+                                 target=AckTarget(mail.step, mail.round, person.email)))
         next_round += 1
         waiting.add(person.email)
 
@@ -456,9 +462,9 @@ def _send(case: CaseState, d: Decision, ctx: Context, mail: Notify) -> None:
 def _waiting_for(case: CaseState, d: Decision) -> set[str]:
     """Whose answer an open ack window awaits, as this pass has left them so far."""
     settled = {*d.met, *d.breached}
-    ack = DeadlineKind.ACK.value
+    ack = DeadlineKind.ACK
     waiting = {c.awaited for c in case.clocks if c.kind == ack and c.open and (c.kind, c.round) not in settled}
-    return waiting | {c.target.rsplit("/", 1)[-1] for c in d.clocks if c.kind == ack}
+    return waiting | {c.awaited for c in d.clocks if c.kind == ack}
 
 
 def _transition(case: CaseState, step: Step, d: Decision) -> None:
@@ -478,7 +484,7 @@ def _acting(case: CaseState, a: Person, ctx: Context) -> list[Person]:
     """Who stands for an A contact on this case now: A, or — once A missed an answer and B
     was told (a breached ack window awaiting A) — B first, with A kept in copy, as a
     failover mail does. Later mails then reach the person who is actually answering."""
-    missed = any(c.kind == DeadlineKind.ACK.value and c.breached_at is not None and c.awaited == a.email
+    missed = any(c.kind == DeadlineKind.ACK and c.breached_at is not None and c.awaited == a.email
                  for c in case.clocks)
     backup = _backup_of(a.email, ctx) if missed else None
     return [backup, a] if backup is not None else [a]

@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 from models.directory import Deadlines, Directory, Person
 from models.permissions import Role, partners
-from models.policy import CaseState, Clock, NewClock, Notify, Step, next_status
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.policy import CaseState, Clock, NewClock, Notify, Step, next_status, round_of_reply
+from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind, EventKind
 from parsers.commands import Command, Verb
 
 EVERYONE = frozenset(Role)
@@ -45,10 +45,10 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """One line for the case's event log: "command" (done) or "rejected" (with the reason)."""
+class EventLine:
+    """One line for the case's event log: a command done, or one rejected with the reason."""
 
-    kind: str
+    kind: EventKind  # COMMAND or REJECTED
     summary: str
 
 
@@ -58,11 +58,11 @@ class ReplyDecision:
 
     fields: dict[str, Any] = field(default_factory=dict)  # Case column → new value
     status: CaseStatus | None = None
-    met: list[tuple[str, int]] = field(default_factory=list)  # clocks (kind, round) met now
-    moved: dict[tuple[str, int], datetime] = field(default_factory=dict)  # clock → its earlier due time
+    met: list[tuple[DeadlineKind, int]] = field(default_factory=list)  # clocks (kind, round) met now
+    moved: dict[tuple[DeadlineKind, int], datetime] = field(default_factory=dict)  # clock → its earlier due time
     clocks: list[NewClock] = field(default_factory=list)
     mails: list[Notify] = field(default_factory=list)  # reports first, the confirmation last
-    events: list[Outcome] = field(default_factory=list)
+    events: list[EventLine] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # what changed, in words, for the confirmation
 
 
@@ -101,7 +101,7 @@ class _Reply:
 
     def clock(self, kind: DeadlineKind) -> Clock | None:
         """The open clock of this kind, if any."""
-        return next((c for c in self.case.clocks if c.kind == kind.value and c.open), None)
+        return next((c for c in self.case.clocks if c.kind == kind and c.open), None)
 
     def _put(self, old: Clock, new: Clock) -> None:
         self.case = replace(self.case, clocks=tuple(new if c is old else c for c in self.case.clocks))
@@ -124,8 +124,8 @@ class _Reply:
 
     def new_clock(self, kind: DeadlineKind, due_at: datetime) -> None:
         """A new round of `kind`, after every round the case has had."""
-        taken = [c.round for c in self.case.clocks if c.kind == kind.value]
-        clock = Clock(kind.value, max(taken, default=-1) + 1, due_at)
+        taken = [c.round for c in self.case.clocks if c.kind == kind]
+        clock = Clock(kind, max(taken, default=-1) + 1, due_at)
         self.case = replace(self.case, clocks=(*self.case.clocks, clock))
         self.d.clocks.append(NewClock(clock.kind, clock.round, clock.due_at))
 
@@ -146,8 +146,7 @@ class _Reply:
         gd = list(directory.mailboxes(directory.general_dept))
         to = _REPORT_TO.get(step, _leader_and_general_dept)(self.case, directory)
         actor = directory.person(self.answer.sender) or Person("", self.answer.sender)
-        # Numbered by the reply's time, so that each reply's report is a mail of its own.
-        self.d.mails.append(Notify(step, int(self.now.timestamp()), tuple(to), (actor, *gd), (), self.now,
+        self.d.mails.append(Notify(step, round_of_reply(self.now), tuple(to), (actor, *gd), (), self.now,
                                    False, attach_form))
 
 
@@ -180,7 +179,7 @@ def decide_reply(case: CaseState, answer: Answer, directory: Directory, deadline
         r.d.done.append("已确认收到")
     if late:  # still counted: the record says who answered, and that it was after the window
         r.d.done.append("已确认收到（已过答复时限，记为迟复）")
-        r.d.events.append(Outcome("command", "迟复确认：答复晚于确认时限"))
+        r.d.events.append(EventLine(EventKind.COMMAND, "迟复确认：答复晚于确认时限"))
     for command in answer.commands:
         r.d.events.append(_command(r, command))
     if not answer.commands and not in_time and not late:
@@ -200,7 +199,7 @@ def _acknowledge(r: _Reply) -> tuple[int, int]:
     who = partners(r.answer.sender, r.directory)
     in_time = late = 0
     for clock in r.case.clocks:
-        if clock.kind != DeadlineKind.ACK.value or clock.met_at is not None or clock.awaited not in who:
+        if clock.kind != DeadlineKind.ACK or clock.met_at is not None or clock.awaited not in who:
             continue
         r._met(clock)
         if clock.breached_at is None:
@@ -210,15 +209,15 @@ def _acknowledge(r: _Reply) -> tuple[int, int]:
     return in_time, late
 
 
-def _command(r: _Reply, command: Command) -> Outcome:
+def _command(r: _Reply, command: Command) -> EventLine:
     rule = RULES[command.verb]
     if r.status in CLOSED_STATUSES and command.verb is not Verb.ACK:
-        return Outcome("rejected", f"“{rule.word}”：案件已关闭")
+        return EventLine(EventKind.REJECTED, f"“{rule.word}”：案件已关闭")
     if not rule.roles & r.answer.roles:
-        return Outcome("rejected", f"“{rule.word}”：{r.answer.sender} 无权执行")
+        return EventLine(EventKind.REJECTED, f"“{rule.word}”：{r.answer.sender} 无权执行")
     summary = rule.action(r, command)
     r.d.done.append(summary)
-    return Outcome("command", f"{rule.word}：{summary}")
+    return EventLine(EventKind.COMMAND, f"{rule.word}：{summary}")
 
 
 def may(verb: Verb, roles: frozenset[Role]) -> bool:

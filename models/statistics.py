@@ -22,11 +22,10 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, Hashable, Iterable, Sequence, TypeVar
 
-from models.types import CLOSED_STATUSES
+from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
 
 K = TypeVar("K", bound=Hashable)
 
-ACK = "ack"  # acknowledgment windows are the daemon's own chasing, not the procedure's deadlines
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -34,7 +33,7 @@ _MICROSECOND = timedelta(microseconds=1)
 class DeadlineFacts:
     """One clock of a case, any round."""
 
-    kind: str
+    kind: DeadlineKind
     due_at: datetime
     met_at: datetime | None = None
     breached_at: datetime | None = None
@@ -59,7 +58,7 @@ class CaseFacts:
     receiving_dept: str  # a department id
     media_outlet: str | None
     received_at: datetime
-    status: str
+    status: CaseStatus
     resolved_at: datetime | None = None
     assessed_at: datetime | None = None  # the assess clock met
     account_manager_at: datetime | None = None  # the account_manager clock met, else breached
@@ -101,9 +100,6 @@ class Statistics:
         return 100.0 * self.deadlines_on_time / self.deadlines_decided
 
 
-CLOSED = frozenset(s.value for s in CLOSED_STATUSES)
-
-
 def register_statistics(cases: Sequence[CaseFacts], since: datetime | None, until: datetime) -> Statistics:
     """The statistics of the cases received in [since, until], as they stood at `until`."""
     period = [c for c in cases if (since is None or c.received_at >= since) and c.received_at <= until]
@@ -117,12 +113,13 @@ def register_statistics(cases: Sequence[CaseFacts], since: datetime | None, unti
         return summarize(spans)
 
     decided = [d for c in period for d in c.deadlines
-               if d.kind != ACK and (at := d.decided_at) is not None and at <= until]
+               # ack windows are the daemon's own chasing, not the procedure's deadlines
+               if d.kind != DeadlineKind.ACK and (at := d.decided_at) is not None and at <= until]
     return Statistics(
         since=since,
         until=until,
         cases=len(period),
-        closed=sum(1 for c in period if c.status in CLOSED),
+        closed=sum(1 for c in period if c.status in CLOSED_STATUSES),
         by_category=_counts(c.category for c in period),
         by_department=_counts(c.receiving_dept for c in period),
         by_outlet=_counts(c.media_outlet or None for c in period),

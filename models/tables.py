@@ -4,7 +4,9 @@ Declarations only: nothing here opens a session or reads the clock.
 Every time column is UTCDateTime (aware UTC); unique constraints carry the exactly-once rules:
 - a message is recorded once per place it sat in: (mailbox, uidvalidity, uid);
 - a message becomes at most one case: Case.source_key (Message-ID, else a digest of the bytes);
-- a mail is decided once: Outbox.key (case, step, round, recipient).
+- a mail is decided once: Outbox.key (case, step, round, recipient; daemon/outbox.py outbox_key).
+The enum columns are EnumText: they store the enum's value, the same text as a plain string
+column, and read back the member.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from models.types import (
+    CaseStatus, DeadlineKind, EnumText, EventKind, InboundStatus, OutboxStatus, UTCDateTime,
+)
 
 
 def _utc(nullable: bool = True, index: bool = False) -> Any:
@@ -28,7 +32,7 @@ class Case(SQLModel, table=True):
     __tablename__ = "cases"
 
     id: str = Field(primary_key=True)  # MT-YYYYMMDD-NNNN
-    status: str = Field(index=True)
+    status: CaseStatus = Field(index=True, sa_type=EnumText(CaseStatus))
     category: int | None = None
     # How the category was had (SPEC §2): "stated" by the forwarder or a form, "judged" from
     # the story by parsers/category.py (a guess that the ack asks the forwarder to confirm),
@@ -96,13 +100,13 @@ class Deadline(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: str = Field(foreign_key="cases.id", index=True)
-    kind: str
+    kind: DeadlineKind = Field(sa_type=EnumText(DeadlineKind))
     round: int = 0
     due_at: datetime = _utc(nullable=False)
     met_at: datetime | None = _utc()
     breached_at: datetime | None = _utc()
     late: bool = False  # already past when it was created (迟报)
-    target: str = ""  # an ack window's "<step>/<round>/<address awaited>"
+    target: str = ""  # an ack window's AckTarget, as "<step>/<round>/<address awaited>"
 
 
 class Event(SQLModel, table=True):
@@ -113,7 +117,7 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
     at: datetime = _utc(nullable=False, index=True)
-    kind: str  # registered, mail_in, mail_out, duplicate, quarantined, send_failed, …
+    kind: EventKind = Field(sa_type=EnumText(EventKind))
     actor: str  # an address, or "complaintd"
     message_id: str | None = Field(default=None, index=True)
     subject: str | None = None
@@ -135,7 +139,7 @@ class InboundMail(SQLModel, table=True):
     message_id: str | None = Field(default=None, index=True)
     digest: str = Field(index=True)  # sha256 of the raw bytes
     kind: str  # parsers.Kind value, or "error" when processing failed
-    status: str  # InboundStatus value
+    status: InboundStatus = Field(sa_type=EnumText(InboundStatus))
     case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
     sender: str | None = None
     subject: str | None = None
@@ -162,15 +166,17 @@ class Outbox(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True)  # "<case or subject>/<step>/<round>/<recipient>"
+    key: str = Field(unique=True)  # "<case or ->/<step>/<round>/<recipient>", daemon/outbox.py outbox_key
     case_id: str | None = Field(default=None, foreign_key="cases.id", index=True)
+    # A Step value for case mail; the mails outside the procedure name themselves ("ack",
+    # "bad_address", "digest-20261127", "quarantine-<digest>", …), so this stays open text.
     step: str
     round: int = 0
     recipient: str
     message_id: str = Field(unique=True)
     subject: str
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: str = Field(default="pending")
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=EnumText(OutboxStatus))
     created_at: datetime = _utc(nullable=False)
     next_attempt_at: datetime = _utc(nullable=False)
     attempts: int = 0

@@ -12,7 +12,7 @@ import pytest
 
 from daemon.config import MailURL, OutboundSettings
 from daemon.mailer import MaildirMailer, SmtpMailer, open_mailer
-from daemon.ports import Outcome, OutgoingMail, SendResult
+from daemon.ports import OutgoingMail, SendOutcome, SendResult
 from tests.support.dovecot import free_port
 from tests.support.smtp import SmtpServer
 from tests.support.tls import TlsFiles
@@ -49,7 +49,7 @@ class TestSmtpMailer:
         """The server receives the message unchanged, from the envelope sender to each recipient."""
         mail = make_mail(recipients=("duty@example.org", "chief@example.org"))
         (result,) = SmtpMailer(smtp_settings(smtp.port)).send([mail])
-        assert result.outcome is Outcome.SENT and result.refused == ()
+        assert result.outcome is SendOutcome.SENT and result.refused == ()
         (received,) = smtp.wait_for(1)
         assert received.raw == mail.data
         assert received.mail_from == "complaintd@example.org"
@@ -76,7 +76,7 @@ class TestSmtpMailer:
         """Three mails: one connection, three SENT results in the order given."""
         mails = [make_mail(f"case-{n}.level-1") for n in range(3)]
         results = SmtpMailer(smtp_settings(smtp.port)).send(mails)
-        assert [(r.key, r.outcome) for r in results] == [(m.key, Outcome.SENT) for m in mails]
+        assert [(r.key, r.outcome) for r in results] == [(m.key, SendOutcome.SENT) for m in mails]
         received = smtp.wait_for(3)
         assert [r.message_id for r in received] == [m.message_id for m in mails]
         assert len({r.peer for r in received}) == 1
@@ -86,7 +86,7 @@ class TestSmtpMailer:
         smtp.reject = {"gone@example.org"}
         mail = make_mail(recipients=("duty@example.org", "gone@example.org", "chief@example.org"))
         (result,) = SmtpMailer(smtp_settings(smtp.port)).send([mail])
-        assert result.outcome is Outcome.SENT
+        assert result.outcome is SendOutcome.SENT
         assert result.refused == ("gone@example.org",)
         assert smtp.wait_for(1)[0].rcpt_tos == ("duty@example.org", "chief@example.org")
 
@@ -95,9 +95,9 @@ class TestSmtpMailer:
         smtp.reject = {"gone@example.org"}
         mails = [make_mail("a", recipients=("gone@example.org",)), make_mail("b")]
         first, second = SmtpMailer(smtp_settings(smtp.port)).send(mails)
-        assert first.outcome is Outcome.PERMANENT and first.refused == ("gone@example.org",)
+        assert first.outcome is SendOutcome.PERMANENT and first.refused == ("gone@example.org",)
         assert "550" in first.detail
-        assert second.outcome is Outcome.SENT  # the connection stays usable after the refusal
+        assert second.outcome is SendOutcome.SENT  # the connection stays usable after the refusal
         assert [r.message_id for r in smtp.wait_for(1)] == [mails[1].message_id]
 
     def test_a_deferred_recipient_holds_the_mail_back_for_everyone(self, smtp: SmtpServer) -> None:
@@ -106,7 +106,7 @@ class TestSmtpMailer:
         smtp.reject = {"gone@example.org"}
         mail = make_mail(recipients=("duty@example.org", "busy@example.org", "gone@example.org"))
         (result,) = SmtpMailer(smtp_settings(smtp.port)).send([mail])
-        assert result.outcome is Outcome.TEMPORARY
+        assert result.outcome is SendOutcome.TEMPORARY
         assert result.refused == ("gone@example.org",)
         assert "450" in result.detail
         assert smtp.messages == []
@@ -115,7 +115,7 @@ class TestSmtpMailer:
         """A 4xx reply to the message is TEMPORARY: try again later."""
         smtp.tempfail = True
         (result,) = SmtpMailer(smtp_settings(smtp.port)).send([make_mail()])
-        assert result.outcome is Outcome.TEMPORARY
+        assert result.outcome is SendOutcome.TEMPORARY
         assert "451" in result.detail
         assert smtp.messages == []
 
@@ -124,7 +124,7 @@ class TestSmtpMailer:
         not at fault), reported to on_result one by one, and no exception."""
         told: list[SendResult] = []
         results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.append)
-        assert [r.outcome for r in results] == [Outcome.UNAVAILABLE, Outcome.UNAVAILABLE]
+        assert [r.outcome for r in results] == [SendOutcome.UNAVAILABLE, SendOutcome.UNAVAILABLE]
         assert all(r.detail for r in results)
         assert told == results
 
@@ -139,7 +139,7 @@ class TestSmtpMailer:
     def test_plaintext_is_refused_without_allow_plaintext(self, smtp: SmtpServer) -> None:
         """No STARTTLS offered and allow_plaintext false: nothing sent, UNAVAILABLE naming allow_plaintext."""
         (result,) = SmtpMailer(smtp_settings(smtp.port, allow_plaintext=False)).send([make_mail()])
-        assert result.outcome is Outcome.UNAVAILABLE
+        assert result.outcome is SendOutcome.UNAVAILABLE
         assert "allow_plaintext" in result.detail
         assert smtp.messages == []
 
@@ -161,14 +161,14 @@ class TestSmtpLogin:
         """With username and password the mailer authenticates and the mail is accepted."""
         settings = smtp_settings(auth_smtp.port, username="complaintd", password="s3cret")
         (result,) = SmtpMailer(settings).send([make_mail()])
-        assert result.outcome is Outcome.SENT
+        assert result.outcome is SendOutcome.SENT
         assert len(auth_smtp.wait_for(1)) == 1
 
     def test_a_wrong_password_is_unavailable(self, auth_smtp: SmtpServer) -> None:
         """A failed login is a connection-level problem: UNAVAILABLE, nothing sent."""
         settings = smtp_settings(auth_smtp.port, username="complaintd", password="wrong")
         (result,) = SmtpMailer(settings).send([make_mail()])
-        assert result.outcome is Outcome.UNAVAILABLE
+        assert result.outcome is SendOutcome.UNAVAILABLE
         assert auth_smtp.messages == []
 
 
@@ -177,7 +177,7 @@ class TestMaildirMailer:
         """One file per mail in new/: envelope headers, then the exact message; always SENT."""
         mails = [make_mail("a", recipients=("duty@example.org", "chief@example.org")), make_mail("b")]
         results = MaildirMailer(str(tmp_path / "outbox")).send(mails)
-        assert [(r.key, r.outcome) for r in results] == [("a", Outcome.SENT), ("b", Outcome.SENT)]
+        assert [(r.key, r.outcome) for r in results] == [("a", SendOutcome.SENT), ("b", SendOutcome.SENT)]
         files = sorted((tmp_path / "outbox" / "new").iterdir(), key=lambda p: p.name)
         assert len(files) == 2
         assert list((tmp_path / "outbox" / "tmp").iterdir()) == []
@@ -209,7 +209,7 @@ class TestSmtpTls:
             url = MailURL("smtps" if implicit else "smtp", host=server.host, port=server.port)
             settings = OutboundSettings(url, None, False, "complaintd", "complaintd@example.org")
             (result,) = SmtpMailer(settings).send([make_mail()])
-            assert result.outcome is Outcome.SENT, result.detail
+            assert result.outcome is SendOutcome.SENT, result.detail
             assert server.wait_for(1)[0].raw == make_mail().data
 
     @pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "smtps"])
@@ -220,6 +220,6 @@ class TestSmtpTls:
             url = MailURL("smtps" if implicit else "smtp", host=server.host, port=server.port)
             settings = OutboundSettings(url, None, False, "complaintd", "complaintd@example.org")
             (result,) = SmtpMailer(settings).send([make_mail()])
-            assert result.outcome is Outcome.UNAVAILABLE
+            assert result.outcome is SendOutcome.UNAVAILABLE
             assert "CERTIFICATE_VERIFY_FAILED" in result.detail
             assert server.messages == []

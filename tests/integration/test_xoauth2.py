@@ -18,7 +18,7 @@ from daemon.config import InboundSettings, MailURL, OutboundSettings
 from daemon.errors import SourceError
 from daemon.imap import ImapSource
 from daemon.mailer import SmtpMailer
-from daemon.ports import Outcome
+from daemon.ports import SendOutcome
 from daemon.tokens import TokenSource
 from tests.integration.test_mailer import make_mail
 from tests.integration.test_sources import small_message
@@ -198,7 +198,7 @@ def smtp_settings(port: int, token: TokenSource | None, *, username: str | None 
     return OutboundSettings(url, None, True, "complaintd", "complaintd@example.org", "xoauth2", token)
 
 
-def connection_failure_outcome() -> Outcome:
+def connection_failure_outcome() -> SendOutcome:
     """What a batch gets when its server cannot be reached: a refused login must match it."""
     (result,) = SmtpMailer(smtp_settings(free_port(), TokenSource.from_env("T", TOKEN))).send([make_mail()])
     return result.outcome
@@ -210,7 +210,7 @@ class TestSmtpXoauth2:
     def test_a_token_from_token_env_logs_in_and_delivers(self, oauth_smtp: SmtpServer) -> None:
         """AUTH XOAUTH2 with the variable's token; the mail is accepted."""
         (result,) = SmtpMailer(smtp_settings(oauth_smtp.port, TokenSource.from_env("T", TOKEN))).send([make_mail()])
-        assert result.outcome is Outcome.SENT, result.detail
+        assert result.outcome is SendOutcome.SENT, result.detail
         assert oauth_smtp.wait_for(1)[0].raw == make_mail().data
         assert oauth_smtp.logins == [("XOAUTH2", SMTP_USER)]
 
@@ -219,10 +219,10 @@ class TestSmtpXoauth2:
         file = tmp_path / "token"
         mailer = SmtpMailer(smtp_settings(oauth_smtp.port, TokenSource.from_command(f"cat {file}")))
         file.write_text(TOKEN + "\n")
-        assert mailer.send([make_mail("a")])[0].outcome is Outcome.SENT
+        assert mailer.send([make_mail("a")])[0].outcome is SendOutcome.SENT
         file.write_text("renewed-token")
         oauth_smtp.xoauth2_token = "renewed-token"
-        assert mailer.send([make_mail("b")])[0].outcome is Outcome.SENT
+        assert mailer.send([make_mail("b")])[0].outcome is SendOutcome.SENT
         assert len(oauth_smtp.wait_for(2)) == 2
         assert oauth_smtp.logins == [("XOAUTH2", SMTP_USER)] * 2
 
@@ -232,7 +232,7 @@ class TestSmtpXoauth2:
         settings = smtp_settings(oauth_smtp.port, TokenSource.from_env("T", "expired-token"))
         results = SmtpMailer(settings).send([make_mail("a"), make_mail("b")])
         assert [r.outcome for r in results] == [connection_failure_outcome()] * 2
-        assert results[0].outcome not in (Outcome.SENT, Outcome.PERMANENT)
+        assert results[0].outcome not in (SendOutcome.SENT, SendOutcome.PERMANENT)
         assert f"XOAUTH2 login as {SMTP_USER} refused: 535" in results[0].detail
         assert oauth_smtp.messages == [] and oauth_smtp.logins == []
 

@@ -13,10 +13,10 @@ from jinja2 import StrictUndefined
 from daemon.escalation import case_mail
 from daemon.outbox import outbox_rows
 from daemon.rendering import TEMPLATES
-from models.labels import CLOCK_LABELS, STATUS_LABELS, STEP_LABELS
+from models.labels import CLOCK_LABELS, EVENT_LABELS, STATUS_LABELS, STEP_LABELS
 from models.policy import RULES, Notify, Step
 from models.tables import Event
-from models.types import CaseStatus, DeadlineKind
+from models.types import AckTarget, CaseStatus, DeadlineKind, EventKind
 from tests.unit.test_template_escaping import NOW, PLAIN, SETTINGS, T0, Recorder, clocks, hostile_case
 
 TEMPLATE_PARTS = ("subject.j2", "txt.j2", "html.j2")  # what Renderer.parts renders for a mail
@@ -38,6 +38,13 @@ def test_every_status_has_a_label() -> None:
     """A case in any status reads in words, and no two statuses read alike."""
     assert set(CaseStatus) - set(STATUS_LABELS) == set()
     assert len(set(STATUS_LABELS.values())) == len(CaseStatus)
+
+
+def test_every_event_kind_has_a_label() -> None:
+    """Each kind of line in a case's event log reads in words, no two alike."""
+    assert set(EventKind) - set(EVENT_LABELS) == set(), "event kinds without a label"
+    assert set(EVENT_LABELS) - set(EventKind) == set(), "labels for no event kind"
+    assert len(set(EVENT_LABELS.values())) == len(EventKind)
 
 
 def test_every_step_has_a_label() -> None:
@@ -62,9 +69,9 @@ def test_every_step_renders_strictly_from_the_daemons_context(step: Step) -> Non
     directory = SETTINGS.directory
     people = directory.mailboxes(directory.general_dept)
     case = hostile_case(PLAIN)
-    events = [Event(case_id=case.id, at=T0, kind="mail_in", actor=PLAIN, summary=PLAIN)]
+    events = [Event(case_id=case.id, at=T0, kind=EventKind.MAIL_IN, actor=PLAIN, summary=PLAIN)]
     notify = Notify(step, 1, people, people, people, T0, True, False,
-                    f"failover/0/{directory.general_dept.interface_a.email}")
+                    AckTarget(Step.FAILOVER, 0, directory.general_dept.interface_a.email))
     mail = case_mail(SETTINGS, case, clocks(case.id, PLAIN), events, notify, NOW, **REPLY_CONTEXT)
     outbox_rows(renderer, directory, mail, NOW, SETTINGS.message_id_domain)
     (parts,) = renderer.rendered[step.value]

@@ -20,7 +20,7 @@ from daemon.config import load_settings
 from models.directory import MediaOutlet, Person
 from models.policy import CaseState, Clock, Decision, Step, decide
 from models.registration import intake_deadlines
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
 DIRECTORY, DEADLINES = SETTINGS.directory, SETTINGS.deadlines
@@ -66,13 +66,13 @@ def due(kind: DeadlineKind) -> datetime:
 
 def clock(kind: str, due_at: datetime, round: int = 0, *, met: datetime | None = None,
           breached: datetime | None = None, target: str = "") -> Clock:
-    return Clock(kind, round, due_at, met, breached, target)
+    return Clock(kind, round, due_at, met, breached, AckTarget.parse(target) if target else None)
 
 
 def window(round: int, target: str, due_at: datetime, *, met: datetime | None = None,
            breached: datetime | None = None) -> Clock:
     """An ack window awaiting the address at the end of `target` ("step/round/email")."""
-    return Clock(ACK, round, due_at, met, breached, target)
+    return Clock(ACK, round, due_at, met, breached, AckTarget.parse(target))
 
 
 def case(*clocks: Clock, status: CaseStatus = CaseStatus.REGISTERED, dept=NETWORK,  # type: ignore[no-untyped-def]
@@ -250,10 +250,10 @@ def test_each_clock_rule_acts_as_spec_section_3_says(state: CaseState, now: date
     assert tuple(n.step.value for n in d.mails if n.attach_form) == expect.forms
     assert d.status == expect.status
     assert [(c.kind, c.round, c.due_at - now) for c in d.clocks if c.kind != ACK] == list(expect.clocks)
-    assert [(c.round, c.target) for c in d.clocks if c.kind == ACK] == list(expect.windows)
+    assert [(c.round, str(c.target)) for c in d.clocks if c.kind == ACK] == list(expect.windows)
     assert all(c.due_at == now + m(10) for c in d.clocks if c.kind == ACK)
     assert d.marks == {name: now for name in expect.marks}
-    assert tuple(n.about for n in d.mails if n.step is Step.FAILOVER) == expect.abouts
+    assert tuple(str(n.about) for n in d.mails if n.step is Step.FAILOVER) == expect.abouts
     assert not any(n.late for n in d.mails)  # every row acts at its due time (or before)
 
 
@@ -395,7 +395,7 @@ def test_only_b_answering_ends_the_failover() -> None:
     [mail] = failover.mails
     assert (mail.step, emails(mail.to), emails(mail.cc), emails(mail.awaits)) == (
         Step.FAILOVER, (AM_B,), (AM_A,), (AM_B,))
-    state = replace(state, clocks=tuple(replace(c, met_at=T0 + m(45)) if c.target.endswith(AM_B) else c
+    state = replace(state, clocks=tuple(replace(c, met_at=T0 + m(45)) if c.awaited == AM_B else c
                                         for c in state.clocks))
     assert decide(state, DIRECTORY, DEADLINES, T0 + m(50)).empty
 
@@ -419,7 +419,7 @@ def test_registered_after_three_deadlines_takes_the_three_steps_at_once_marked_l
         (Step.GENERAL_DEPT, T0 + h(1), True)]
     assert d.breached == [(ASSESS, 0), (AM, 0), (GEN, 0)]
     assert d.status is CaseStatus.GENERAL_DEPT and d.marks == {"gd_takeover_at": now}
-    assert [(c.round, c.target) for c in d.clocks if c.kind == ACK] == [
+    assert [(c.round, str(c.target)) for c in d.clocks if c.kind == ACK] == [
         (0, f"assess_overdue/0/{NET_LEADER}"), (1, f"account_manager/0/{AM_A}"), (2, f"general_dept/0/{GD_A}")]
     assert [(c.kind, c.due_at) for c in d.clocks if c.kind != ACK] == [(GROUP, now + h(1)), (PROGRESS, now + h(4))]
 
@@ -443,7 +443,7 @@ def test_branch_escalated_early_is_not_handed_to_general_dept_again_at_30_minute
     _, (escalated, at_30) = walk(state, T0 + m(10), T0 + m(30))
     assert [n.step for n in escalated.mails] == [Step.GENERAL_DEPT]
     assert Step.GENERAL_DEPT not in [n.step for n in at_30.mails]
-    assert at_30.marks == {} and [c.target for c in at_30.clocks] == [f"failover/0/{GD_B}"]
+    assert at_30.marks == {} and [str(c.target) for c in at_30.clocks] == [f"failover/0/{GD_B}"]
 
 def open_windows(state: CaseState) -> list[str]:
     """Whose answer is awaited right now: one entry per open ack window."""
@@ -462,7 +462,7 @@ def test_a_late_registration_waits_once_for_each_person() -> None:
     for t in (now + m(n) for n in range(0, 6 * 60)):
         d = decide(state, DIRECTORY, DEADLINES, t)
         failovers += [(emails(n.to), emails(n.cc)) for n in d.mails if n.step is Step.FAILOVER]
-        windows += [c.target for c in d.clocks if c.kind == ACK]
+        windows += [str(c.target) for c in d.clocks if c.kind == ACK]
         state = fold(state, d, t)
         awaited = open_windows(state)
         assert len(awaited) == len(set(awaited)), f"{t - T0}: {sorted(awaited)}"
@@ -539,7 +539,7 @@ def case_states(draw: st.DrawFn, statuses: st.SearchStrategy[CaseStatus] = OPEN)
         fate = draw(st.sampled_from(["open", "open", "met", "breached"]))
         done = min(due_at, T0 + timedelta(seconds=draw(SECONDS)))
         clocks.append(Clock(kind, round, due_at, done if fate == "met" else None,
-                            done if fate == "breached" else None, target))
+                            done if fate == "breached" else None, AckTarget.parse(target) if target else None))
 
     for kind in (DeadlineKind.ASSESS, DeadlineKind.ACCOUNT_MANAGER, DeadlineKind.GENERAL_DEPT,
                  DeadlineKind.SOLUTION, DeadlineKind.NORMAL_COMPLETION):
@@ -555,8 +555,8 @@ def case_states(draw: st.DrawFn, statuses: st.SearchStrategy[CaseStatus] = OPEN)
     if draw(st.booleans()):
         add(STATEMENT, T0 + timedelta(seconds=draw(SECONDS)), draw(st.integers(0, 2)))
     for round in range(draw(st.integers(0, 3))):
-        step = draw(st.sampled_from([s.value for s in Step]))
-        add(ACK, T0 + timedelta(seconds=draw(SECONDS)), round, f"{step}/0/{draw(st.sampled_from(AWAITED))}")
+        step = draw(st.sampled_from(list(Step)))
+        add(ACK, T0 + timedelta(seconds=draw(SECONDS)), round, str(AckTarget(step, 0, draw(st.sampled_from(AWAITED)))))
     return CaseState("MT-20261127-0001", draw(statuses), dept, receiver,
                      draw(st.sampled_from([JCWB, NO_AM, None])), T0, tuple(clocks),
                      assessment=draw(st.sampled_from([None, "local", "cannot"])),
@@ -619,7 +619,7 @@ def test_nobody_waited_for_gets_a_second_window(state: CaseState, offsets: list[
     for now in sorted(T0 + timedelta(seconds=s) for s in offsets):
         d = decide(state, DIRECTORY, DEADLINES, now)
         after = fold(state, d, now)
-        opened = [c.target.rsplit("/", 1)[-1] for c in d.clocks if c.kind == ACK]
+        opened = [c.awaited for c in d.clocks if c.kind == ACK]
         still_open = [c.awaited for c in after.clocks if c.kind == ACK and c.open and c in state.clocks]
         assert len(opened) == len(set(opened)) and not set(opened) & set(still_open), (opened, still_open)
         state = after

@@ -297,12 +297,14 @@ def test_a_case_mail_subject_names_the_case_once_in_its_tag() -> None:
     """The tag [MT-…·token] already names the case: no subject repeats the number after it."""
     from daemon.escalation import case_mail
     from models.policy import Notify, Step
+    from models.types import AckTarget
 
     people = (SUN,)
     extra = {"done": ["已确认收到"], "claimed": SUN.email, "their_subject": "回复", "understood": ["收到"],
              "from_address": "li.reporter@jcwb.example.cn", "their_text": "补充"}
     for step in Step:
-        notify = Notify(step, 1, people, (), (), T0, False, False, f"failover/0/{DIRECTORY.general_dept.interface_a.email}")
+        notify = Notify(step, 1, people, (), (), T0, False, False,
+                        AckTarget(Step.FAILOVER, 0, DIRECTORY.general_dept.interface_a.email))
         (row,) = outbox_rows(RENDERER, DIRECTORY, case_mail(SETTINGS, full_case(), [], [], notify, T0, **extra),
                              T0, SETTINGS.message_id_domain)
         subject = str(email.message_from_bytes(row["data"], policy=email.policy.default)["Subject"])  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from models.directory import (DEFAULT_DEADLINES, Deadlines, Department, Departme
 from models.permissions import Role, roles_of
 from models.policy import CaseState, Clock, Step, decide
 from models.replies import RULES, Answer, ReplyDecision, decide_reply
-from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
 from parsers.commands import Command, Verb
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,7 +66,7 @@ def m(minutes: float) -> timedelta:
 
 
 def clock(kind: str, due_at: datetime, round: int = 0, met: bool = False, target: str = "") -> Clock:
-    return Clock(kind, round, due_at, T0 + m(5) if met else None, None, target)
+    return Clock(kind, round, due_at, T0 + m(5) if met else None, None, AckTarget.parse(target) if target else None)
 
 
 def clocks_at(status: CaseStatus) -> tuple[Clock, ...]:

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 from jinja2 import nodes
+from sqlalchemy import text as sql
+from sqlmodel import Session
 
 from daemon.config import ReportSettings, Settings, load_settings
 from daemon.escalation import case_mail
@@ -32,7 +34,7 @@ from daemon.store import open_engine, session
 from models.directory import Person
 from models.policy import Notify, Step
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
-from models.types import DeadlineKind
+from models.types import AckTarget, CaseStatus, DeadlineKind, EventKind, InboundStatus
 from parsers.message import Address, Kind, ParsedMail
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
@@ -75,10 +77,10 @@ def renamed(value: Any, text: str) -> Any:
 
 
 def hostile_case(text: str, **fields: Any) -> Case:
-    """A case whose every text field reads `text`, but its id: the daemon mints that, and a
-    header carries it as it is."""
+    """A case whose every text field reads `text`, its status included (as a newer version's
+    status would read), but its id: the daemon mints that, and a header carries it as it is."""
     values: dict[str, Any] = {name: text for name, info in Case.model_fields.items()
-                              if info.annotation in (str, str | None)}
+                              if info.annotation in (str, str | None, CaseStatus)}
     values.update(id=CASE_ID, category=2, received_at=T0, registered_at=T0, original_sent_at=T0, updated_at=T0,
                   expected_completion_at=NOW, late=True,
                   attachments=[{"filename": text, "content_type": "image/jpeg", "size": 1}])
@@ -121,7 +123,7 @@ def render_all(text: str, db_dir: Path) -> dict[str, list[Parts]]:
     # Every step's mail (daemon/escalation.py case_mail), with what its callers add: confirm's
     # `done`, and the words of the mail that prompted verify and followup.
     people = directory.mailboxes(directory.general_dept)
-    about = f"failover/0/{directory.general_dept.interface_a.email}"
+    about = AckTarget(Step.FAILOVER, 0, directory.general_dept.interface_a.email)
     extra = {"done": [text, text], "claimed": text, "their_subject": text, "understood": [text, text],
              "from_address": text, "their_text": text}
     for step in Step:
@@ -130,15 +132,22 @@ def render_all(text: str, db_dir: Path) -> dict[str, list[Parts]]:
                     NOW, settings.message_id_domain)
 
     # 综合部's reports (daemon/reports.py): the digest reads the register.
+    # An enum column refuses text that is none of its values, so the unknown status, clock
+    # kind and event kind go in as a newer complaintd would have written them.
     with session(engine) as db:
-        db.add(hostile_case(text))
-        db.add_all(clocks(case.id, text))
-        db.add_all(events)
+        db.add(hostile_case(text, status=CaseStatus.REGISTERED))
+        *known, unknown = clocks(case.id, text)
+        unknown.kind = DeadlineKind.ASSESS  # round 1; its kind becomes `text` below
+        for event in events:
+            event.kind = event.kind if event.kind in set(EventKind) else EventKind.MAIL_IN
+        db.add_all([*known, unknown, *events])
         db.add(InboundMail(mailbox=text, uidvalidity=0, uid=text, message_id=text, digest=text, kind=text,
-                           status="quarantined", sender=text, subject=text, reason=text, raw=b"", seen_at=NOW))
+                           status=InboundStatus.QUARANTINED, sender=text, subject=text, reason=text, raw=b"",
+                           seen_at=NOW))
         db.add(Outbox(key=text, case_id=case.id, step=text, recipient=text, message_id=text, subject=text,
                       data=b"", created_at=T0, next_attempt_at=NOW, attempts=3, last_error=text))
         db.commit()
+        written_by_a_newer_version(db, text)
     assert digest_pass(engine, settings, renderer, NOW)
     config_refused(engine, settings, renderer, [text, text], NOW)
     directory_changed(engine, SETTINGS, settings, renderer, NOW)
@@ -149,6 +158,15 @@ def render_all(text: str, db_dir: Path) -> dict[str, list[Parts]]:
                              step=why, now=NOW)
     engine.dispose()
     return renderer.rendered
+
+
+def written_by_a_newer_version(db: Session, text: str) -> None:
+    """`text` stored as it is, past the enum columns' check, as a newer complaintd's own rows
+    would read: the case's status, its round-1 clock's kind, the last event's kind."""
+    db.execute(sql("UPDATE cases SET status = :text"), {"text": text})
+    db.execute(sql("UPDATE deadlines SET kind = :text WHERE round = 1"), {"text": text})
+    db.execute(sql("UPDATE events SET kind = :text WHERE id = (SELECT max(id) FROM events)"), {"text": text})
+    db.commit()
 
 
 @pytest.fixture(scope="module")
