@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ from tests.support.dovecot import Dovecot  # noqa: E402
 from tests.support.mail import server_config, set_keys  # noqa: E402
 from tests.support.smtp import SmtpServer  # noqa: E402
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CLOCKS = ("assess", "account_manager", "general_dept", "solution", "normal_completion")
 
 

@@ -76,12 +76,13 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -179,7 +180,7 @@ def reply(n: int, case_id: str, to_message_id: str, sender: str) -> bytes:
     msg["From"] = f"同事 <{sender}>"
     msg["To"] = "媒体投诉处理 <complaints@corp.example.com>"
     msg["Subject"] = f"回复: [{case_id}] 媒体投诉已登记"
-    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = f"<soak-reply-{n}-{time.time_ns()}@corp.example.com>"
     msg["In-Reply-To"] = f"<{to_message_id}>"
     msg["References"] = f"<{to_message_id}>"
@@ -499,7 +500,7 @@ def drive(imap: Dovecot, smtp: SinkSmtp, replies: Replies, tail: LogTail, proc: 
             now = time.monotonic()
             if i < n and now >= (due := t0 + i / rate):
                 result.max_lag = max(result.max_lag, now - due)
-                message_id, raw, forwarder = complaint(i, datetime.now(timezone.utc))
+                message_id, raw, forwarder = complaint(i, datetime.now(UTC))
                 if forwarder and answered(i, unanswered):
                     replies.expect(message_id, i, forwarder)
                 client.append("INBOX", raw)
@@ -540,7 +541,7 @@ def settled(url: str, before: float) -> bool:
     """Nothing left to do: no open clock due before `before`, no mail due in the outbox.
     (Read only in the drain: the bench does not touch the database while it feeds.)"""
     engine = _ENGINES.get(url) or _ENGINES.setdefault(url, open_engine(url))
-    at = datetime.fromtimestamp(before, timezone.utc)
+    at = datetime.fromtimestamp(before, UTC)
     with engine.connect() as conn:
         open_clocks = conn.execute(select(func.count()).select_from(Deadline).where(
             Deadline.met_at.is_(None), Deadline.breached_at.is_(None), Deadline.due_at < at)).scalar_one()  # type: ignore[union-attr]

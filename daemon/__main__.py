@@ -10,9 +10,10 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
@@ -26,10 +27,10 @@ from daemon.health import health, stuck_reasons
 from daemon.locks import DaemonLock
 from daemon.mailer import open_mailer
 from daemon.migrate import SchemaChange, migrate
+from daemon.preview import dry_run, plan_json, plan_text
 from daemon.queries import STATUS_FILTERS, list_cases, load_case
 from daemon.sources import open_source
 from daemon.store import engine_for, open_current, open_engine, reason_of
-from daemon.preview import dry_run, plan_json, plan_text
 from daemon.views import (
     case_json,
     case_summary_json,

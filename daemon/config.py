@@ -22,11 +22,12 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Callable, Mapping, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

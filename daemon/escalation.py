@@ -9,10 +9,11 @@ its cost follows the number of due clocks, not the size of the register.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any, Callable, Sequence, cast
+from typing import Any, cast
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine

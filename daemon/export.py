@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -33,7 +34,15 @@ from daemon.queries import STATUS_FILTERS, list_cases
 from daemon.store import session
 from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
-from models.labels import CATEGORY_BASIS_LABELS, CLOCK_LABELS, CLOCK_PARTS, FIELD_LABELS, LATE, category_label, status_label
+from models.labels import (
+    CATEGORY_BASIS_LABELS,
+    CLOCK_LABELS,
+    CLOCK_PARTS,
+    FIELD_LABELS,
+    LATE,
+    category_label,
+    status_label,
+)
 from models.statistics import CaseFacts, DeadlineFacts, Durations, Statistics, register_statistics
 from models.tables import Case, Deadline
 from models.types import DeadlineKind
@@ -96,7 +105,7 @@ def load_register(engine: Engine, tz: ZoneInfo, since: date | None, status: str,
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
     """Local midnight of `day`, in UTC."""
-    return datetime.combine(day, time(0), tz).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
 
 
 def _deadlines(engine: Engine, case_ids: Sequence[str], chunk: int = 500) -> dict[str, tuple[Deadline, ...]]:
@@ -204,7 +213,7 @@ def register_xlsx(table: Sequence[Sequence[str]], register: Register, tz: ZoneIn
     wb = Workbook()
     wb.properties.title = "媒体投诉登记簿"
     wb.properties.creator = "complaintd"
-    wb.properties.created = register.statistics.until.astimezone(timezone.utc).replace(tzinfo=None)
+    wb.properties.created = register.statistics.until.astimezone(UTC).replace(tzinfo=None)
     ws = wb.active
     assert ws is not None  # a new Workbook always has one sheet
     ws.title = REGISTER_SHEET

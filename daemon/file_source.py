@@ -8,9 +8,9 @@ arrival is its modification time (SPEC §3).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from daemon.ports import Fetched, SourceKey
 
@@ -47,4 +47,4 @@ class FileSource:
 def _modified(path: Path) -> datetime:
     """The file's mtime to the microsecond (a float of seconds would round it)."""
     seconds, ns = divmod(path.stat().st_mtime_ns, 10**9)
-    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=ns // 1000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=ns // 1000)

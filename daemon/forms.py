@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import datetime, timezone
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -61,7 +62,7 @@ def registration_form(case: Case, deadlines: Sequence[Deadline], events: Sequenc
     wb.properties.title = f"{FORM_TITLE} {case.id}"
     wb.properties.creator = "complaintd"
     # openpyxl stamps `modified` with the time of saving; `created` at least is the case's own.
-    wb.properties.created = case.registered_at.astimezone(timezone.utc).replace(tzinfo=None)
+    wb.properties.created = case.registered_at.astimezone(UTC).replace(tzinfo=None)
     form = wb.active
     assert form is not None  # a new Workbook always has one sheet
     form.title = FORM_TITLE

@@ -14,7 +14,7 @@ from sqlmodel import select
 from daemon.config import DaemonSettings
 from daemon.store import session
 from models.tables import Case, Deadline, Heartbeat, Outbox
-from models.types import CLOSED_STATUSES
+from models.types import CLOSED_STATUSES, OutboxStatus
 
 
 def beat(engine: Engine, name: str, at: datetime) -> None:
@@ -42,12 +42,12 @@ class Health:
 def health(engine: Engine) -> Health:
     """The heartbeats of the poll and the deadline pass, the outbox's backlog and refusals,
     the open cases and the next clock to run out (ack windows left out)."""
-    closed = [s.value for s in CLOSED_STATUSES]
+    closed = list(CLOSED_STATUSES)
     with session(engine) as db:
         beats = {b.name: b.at for b in db.exec(select(Heartbeat))}
         pending = db.exec(select(func.count(), func.min(Outbox.created_at))
-                          .where(Outbox.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
-        failed = db.exec(select(func.count()).select_from(Outbox).where(Outbox.status == "failed")).one()
+                          .where(Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)))).one()  # type: ignore[attr-defined]
+        failed = db.exec(select(func.count()).select_from(Outbox).where(Outbox.status == OutboxStatus.FAILED)).one()
         open_cases = db.exec(select(func.count()).select_from(Case).where(Case.status.not_in(closed))).one()  # type: ignore[attr-defined]
         next_deadline = db.exec(
             select(Deadline).join(Case, Case.id == Deadline.case_id)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from imapclient import IMAPClient
@@ -371,7 +371,7 @@ def _arrival(data: dict) -> datetime | None:
         if internaldate is not None:
             log.warning("INTERNALDATE %r has no time zone; arrival unknown", internaldate)
         return None
-    return internaldate.astimezone(timezone.utc)
+    return internaldate.astimezone(UTC)
 
 
 def _is_keepalive(response: tuple) -> bool:

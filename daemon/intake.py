@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
@@ -44,8 +45,8 @@ from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, EventKind, InboundStatus
 from parsers import parse
-from parsers.mime import is_message_id
 from parsers.message import Address, Kind, ParseContext, ParsedMail
+from parsers.mime import is_message_id
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from daemon.ports import Fetched, SourceKey
 
@@ -68,9 +68,9 @@ def _maildir_arrival(name: str, mtime_ns: int) -> datetime:
     copies and restores that reset mtime; else the file's mtime (a file dropped in by hand)."""
     match = _MAILDIR_NAME.match(name)
     if match is not None:
-        return datetime.fromtimestamp(int(match["seconds"]), timezone.utc)
+        return datetime.fromtimestamp(int(match["seconds"]), UTC)
     seconds, ns = divmod(mtime_ns, 10**9)  # exact to the microsecond, unlike a float
-    return datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=ns // 1000)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=ns // 1000)
 
 
 class MaildirSource:

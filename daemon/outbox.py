@@ -19,12 +19,13 @@ Message-ID, which recipients' servers and clients dedupe; `recover` logs it and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy.engine import Engine
 from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from daemon.ack_windows import expire_ack_windows

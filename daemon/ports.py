@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class OutgoingMail:
     data: bytes  # the full RFC 5322 message, CRLF or LF line ends
 
 
-class SendOutcome(str, Enum):
+class SendOutcome(StrEnum):
     """What became of one mail handed to the server."""
 
     SENT = "sent"

@@ -9,9 +9,10 @@ server: nothing is written, nothing is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from daemon.config import Settings
@@ -106,11 +107,11 @@ def _people(word: str, people: Sequence[Person], names_only: bool = False) -> st
 def _open_clock(clock: Clock, received_at: datetime, directory: Directory, deadlines: Deadlines) -> str:
     """A clock still running at the end: the repeating report says how often."""
     label = clock_label(clock.kind)
-    if clock.kind == DeadlineKind.ACK.value:
+    if clock.kind == DeadlineKind.ACK:
         person = directory.person(clock.awaited)
         label += f"（{person.name if person and person.name else clock.awaited}）"
     due = offset_text(clock.due_at - received_at)
-    if clock.kind == DeadlineKind.PROGRESS.value:
+    if clock.kind == DeadlineKind.PROGRESS:
         return f"{label} 每 {_duration(deadlines[DeadlineKind.PROGRESS])}一次，下次 {due}"
     return f"{label} {due}"
 
@@ -147,7 +148,7 @@ def plan_json(plan: Plan, tz: ZoneInfo, deadlines: Deadlines, answers: Sequence[
         "left_open": [{"kind": c.kind, "label": clock_label(c.kind), "awaits": c.awaited or None,
                        "due": iso(c.due_at, tz), "offset": offset_text(c.due_at - start.received_at),
                        "every_seconds": int(deadlines[DeadlineKind.PROGRESS].total_seconds())
-                       if c.kind == DeadlineKind.PROGRESS.value else None} for c in plan.left_open],
+                       if c.kind == DeadlineKind.PROGRESS else None} for c in plan.left_open],
     }
 
 

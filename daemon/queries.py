@@ -3,9 +3,9 @@ from the session for the CLI, the views and the reports."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator, Sequence
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -31,7 +31,7 @@ def list_cases(engine: Engine, status: str, now: datetime) -> list[tuple[Case, D
     """Cases for `complaintd cases`, newest first, each with what comes next: its earliest
     open clock (none on a closed case). `overdue`: the open cases that have missed a deadline,
     whether the pass has acted on it (breached) or not yet."""
-    closed = [s.value for s in CLOSED_STATUSES]
+    closed = list(CLOSED_STATUSES)
     with session(engine) as db:
         query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
         if status in ("open", "overdue"):
@@ -60,7 +60,7 @@ def next_deadlines(db: Session, case_ids: Sequence[str], *, still_open: bool = F
         .order_by(Deadline.due_at)  # type: ignore[arg-type]
     )
     if still_open:
-        query = query.where(Deadline.breached_at.is_(None), Deadline.kind != DeadlineKind.ACK.value)  # type: ignore[union-attr]
+        query = query.where(Deadline.breached_at.is_(None), Deadline.kind != DeadlineKind.ACK)  # type: ignore[union-attr]
     for deadline in db.exec(query):
         found.setdefault(deadline.case_id, deadline)
     return found

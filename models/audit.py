@@ -9,8 +9,8 @@ policy makes (Directory.backup_of, department_of). Each finding names the config
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from models.directory import Department, Directory, Person
 from models.labels import DEPARTMENT_ROLE_LABELS, LEADER_LABELS

@@ -8,14 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 
 from models.types import DeadlineKind
 
 GENERAL_DEPT_ID = "general_dept"  # 综合部 is a receiving department too (direct complaints)
 
 
-class DepartmentKind(str, Enum):
+class DepartmentKind(StrEnum):
     DEPARTMENT = "department"
     BRANCH = "branch"  # 郊市分公司
     GENERAL_DEPT = "general_dept"  # 综合部

@@ -8,12 +8,12 @@ sent to that same person.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from models.directory import Department, Directory, MediaOutlet, Person
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     RECEIVER = "receiver"  # the receiving department's staff (接收部门)
     DEPT_LEADER = "dept_leader"  # its leader (上级领导)
     ACCOUNT_MANAGER = "account_manager"  # the outlet's account manager, A or B

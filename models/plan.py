@@ -20,16 +20,17 @@ then the deadline pass).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Callable
+from typing import Any
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
 from models.permissions import roles_of
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
 from models.registration import intake_deadlines
 from models.replies import Answer, ReplyDecision, decide_reply
-from models.types import CaseStatus, DeadlineKind
+from models.types import CaseStatus, DeadlineKind, EventKind
 from parsers.commands import read_commands
 
 HORIZON = timedelta(hours=24)  # simulated time after registration that a plan covers
@@ -277,7 +278,7 @@ def _answer(sim: _Sim, script: Scripted, now: datetime) -> None:
     answer = Answer(person.email, person.name, roles, commands, opening, sim.confirms + 1)
     decision = decide_reply(sim.case, answer, sim.directory, sim.deadlines, sim.zone, now)
     sim.case = replied(sim.case, decision, sim.directory, now)
-    refused = tuple(o.summary for o in decision.events if o.kind == "rejected")
+    refused = tuple(o.summary for o in decision.events if o.kind == EventKind.REJECTED)
     sim.entries.append(PlannedAnswer(now, sim.at(now), script, person, tuple(decision.done), refused))
     for notify in decision.mails:
         if notify.step is Step.CONFIRM:
@@ -297,7 +298,7 @@ def _answerer(case: CaseState, who: str, directory: Directory) -> Person:
 def unreachable(case: CaseState, email: str, now: datetime) -> CaseState:
     """A bounce or an out-of-office from `email`: their open ack windows fall due now, as
     daemon/ack_windows.py `expire_ack_windows` makes them."""
-    ack = DeadlineKind.ACK.value
+    ack = DeadlineKind.ACK
     return replace(case, clocks=tuple(
         replace(c, due_at=min(c.due_at, now)) if c.kind == ack and c.open and c.awaited == email.lower() else c
         for c in case.clocks))

@@ -16,10 +16,10 @@ a clock's or a reply's, is a row of one table, TRANSITIONS.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Callable, Iterable
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
 from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind

@@ -16,9 +16,10 @@ clocks 可处理 stopped). Adding a command: docs/design.md, "Adding a reply com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Callable
+from typing import Any
 
 from models.directory import Deadlines, Directory, Person
 from models.permissions import Role, partners

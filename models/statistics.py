@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, Hashable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from models.types import CLOSED_STATUSES, CaseStatus, DeadlineKind
 

@@ -18,7 +18,13 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import (
-    CaseStatus, DeadlineKind, EnumText, EventKind, InboundStatus, OutboxStatus, UTCDateTime,
+    CaseStatus,
+    DeadlineKind,
+    EnumText,
+    EventKind,
+    InboundStatus,
+    OutboxStatus,
+    UTCDateTime,
 )
 
 

@@ -8,7 +8,7 @@ The enums are StrEnums: a member is its value wherever text is made of it (str()
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r} given to a UTC column")
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
         # SQLite stores the text it is given; keep it offset-free and UTC so it sorts right.
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
@@ -42,8 +42,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class EnumText(TypeDecorator[E]):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from enum import Enum
+from enum import StrEnum
 
 from parsers.times import SPACES, chinese_number, narrow, read_time
 
@@ -51,7 +51,7 @@ __all__ = ["WINDOW", "Command", "Verb", "read_commands"]
 WINDOW = 8  # non-empty lines looked at for commands (a command's continuation lines not counted)
 
 
-class Verb(str, Enum):
+class Verb(StrEnum):
     """What a reply asks complaintd to do (SPEC §3, §4)."""
 
     ACK = "ack"  # 收到 / 确认 / ack / ok

@@ -19,7 +19,7 @@ Nothing here reads the clock.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 
 _MONTHS = {
@@ -88,7 +88,7 @@ def parse_header_date(value: str | None, local: tzinfo) -> datetime | None:
     if parsed is not None:
         if parsed.tzinfo is None:
             # "-0000" means UTC with the sender's zone unknown; no zone at all means local.
-            return parsed.replace(tzinfo=timezone.utc if "-0000" in value else local)
+            return parsed.replace(tzinfo=UTC if "-0000" in value else local)
         return parsed
     return parse_client_date(value, local)
 
@@ -140,7 +140,7 @@ def _zone(groups: dict[str, str | None]) -> timezone | None:
     gmt = groups.get("zone") or groups.get("zone1")
     text = (numeric or gmt or "").replace(" ", "")
     if not text:
-        return timezone.utc if groups.get("gmt") or groups.get("gmt1") else None
+        return UTC if groups.get("gmt") or groups.get("gmt1") else None
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     if len(digits) <= 2:

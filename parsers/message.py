@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What an inbound mail is, for the intake pipeline (SPEC §4)."""
 
     COMPLAINT = "complaint"  # a new complaint: forwarded, written directly, or a staff-typed form

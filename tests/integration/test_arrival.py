@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import pytest
 
@@ -152,7 +153,7 @@ def test_a_complaint_that_waited_two_hours_runs_from_its_arrival_and_is_late(inb
 def test_a_direct_mail_dated_2017_runs_from_its_arrival(inbox: Inbox, daemon: App) -> None:
     """A direct mail's Date is the sender's clock: a journalist's PC set to 2017 does not make the
     case seven days old and breached; it is received when it reached the mailbox."""
-    inbox.deliver(direct_mail(date=datetime(2017, 3, 1, 9, 0, tzinfo=timezone.utc)), at=ARRIVED)
+    inbox.deliver(direct_mail(date=datetime(2017, 3, 1, 9, 0, tzinfo=UTC)), at=ARRIVED)
     run_until(daemon, ARRIVED + timedelta(minutes=1))
     record = only_case(daemon)
     assert record.case.received_at == ARRIVED
@@ -184,10 +185,10 @@ def test_ingest_takes_the_files_modification_time_as_its_arrival(tmp_path: Path)
     config = server_config(tmp_path, inbound=f"maildir:{tmp_path}/inbox", outbound=f"maildir:{tmp_path}/sent")
     saved = int(time.time()) - 2 * 3600
     path = tmp_path / "complaint.eml"
-    path.write_bytes(staff_note(1, date=datetime.now(timezone.utc)))
+    path.write_bytes(staff_note(1, date=datetime.now(UTC)))
     os.utime(path, (saved, saved))
     assert main(["ingest", str(path), "-c", str(config)]) == 0
     engine = open_engine(load_settings(config).daemon.database)
-    ((case, _),) = list_cases(engine, "all", datetime.now(timezone.utc))
-    assert case.received_at == datetime.fromtimestamp(saved, timezone.utc)
+    ((case, _),) = list_cases(engine, "all", datetime.now(UTC))
+    assert case.received_at == datetime.fromtimestamp(saved, UTC)
     assert case.late

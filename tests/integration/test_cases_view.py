@@ -7,7 +7,7 @@ import email
 import email.policy
 import json
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,7 +38,7 @@ def deliver(workdir: Path, name: str, raw: bytes) -> None:
 def late_complaint(workdir: Path, n: int) -> str:
     """A forward of a complaint written two hours ago, registered by `run --once`: its first
     clocks (assess 15 min, account manager 30 min, 综合部 1 h) are missed at once."""
-    sent = datetime.now(timezone.utc) - timedelta(hours=2)
+    sent = datetime.now(UTC) - timedelta(hours=2)
     deliver(workdir, f"forward-{n}.eml", outlook_forward(n, sent=sent, forwarder=FORWARDER))
     complaintd(workdir, "run", "--once")
     return max(c["id"] for c in json.loads(complaintd(workdir, "cases", "--json").stdout))

@@ -18,7 +18,6 @@ import openpyxl
 import pytest
 
 from daemon.rendering import token_of
-
 from tests.support.mail import FORWARDERS, ROOT, outlook_forward, set_keys
 from tests.support.waiting import wait_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,7 @@ def walk(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, kills: int, seed: int)
     """One complaint, nobody answering; the daemon SIGKILLed `kills` times along the way."""
     tmp_path.mkdir()
     path = config(tmp_path, imap, smtp)
-    imap.append(outlook_forward(1, sent=datetime.now(timezone.utc), forwarder="sun@corp.example.com"))
+    imap.append(outlook_forward(1, sent=datetime.now(UTC), forwarder="sun@corp.example.com"))
     rng = random.Random(seed)
     deadline = time.monotonic() + 90  # bounds a failing run only
     for _ in range(kills):

@@ -24,9 +24,9 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import func
@@ -103,7 +103,7 @@ def test_twenty_kills_while_500_complaints_arrive(tmp_path: Path, imap: Dovecot,
     set_keys(config, "deadlines", **SECONDS)
     engine = open_engine(database or f"sqlite:///{tmp_path}/complaintd.sqlite3")
 
-    feeder = threading.Thread(target=feed, args=(imap, datetime.now(timezone.utc)), daemon=True)
+    feeder = threading.Thread(target=feed, args=(imap, datetime.now(UTC)), daemon=True)
     feeder.start()
     rng = random.Random(20261128 + replicas)
     running = [Daemon(config, imap) for _ in range(replicas)]

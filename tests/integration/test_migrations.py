@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 SCHEMA = ROOT / "tests/fixtures/schema"
-T0 = datetime(2026, 11, 27, 2, 15, 30, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 15, 30, 123456, tzinfo=UTC)
 RAW = "转发：江城晚报记者投诉".encode("gb18030") + b"\r\n\x00\xff"  # evidence bytes, not UTF-8
 
 
@@ -197,7 +197,7 @@ def test_a_first_release_database_upgrades_with_every_row_intact(url: str, engin
     assert [row["deferred_since"] for row in rows["outbox"]] == [None, None]
     assert {row[c] for row in rows["cases"] for c in ADDED if c in row} == {None}
     times = [v for table in rows.values() for row in table for v in row.values() if isinstance(v, datetime)]
-    assert times and all(t.tzinfo == timezone.utc for t in times)
+    assert times and all(t.tzinfo == UTC for t in times)
     assert "deferred_since" in {c["name"] for c in inspect(engine).get_columns("outbox")}
     assert recorded_revision(engine) == head_revision()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,7 @@ def test_dovecot_down_30_s_and_smtp_down_60_s(tmp_path: Path) -> None:
         try:
             # Stamped ahead: the complaint counts as received when registered, and its 3-second
             # assessment clock starts then.
-            later = datetime.now(timezone.utc) + timedelta(minutes=5)
+            later = datetime.now(UTC) + timedelta(minutes=5)
             imap.append(outlook_forward(1, sent=later))
             assert wait_until(lambda: len(smtp.messages) == 3)  # its acknowledgment: all is well
             before = {m.message_id for m in smtp.messages}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from email.header import Header
 from pathlib import Path
 
@@ -32,7 +32,7 @@ def reply(imap: Dovecot, to: Received | None, sender: str, text: str, *, subject
     thread = in_reply_to if in_reply_to is not None else (to.message_id if to else "")
     head = (f"From: {sender}\r\nTo: complaints@corp.example.com\r\n"
             f"Subject: {Header(subject, 'utf-8').encode()}\r\n"
-            f"Message-ID: <r{datetime.now(timezone.utc).timestamp()}{sender.split('@')[0]}@corp.example.com>\r\n"
+            f"Message-ID: <r{datetime.now(UTC).timestamp()}{sender.split('@')[0]}@corp.example.com>\r\n"
             + (f"In-Reply-To: {thread}\r\nReferences: {thread}\r\n" if thread else "")
             + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
     body = text + "\r\n\r\n-----邮件原件-----\r\n发件人: 媒体投诉处理 <complaints@corp.example.com>\r\n主题: 原邮件\r\n\r\n原文\r\n"

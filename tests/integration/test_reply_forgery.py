@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import itertools
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = load_settings(ROOT / "config.toml", env={})
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1, minutes=5)
 RENDERER = Renderer(ZoneInfo("Asia/Shanghai"), Person("媒体投诉处理", "complaints@corp.example.com"))
 UIDS = itertools.count(100)

@@ -9,7 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -96,7 +96,7 @@ class MaildirMailbox:
         for sub in ("tmp", "new", "cur"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._n += 1
-        when = at or datetime.now(timezone.utc)
+        when = at or datetime.now(UTC)
         # The zero-padded microseconds keep names of one second in delivery order.
         name = f"{int(when.timestamp())}.M{when.microsecond:06d}P{os.getpid()}Q{self._n}.test"
         (self.root / "tmp" / name).write_bytes(raw)
@@ -191,13 +191,13 @@ class SourceContract:
         """arrived_at is the mailbox's own arrival time (aware UTC), not the time of reading: mail
         that waited out a daemon outage says how long it waited. The 20 MB one (read in pieces
         from IMAP) too."""
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         times = [now - timedelta(hours=3), now - timedelta(hours=2), now - timedelta(minutes=5)]
         for raw, at in zip(three, times, strict=True):
             mailbox.deliver(raw, at=at)
         fetched = list(source.fetch_new())
         assert [f.arrived_at for f in fetched] == times
-        assert all(f.arrived_at is not None and f.arrived_at.tzinfo == timezone.utc for f in fetched)
+        assert all(f.arrived_at is not None and f.arrived_at.tzinfo == UTC for f in fetched)
 
     def test_fetching_again_yields_the_same_messages_and_changes_nothing(self, mailbox: Mailbox, source: MailSource, three: list[bytes]) -> None:
         """Reading never changes the mailbox: a second fetch_new yields the same keys and bytes."""
@@ -327,7 +327,7 @@ class TestMaildirSource(SourceContract):
         the file a new mtime."""
         (mailbox.root / "cur" / name).write_bytes(small_message(1))
         (fetched,) = source.fetch_new()
-        assert fetched.arrived_at == datetime(2024, 11, 27, 9, 33, 20, tzinfo=timezone.utc)
+        assert fetched.arrived_at == datetime(2024, 11, 27, 9, 33, 20, tzinfo=UTC)
 
     @pytest.mark.parametrize("name", ["complaint.eml", "1.eml", "1732700000123456789.M1P1.test"])
     def test_without_a_maildir_name_the_files_mtime_is_the_arrival(
@@ -337,7 +337,7 @@ class TestMaildirSource(SourceContract):
         path.write_bytes(small_message(1))
         os.utime(path, ns=(1_764_000_000_123_456_789, 1_764_000_000_123_456_789))
         (fetched,) = source.fetch_new()
-        assert fetched.arrived_at == datetime(2025, 11, 24, 16, 0, 0, 123456, tzinfo=timezone.utc)
+        assert fetched.arrived_at == datetime(2025, 11, 24, 16, 0, 0, 123456, tzinfo=UTC)
 
     def test_open_source_builds_a_maildir_source(self, tmp_path: Path) -> None:
         """`maildir:PATH` in [inbound] gives a MaildirSource with the configured folder names."""
@@ -385,7 +385,7 @@ class TestImapSource(SourceContract):
         finally:
             monkeypatch.undo()
             time.tzset()
-        assert fetched.arrived_at == sent and fetched.arrived_at.tzinfo == timezone.utc
+        assert fetched.arrived_at == sent and fetched.arrived_at.tzinfo == UTC
 
     def test_plaintext_is_refused_without_allow_plaintext(self, imap: Dovecot) -> None:
         """A server without STARTTLS is refused, and the error names allow_plaintext."""

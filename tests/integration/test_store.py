@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = load_settings(ROOT / "config.toml", env={})
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -74,12 +74,12 @@ def test_times_come_back_aware_utc(engine: Engine, tmp_path: Path) -> None:
     assert outcome is not None and outcome.case_id
     record = load_case(engine, outcome.case_id)
     assert record is not None
-    assert record.case.registered_at == T0 and record.case.registered_at.tzinfo == timezone.utc
+    assert record.case.registered_at == T0 and record.case.registered_at.tzinfo == UTC
     # A staff note, not a forward: its arrival, the file's mtime, not the time it was ingested;
     # 20 minutes later the 15-minute assessment is already late (迟报).
     assert record.case.received_at == saved
-    assert record.case.received_at.tzinfo == timezone.utc
-    assert all(d.due_at.tzinfo == timezone.utc for d in record.deadlines)
+    assert record.case.received_at.tzinfo == UTC
+    assert all(d.due_at.tzinfo == UTC for d in record.deadlines)
     assert record.case.late and {d.kind for d in record.deadlines if d.late} == {DeadlineKind.ASSESS.value}
 
 
@@ -87,7 +87,7 @@ def test_case_ids_count_per_local_day(engine: Engine, tmp_path: Path) -> None:
     """MT-YYYYMMDD-NNNN numbers restart with each day in Asia/Shanghai, not UTC."""
     job = intake(engine)
     ids = []
-    for n, now in enumerate([T0, T0 + timedelta(minutes=1), datetime(2026, 11, 27, 16, 5, tzinfo=timezone.utc)]):
+    for n, now in enumerate([T0, T0 + timedelta(minutes=1), datetime(2026, 11, 27, 16, 5, tzinfo=UTC)]):
         source = FileSource([complaint(tmp_path, n, f"<d{n}@corp.example.com>")])
         outcome = job.handle(source, next(source.fetch_new()), now)
         assert outcome is not None

@@ -4,13 +4,13 @@ the test servers. Nothing here talks to a server."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)  # Friday 10:15 in Shanghai
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # Friday 10:15 in Shanghai
 
 FORWARDERS = ("sun@corp.example.com", "wei@net.corp.example.com", "kefu@cs.corp.example.com")
 DEPARTMENT_OF = {"sun@corp.example.com": "network", "wei@net.corp.example.com": "network",

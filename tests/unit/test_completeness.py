@@ -5,10 +5,10 @@ with a word, roles and an action, and every mail a reply can cause has its templ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from parsers.dates import parse_client_date, parse_header_date
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLUS8 = timezone(timedelta(hours=8))
-UTC = timezone.utc
+UTC = UTC
 
 CLIENT_FORMS = [
     ("2026年11月27日(星期五) 上午10:15", datetime(2026, 11, 27, 10, 15, tzinfo=SHANGHAI)),  # Foxmail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -18,7 +18,7 @@ from models.tables import Case, Deadline, Event
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
 DIRECTORY = SETTINGS.directory
 TZ = SETTINGS.daemon.timezone
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)  # 10:15 in Asia/Shanghai
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # 10:15 in Asia/Shanghai
 CASE_ID = "MT-20261127-0001"
 COMPLAINT = ("本人是江城晚报记者，接到读者反映：光谷小区三期自11月20日起手机信号极差，"
              "室内基本无法通话，多次拨打客服热线均未解决。\n") * 30

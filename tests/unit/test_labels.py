@@ -26,8 +26,8 @@ from daemon.export import HEADERS, export_register
 from daemon.file_source import FileSource
 from daemon.forms import registration_form
 from daemon.intake import Intake
-from daemon.rendering import Renderer
 from daemon.queries import load_case
+from daemon.rendering import Renderer
 from daemon.store import open_engine, session
 from daemon.views import CASE_FIELDS, FORM_FIELDS, case_text
 from models.directory import Person

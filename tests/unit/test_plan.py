@@ -7,7 +7,7 @@ tests/integration/test_plan_equals_reality.py; here, what a reader of the plan r
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +34,7 @@ from tests.support.mail import ROOT
 SETTINGS: Settings = load_settings(ROOT / "config.toml", env={})
 DIRECTORY = SETTINGS.directory
 ZONE = SETTINGS.daemon.timezone
-T0 = datetime(2026, 12, 1, 15, 50, tzinfo=timezone.utc)  # 23:50 in Shanghai
+T0 = datetime(2026, 12, 1, 15, 50, tzinfo=UTC)  # 23:50 in Shanghai
 NETWORK = department(DIRECTORY, "network")
 assert NETWORK is not None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from parsers.message import Address, FormFields, Kind, Original, ParsedMail
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
 DIRECTORY, DEADLINES = SETTINGS.directory, SETTINGS.deadlines
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)  # 10:15 in Shanghai
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)  # 10:15 in Shanghai
 JOURNALIST = Address("李记者", "li.reporter@jcwb.example.cn")
 
 
@@ -101,7 +101,7 @@ def test_registered_after_a_deadline_is_marked_late() -> None:
 def test_a_direct_mails_own_date_is_the_senders_clock_and_does_not_count() -> None:
     """A journalist's PC set to 2017: the case runs from its arrival, on time, not 迟报; the
     Date is still recorded as what the mail said."""
-    dated = datetime(2017, 3, 1, 9, 0, tzinfo=timezone.utc)
+    dated = datetime(2017, 3, 1, 9, 0, tzinfo=UTC)
     mail = ParsedMail(kind=Kind.COMPLAINT, reason="direct", subject="投诉", sender=JOURNALIST,
                       sent_at=dated, text="信号差")
     draft = draft_case(mail, DIRECTORY, DEADLINES, T0, T0 + timedelta(minutes=1))

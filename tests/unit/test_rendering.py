@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from models.tables import Case
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
 DIRECTORY = SETTINGS.directory
-T0 = datetime(2026, 11, 27, 2, 15, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 15, tzinfo=UTC)
 RENDERER = Renderer(SETTINGS.daemon.timezone, Person("媒体投诉处理", "complaints@corp.example.com"))
 SUN = Person("孙明", "sun@corp.example.com")
 

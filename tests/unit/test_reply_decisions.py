@@ -11,8 +11,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.directory import (DEFAULT_DEADLINES, Deadlines, Department, DepartmentKind, Directory, Leaders,
-                              MediaOutlet, Person)
+from models.directory import (
+    DEFAULT_DEADLINES,
+    Deadlines,
+    Department,
+    DepartmentKind,
+    Directory,
+    Leaders,
+    MediaOutlet,
+    Person,
+)
 from models.permissions import Role, roles_of
 from models.policy import CaseState, Clock, Step, decide
 from models.replies import RULES, Answer, ReplyDecision, decide_reply

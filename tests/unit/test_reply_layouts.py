@@ -10,10 +10,10 @@ layout whose quote is not recognised would be read as those commands, or as none
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.header import Header
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +25,7 @@ from parsers.message import Kind
 CTX = ParseContext(timezone=ZoneInfo("Asia/Shanghai"), case_prefix="MT",
                    own_addresses=frozenset({"complaints@corp.example.com"}),
                    own_message_id_domain="complaintd.corp.example.com")
-NOW = datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 CLIENTS = Path(__file__).resolve().parents[1] / "fixtures" / "clients"
 OURS = "<MT-20261127-0001.ack.0.65210e37c387f383@complaintd.corp.example.com>"
 SUBJECT = "[MT-20261127-0001·65210e] 媒体投诉已登记：江城晚报"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
 
 from models.statistics import CaseFacts, DeadlineFacts, Durations, percentile, register_statistics
 
-T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)  # 10:00 in Asia/Shanghai
+T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 UNTIL = T0 + timedelta(days=2)
 
 

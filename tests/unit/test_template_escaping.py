@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from models.types import AckTarget, CaseStatus, DeadlineKind, EventKind, Inbound
 from parsers.message import Address, Kind, ParsedMail
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
-NOW = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)  # 09:00 in Shanghai: past digest_at
+NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai: past digest_at
 T0 = NOW - timedelta(hours=3)
 
 HOSTILE = " ".join((

@@ -5,7 +5,7 @@ mean what they meant."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,15 @@ from daemon.store import open_engine, session
 from models.policy import Step, round_of_reply
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
 from models.types import (
-    AckTarget, CaseStatus, DeadlineKind, EventKind, InboundStatus, OutboxStatus,
+    AckTarget,
+    CaseStatus,
+    DeadlineKind,
+    EventKind,
+    InboundStatus,
+    OutboxStatus,
 )
 
-T0 = datetime(2026, 11, 27, 2, 15, 30, 999999, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 15, 30, 999999, tzinfo=UTC)
 CASE_ID = "MT-20261127-0001"
 
 
