@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -59,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A dry run logs in nowhere, so it needs no password either.
         secrets = args.command in MAIL_COMMANDS and not getattr(args, "dry_run", False)
         settings = load_settings(config_path(args.config), secrets=secrets)
-        return int(COMMANDS[args.command](settings, args) or 0)
+        code = int(COMMANDS[args.command](settings, args) or 0)
+        sys.stdout.flush()  # a reader that has gone shows here, where it is handled, not at exit
+        return code
     except ConfigError as exc:
         print(f"complaintd: {config_path(args.config)} is not valid ({len(exc.problems)} "
               f"problem{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
@@ -71,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `complaintd plan … | head`: the reader has gone. Nothing more to say, and nothing said
+        # at exit either (the interpreter would flush stdout again and print a traceback).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
 
 
 def _common_options(defaults: bool) -> argparse.ArgumentParser:

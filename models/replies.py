@@ -210,15 +210,28 @@ def _acknowledge(r: _Reply) -> tuple[int, int]:
     return in_time, late
 
 
+class Refused(Exception):
+    """An action's command cannot be carried out as written (类别：7); nothing changes."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _command(r: _Reply, command: Command) -> EventLine:
     rule = RULES[command.verb]
     if r.status in CLOSED_STATUSES and command.verb is not Verb.ACK:
         return EventLine(EventKind.REJECTED, f"“{rule.word}”：案件已关闭")
     if not rule.roles & r.answer.roles:
         return EventLine(EventKind.REJECTED, f"“{rule.word}”：{r.answer.sender} 无权执行")
-    summary = rule.action(r, command)
+    try:
+        summary = rule.action(r, command)
+    except Refused as refused:  # the sender is told why, in the confirmation
+        r.d.done.append(f"“{rule.word}”未执行：{refused.reason}")
+        return EventLine(EventKind.REJECTED, f"“{rule.word}”：{refused.reason}")
     r.d.done.append(summary)
     return EventLine(EventKind.COMMAND, f"{rule.word}：{summary}")
+
 
 
 def may(verb: Verb, roles: frozenset[Role]) -> bool:
@@ -278,7 +291,7 @@ def _solution(r: _Reply, c: Command) -> str:
         r.due_by(DeadlineKind.NORMAL_COMPLETION, c.expected_at)  # min(agreed, normal limit)
     r.report(Step.SOLUTION_REPORT)
     when = c.expected_at.astimezone(r.zone).strftime("%m-%d %H:%M") if c.expected_at else "未写明"
-    return f"方案已登记（预计完成 {when}），已报部门领导和综合部"
+    return f"方案已登记（预计完成时间 {when}），已报部门领导和综合部"
 
 
 def _progress(r: _Reply, c: Command) -> str:
@@ -294,6 +307,8 @@ def _resolved(r: _Reply, c: Command) -> str:
 
 
 def _category(r: _Reply, c: Command) -> str:
+    if c.category is None:
+        raise Refused(f"投诉类别只有 1–5 类（读到：“{c.text[:40]}”），类别未改")
     before = r.value("category")
     was = ("推测" if r.value("category_basis") == "judged" else "") + (f" {before} 类" if before else "未定")
     r.set(category=c.category, category_basis="stated",
@@ -331,7 +346,7 @@ def _group(r: _Reply, c: Command) -> str:
 def _statement(r: _Reply, c: Command) -> str:
     r.set(statement=c.text, statement_approved_at=None, statement_approved_by=None)
     r.report(Step.STATEMENT_DRAFT)
-    return "对外口径草稿已登记，已送公司主管领导和媒体主管领导批准"
+    return "对外解释口径草稿已登记，已送公司主管领导和媒体主管领导批准"
 
 
 def _approve(r: _Reply, c: Command) -> str:

@@ -123,7 +123,7 @@ _VALUE_WORDS: dict[Verb | None, tuple[str, ...]] = {  # None: 预计完成, whic
     Verb.MEDIA_OUTLET: ("媒体单位", "媒体单位名称", "媒体名称", "媒体", "media outlet", "outlet"),
     Verb.REPORTER: ("记者", "记者姓名", "记者/联系人", "reporter", "journalist"),
     Verb.GROUP: ("成立小组", "成立工作组", "小组", "group"),
-    Verb.STATEMENT: ("口径", "对外口径", "统一口径", "回应口径", "statement"),
+    Verb.STATEMENT: ("口径", "对外解释口径", "对外口径", "统一口径", "回应口径", "statement"),
     None: ("预计完成", "预计完成时间", "完成时间", "预计", "expected completion", "expected", "eta"),
 }
 _WORDS: dict[Verb, tuple[str, ...]] = {

@@ -233,3 +233,14 @@ def test_the_shipped_config_passes_strict(workdir: Path) -> None:
     assert done.returncode == 0, done.stdout
     assert "warning" not in done.stdout
 
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(workdir: Path) -> None:
+    """`complaintd plan … | head`: the pipe closes under the printer (here a reader that reads
+    nothing at all); the command ends quietly, as a shell tool does, with no traceback."""
+    shell = (f"{sys.executable} -m daemon -c {workdir / 'config.toml'} plan --dept network --outlet 江城晚报 "
+             "--at '2026-12-01 23:50' | true")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=workdir, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stderr == ""
+    assert done.returncode in (0, 141)  # 141 when the pipe closed while the plan was being written

@@ -86,8 +86,9 @@ def test_every_verb_has_at_most_one_status_row() -> None:
 
 SETTINGS = load_settings(ROOT / "config.toml", env={})
 NETWORK = SETTINGS.directory.department("network")
-SAMPLES = {Verb.SOLUTION: Command(Verb.SOLUTION, "方案", expected_at=NOW), Verb.GROUP: Command(Verb.GROUP, "市场部",
-                                                                                         departments=("市场部",))}
+SAMPLES = {Verb.SOLUTION: Command(Verb.SOLUTION, "方案", expected_at=NOW),
+           Verb.GROUP: Command(Verb.GROUP, "市场部", departments=("市场部",)),
+           Verb.CATEGORY: Command(Verb.CATEGORY, "2", category=2)}
 
 
 @pytest.mark.parametrize("verb", list(Verb), ids=lambda v: v.value)

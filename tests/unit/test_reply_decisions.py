@@ -24,7 +24,7 @@ from models.directory import (
 from models.permissions import Role, roles_of
 from models.policy import CaseState, Clock, Step, decide
 from models.replies import RULES, Answer, ReplyDecision, decide_reply
-from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind, EventKind
 from parsers.commands import Command, Verb
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -349,6 +349,17 @@ def test_category_is_stated_by_the_reply_and_the_log_says_from_what(
     assert (d.status, d.met, d.clocks) == (None, [], [])
 
 
+@pytest.mark.parametrize("written", ["7", "第九类", "重要"])
+def test_a_category_outside_one_to_five_changes_nothing_and_the_sender_is_told(written: str) -> None:
+    """类别：7 is no category: the record keeps its category, the log says why, and the
+    confirmation tells the sender that only 1–5 exist (never "更正为 None 类")."""
+    d = decide_at(case(category=3, category_basis="judged"), RECEIVER, Command(Verb.CATEGORY, written))
+    assert d.fields == {}
+    assert d.events[0].kind == EventKind.REJECTED and "1–5" in d.events[0].summary
+    assert any("类别”未执行" in line and "1–5" in line and written in line for line in d.done)
+    assert [n.step for n in d.mails] == [Step.CONFIRM]
+
+
 def test_two_category_lines_in_one_reply_read_each_other() -> None:
     """The second 类别 sees the first: 3 → 2, then 2 → 1."""
     d = decide_at(case(), RECEIVER, Command(Verb.CATEGORY, "2", category=2), Command(Verb.CATEGORY, "1", category=1))
@@ -460,7 +471,7 @@ def test_a_solution_without_a_time_leaves_completion_at_the_normal_limit() -> No
     """方案 without 预计完成: the plan is recorded, completion stays at 72 h."""
     d = decide_at(case(), RECEIVER, Command(Verb.SOLUTION, "更换基站电源"))
     assert d.moved == {} and d.fields["expected_completion_at"] is None
-    assert d.done == ["方案已登记（预计完成 未写明），已报部门领导和综合部"]
+    assert d.done == ["方案已登记（预计完成时间 未写明），已报部门领导和综合部"]
 
 
 def test_the_confirmation_uses_the_directory_name_else_the_mails() -> None:
