@@ -22,10 +22,11 @@ from sqlmodel import Session, select
 
 from daemon.config import Settings
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
-from daemon.rendering import STATUS_LABELS, Renderer
+from daemon.rendering import Renderer
 from daemon.store import session
-from daemon.views import clock_label, greeting, mail_context
+from daemon.views import greeting, mail_context
 from models.directory import Person
+from models.labels import STATUS_LABELS, clock_label
 from models.policy import CaseState, Clock, Decision, Notify, Step, decide
 from models.tables import Case, Deadline, Event, Outbox
 from models.types import CLOSED_STATUSES, AckTarget, DeadlineKind, EventKind

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.views import clock_label
+from models.labels import clock_label
 from tests.integration.test_cli_maildir import complaintd
 from tests.support.mail import ROOT, outlook_forward, set_keys
 
