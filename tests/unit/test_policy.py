@@ -21,6 +21,20 @@ from models.directory import MediaOutlet, Person
 from models.policy import CaseState, Clock, Decision, Step, decide
 from models.registration import intake_deadlines
 from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind
+from tests.support.clocks import (
+    ACK,
+    AM,
+    ASSESS,
+    COMPLETION,
+    GEN,
+    GROUP,
+    HA,
+    OPEN_STATUSES,
+    PROGRESS,
+    SOLUTION,
+    STATEMENT,
+    m,
+)
 
 SETTINGS = load_settings(Path(__file__).resolve().parents[2] / "config.toml", env={})
 DIRECTORY, DEADLINES = SETTINGS.directory, SETTINGS.deadlines
@@ -44,15 +58,6 @@ AM_A, AM_B = "chen.am@corp.example.com", "wu.am@corp.example.com"
 COMPANY, HIGHER = "zhao.ceo@corp.example.com", "gd@prov.example.com"
 GROUP_AS = (NET_A, MKT_A, CS_A)  # interface A of the in_company_group departments
 
-ASSESS, AM, GEN = DeadlineKind.ASSESS.value, DeadlineKind.ACCOUNT_MANAGER.value, DeadlineKind.GENERAL_DEPT.value
-SOLUTION, COMPLETION = DeadlineKind.SOLUTION.value, DeadlineKind.NORMAL_COMPLETION.value
-GROUP, HA, PROGRESS = DeadlineKind.GROUP.value, DeadlineKind.HIGHER_AUTHORITY.value, DeadlineKind.PROGRESS.value
-STATEMENT, ACK = DeadlineKind.STATEMENT.value, DeadlineKind.ACK.value
-OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
-
-
-def m(minutes: float) -> timedelta:
-    return timedelta(minutes=minutes)
 
 
 def h(hours: float) -> timedelta:

@@ -24,8 +24,22 @@ from models.directory import (
 from models.permissions import Role, roles_of
 from models.policy import CaseState, Clock, Step, decide
 from models.replies import RULES, Answer, ReplyDecision, decide_reply
-from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, DeadlineKind, EventKind
+from models.types import CLOSED_STATUSES, AckTarget, CaseStatus, EventKind
 from parsers.commands import Command, Verb
+from tests.support.clocks import (
+    ACK,
+    AM,
+    ASSESS,
+    COMPLETION,
+    GEN,
+    GROUP,
+    HA,
+    OPEN_STATUSES,
+    PROGRESS,
+    SOLUTION,
+    STATEMENT,
+    m,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEADLINES = Deadlines(DEFAULT_DEADLINES)
@@ -62,15 +76,6 @@ SENDER = {
     Role.HIGHER_AUTHORITY: "gd@prov.test",
 }
 
-ASSESS, AM, GEN = DeadlineKind.ASSESS.value, DeadlineKind.ACCOUNT_MANAGER.value, DeadlineKind.GENERAL_DEPT.value
-SOLUTION, COMPLETION = DeadlineKind.SOLUTION.value, DeadlineKind.NORMAL_COMPLETION.value
-GROUP, HA, PROGRESS = DeadlineKind.GROUP.value, DeadlineKind.HIGHER_AUTHORITY.value, DeadlineKind.PROGRESS.value
-STATEMENT, ACK = DeadlineKind.STATEMENT.value, DeadlineKind.ACK.value
-OPEN_STATUSES = [s for s in CaseStatus if s not in CLOSED_STATUSES]
-
-
-def m(minutes: float) -> timedelta:
-    return timedelta(minutes=minutes)
 
 
 def clock(kind: str, due_at: datetime, round: int = 0, met: bool = False, target: str = "") -> Clock:
