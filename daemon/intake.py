@@ -41,6 +41,7 @@ from daemon.reports import bad_address_rows
 from daemon.store import session
 from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
+from models.policy import registration_notice
 from models.registration import CaseDraft, draft_case, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, EventKind, InboundStatus
@@ -355,16 +356,16 @@ class Intake:
                         now: datetime) -> list[dict[str, Any]]:
         """The registration mail: to the forwarder, cc 综合部 (a direct complaint: 综合部 only)."""
         directory = self.settings.directory
-        gd = list(directory.mailboxes(directory.general_dept))
         forwarder = _forwarder_person(case, mail, directory.person(case.forwarder_email or ""))
-        to, cc = ([forwarder], gd) if forwarder else (gd, [])
+        notice = registration_notice(forwarder, directory, now)
+        to, cc = list(notice.to), list(notice.cc)
         context = mail_context(case, deadlines, directory)
         context["greeting"] = greeting(to, directory)
         # The forwarder's copy answers their forward; 综合部 never saw that mail, so for them
         # this mail starts the case's conversation (later mail hangs under each one's copy).
         thread = Thread(own={forwarder.email: Thread(mail.message_id, (*mail.references, mail.message_id))}) \
             if forwarder and mail.message_id else Thread()
-        return outbox_rows(self.renderer, directory, Mail(case.id, "ack", "ack", context, to, cc, thread=thread),
+        return outbox_rows(self.renderer, directory, Mail(case.id, notice.step, notice.step, context, to, cc, thread=thread),
                            now, self.settings.message_id_domain)
 
     def _quarantine(self, rows: Rows, item: Fetched, mail: ParsedMail, reason: str, now: datetime,

@@ -103,6 +103,7 @@ CLOCK_TABLE = ("时限", *CLOCK_PARTS, "备注")  # a list of clocks: which, its
 
 # The mails the procedure's steps send (models/policy.py Step), by what each is.
 STEP_LABELS: dict[Step, str] = {
+    Step.REGISTRATION: "登记回执",
     Step.ASSESS_OVERDUE: "评估答复超时提醒",
     Step.ACCOUNT_MANAGER: "告知媒体单位客户经理",
     Step.ACCOUNT_MANAGER_UNKNOWN: "请综合部指定客户经理",

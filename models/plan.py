@@ -27,7 +27,7 @@ from typing import Any
 
 from models.directory import Deadlines, Department, DepartmentKind, Directory, MediaOutlet, Person
 from models.permissions import roles_of
-from models.policy import CaseState, Clock, Decision, Notify, Step, decide
+from models.policy import CaseState, Clock, Decision, Notify, Step, decide, registration_notice
 from models.registration import intake_deadlines
 from models.replies import Answer, ReplyDecision, decide_reply
 from models.types import CaseStatus, DeadlineKind, EventKind
@@ -202,6 +202,16 @@ def simulate(start: Start, directory: Directory, deadlines: Deadlines, zone: tzi
                      receiver_email=start.receiver_email, outlet=start.outlet, received_at=start.received_at,
                      clocks=clocks)
     sim = _Sim(case, directory, deadlines, zone, start.received_at)
+    # Who forwarded it: the receiver; without one, the department's A contact stands for them,
+    # as for the clocks. A complaint written straight to the mailbox is 综合部's, with no forwarder.
+    if start.receiver_email:
+        forwarder: Person | None = directory.person(start.receiver_email) or Person("", start.receiver_email)
+    elif start.receiving_dept.kind is not DepartmentKind.GENERAL_DEPT:
+        forwarder = start.receiving_dept.interface_a
+    else:
+        forwarder = None
+    notice = registration_notice(forwarder, directory, start.registered_at)
+    sim.entries.append(PlannedMail(start.registered_at, sim.at(start.registered_at), notice))
     waiting = sorted(answers, key=lambda a: a.after)
     until = start.registered_at + horizon
     now = start.registered_at

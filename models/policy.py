@@ -44,6 +44,9 @@ class Step(StrEnum):
     STATEMENT = "statement"  # the approved unified statement to every interface person
     FAILOVER = "failover"  # no answer: B, or the next leader up
     LEADER_SILENT = "leader_silent"  # the company leader did not answer: 综合部 is asked to reach them
+    # The registration mail (登记回执) intake sends when a case is registered; it awaits nobody:
+    # the clocks do the chasing. Its value is the "ack" its outbox keys have always carried.
+    REGISTRATION = "ack"
     # Mails that replies cause (models/replies.py, daemon/replies.py), not the clocks:
     CONFIRM = "confirm"  # what a reply changed, to the person who sent it
     SOLUTION_REPORT = "solution_report"  # the agreed solution, to the leader and 综合部
@@ -426,6 +429,14 @@ RULES: dict[DeadlineKind, Callable[[CaseState, Clock, Context, Decision], None]]
 
 
 # -- who ----------------------------------------------------------------------------------
+
+def registration_notice(forwarder: Person | None, directory: Directory, now: datetime) -> Notify:
+    """The registration mail: to the forwarder, 综合部 in copy; a complaint written straight to
+    the mailbox has no forwarder, so it goes to 综合部 alone."""
+    gd = directory.mailboxes(directory.general_dept)
+    to, cc = ((forwarder,), gd) if forwarder is not None else (gd, ())
+    return Notify(Step.REGISTRATION, 0, tuple(to), tuple(p for p in cc if p.email != to[0].email), (), now)
+
 
 def _notify(case: CaseState, step: Step, clock: Clock, ctx: Context, *, to: Iterable[Person],
             cc: Iterable[Person] = (), awaits: Iterable[Person] = (), attach_form: bool = False,

@@ -221,11 +221,12 @@ def test_check_names_each_hole_by_key_and_strict_fails(workdir: Path) -> None:
     done = complaintd(workdir, "check")
     assert done.returncode == 0, done.stderr
     warned = [line.split(": ", 2)[1] for line in done.stdout.splitlines() if line.startswith("warning: ")]
-    assert sorted(warned) == sorted(HOLES)
+    assert set(warned) == set(HOLES)  # a hole may draw two findings on its key
     for strict in (["check", "--strict", "-c", str(config)], ["-c", str(config), "check", "--strict"]):
         failed = complaintd(workdir, *strict)
         assert failed.returncode == 1
-        assert failed.stdout == done.stdout.replace(f"{len(HOLES)} warnings", f"{len(HOLES)} warnings (--strict: failing)")
+        n = len(warned)
+        assert failed.stdout == done.stdout.replace(f"{n} warnings", f"{n} warnings (--strict: failing)")
 
 
 def test_the_shipped_config_passes_strict(workdir: Path) -> None:

@@ -57,7 +57,8 @@ def test_silence_walks_every_step_of_spec_section_3_with_its_failovers() -> None
     """Nobody answers a 网络部 case about 江城晚报: the steps of SPEC §3 in their order and at
     their times, each silent A handing over to B and the silent leader to the next one up."""
     p = plan()
-    assert timeline(p)[:11] == [
+    assert timeline(p)[:12] == [
+        ("+0:00", "ack", ("zhang.net@corp.example.com",)),  # 登记回执 to the receiver, 综合部 in copy
         ("+0:15", "assess_overdue", ("zhang.net@corp.example.com",)),
         ("+0:25", "failover", ("zhao.ceo@corp.example.com",)),  # 王强 silent: 越级上报
         ("+0:30", "account_manager", ("chen.am@corp.example.com",)),
@@ -91,7 +92,7 @@ def test_an_assessment_at_once_keeps_the_case_in_the_department() -> None:
     answer = next(e for e in p.entries if isinstance(e, PlannedAnswer))
     assert answer.person.email == "zhang.net@corp.example.com" and answer.done
     steps = [m.notify.step.value for m in p.mails]
-    assert steps[0] == "confirm"
+    assert steps[:2] == ["ack", "confirm"]  # the 登记回执, then the answer's confirmation
     assert not {"assess_overdue", "account_manager", "general_dept", "group_overdue", "progress"} & set(steps)
     assert p.status is CaseStatus.LOCAL
 
@@ -129,9 +130,10 @@ def test_resolved_ends_the_plan() -> None:
 
 def test_a_case_registered_late_does_the_missed_steps_at_once_marked_late() -> None:
     p = plan(registered=timedelta(hours=2))
-    first = [m for m in p.mails if m.offset == timedelta(hours=2)]
+    first = [m for m in p.mails if m.offset == timedelta(hours=2) and m.notify.step.value != "ack"]
     assert {m.notify.step.value for m in first} == {"assess_overdue", "account_manager", "general_dept"}
     assert all(m.notify.late for m in first)
+    assert p.mails[0].notify.step.value == "ack" and p.mails[0].offset == timedelta(hours=2)
 
 
 def test_the_plan_follows_the_configured_durations() -> None:
