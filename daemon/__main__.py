@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -189,6 +190,19 @@ def _app(settings: Settings) -> App:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    # SIGTERM may come while we are still starting (migrations, the first connection): it is
+    # honoured then too, once the app exists, instead of killing the process half-way.
+    stopping = threading.Event()
+    started: list[App] = []
+
+    def stop(*_: object) -> None:
+        stopping.set()
+        for app in started:
+            app.stop()
+
+    if not args.once:  # one tick ends by itself; Ctrl-C interrupts it as usual
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, stop)
     lock = DaemonLock(settings.daemon.database)
     if not lock.acquire(patience=3.0):
         raise ComplaintdError(
@@ -202,9 +216,11 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 app.close()
             return 0
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: app.stop())
+        started.append(app)
         signal.signal(signal.SIGHUP, lambda *_: app.request_reload())
+        if stopping.is_set():
+            app.close()
+            return 0
         app.run()
         return 0
     finally:
