@@ -23,13 +23,25 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from models.directory import Person
-from models.labels import CATEGORY_LABELS, FIELD_LABELS, STATUS_LABELS, clock_label
+from models.labels import (
+    CATEGORY_LABELS,
+    CLOCK_PARTS,
+    CLOCK_TABLE,
+    FIELD_LABELS,
+    STATUS_LABELS,
+    clock_label,
+    event_label,
+)
 from models.types import DeadlineKind
 from parsers.mime import is_message_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 _WHITESPACE = re.compile(r"\s+")
+
+# The blocks of a case step's text template (templates/_case.txt.j2) that say what the mail is
+# about, asks, and how to answer: the HTML part (templates/_case.html.j2) shows the same words.
+TEXT_BLOCKS = ("intro", "ask", "how")
 
 
 @dataclass(frozen=True)
@@ -55,21 +67,45 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.filters["local"] = self.local_time
+        self.env.filters["paragraphs"] = paragraphs
+        self.env.tests["datetime"] = lambda value: isinstance(value, datetime)
         # The one vocabulary (models/labels.py): `{{ label.media_outlet }}` is the field's label.
         self.env.globals.update(label=FIELD_LABELS, clock_labels={k: clock_label(k) for k in DeadlineKind},
                                 status_labels=STATUS_LABELS,
-                                category_labels=CATEGORY_LABELS)
+                                category_labels=CATEGORY_LABELS,
+                                clock_table=CLOCK_TABLE, clock_parts=CLOCK_PARTS, event_label=event_label)
 
     def local_time(self, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         """Aware UTC → the configured zone, for people."""
         return value.astimezone(self.timezone).strftime(fmt) if value is not None else "—"
 
     def parts(self, template: str, context: dict[str, Any], case_id: str | None = None) -> Parts:
-        """Render `<template>.subject.j2`, `.txt.j2` and `.html.j2` once for all recipients."""
+        """Render `<template>.subject.j2`, `.txt.j2` and `.html.j2` once for all recipients.
+
+        The HTML part also sees `text_part`: the TEXT_BLOCKS of the text part as it rendered
+        them, "" for a block its template does not have.
+        """
         subject = one_line(self.env.get_template(f"{template}.subject.j2").render(context))
-        text = self.env.get_template(f"{template}.txt.j2").render(context)
-        html = self.env.get_template(f"{template}.html.j2").render(context)
+        text, blocks = self.text_and_blocks(template, context)
+        html = self.env.get_template(f"{template}.html.j2").render({**context, "text_part": blocks})
         return Parts(subject, text, html, case_id)
+
+    def text_and_blocks(self, template: str, context: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """`<template>.txt.j2` rendered, and its TEXT_BLOCKS each rendered alone.
+
+        Template.render() in two steps, so that the context it leaves holds every block of
+        the {% extends %} chain, a child's override first (as `{{ self.intro() }}` reads it).
+        The text template is not autoescaped: a block is plain text, data and all, and the
+        HTML template escapes it as it escapes any value.
+        """
+        tmpl = self.env.get_template(f"{template}.txt.j2")
+        ctx = tmpl.new_context(context)
+        try:
+            text = "".join(tmpl.root_render_func(ctx))
+            blocks = {name: "".join(ctx.blocks[name][0](ctx)) if name in ctx.blocks else "" for name in TEXT_BLOCKS}
+        except Exception:
+            self.env.handle_exception()  # the template's own file and line in the traceback, as render() gives
+        return text, blocks
 
     def compose(
         self,
@@ -260,6 +296,18 @@ def with_message_id(data: bytes, placeholder: str, message_id: str) -> bytes:
 # bytes or a line break must never reach an outgoing header (RFC 5322: lines ≤ 998). The
 # parser hands out only valid ids; this is the second line, with the parser's own rule.
 MAX_REFERENCES = 20
+
+
+def paragraphs(text: str) -> list[str]:
+    """Text split at its blank lines, each paragraph's own line breaks kept: the text part's
+    words as an HTML part's <p> elements."""
+    out: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip():
+            out[-1].append(line)
+        elif out[-1]:
+            out.append([])
+    return ["\n".join(lines) for lines in out if lines]
 
 
 def one_line(text: str) -> str:

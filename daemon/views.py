@@ -124,9 +124,26 @@ def mail_context(case: Case, deadlines: Sequence[ClockView], directory: Director
             "expected_completion_at": case.expected_completion_at,
             "result": case.result,
         },
+        "record": record_rows(case, directory),
         "clocks": clocks,
         "first_open": next((c for c in clocks if not c["met"]), None),
     }
+
+
+def record_rows(case: Case, directory: Directory) -> list[dict[str, Any]]:
+    """The registration form's rows for a mail's HTML part: each FORM_FIELDS field's label and
+    its value as record_values gives it ("—" when it has none, "无" for no attachments), the
+    complaint as the mail's excerpt. A time stays a datetime, shown by the template's `local`
+    filter in the renderer's zone."""
+    values = record_values(case, directory, lambda at: "")
+    rows = []
+    for name in FORM_FIELDS:
+        value: str | datetime = getattr(case, name)
+        if not isinstance(value, datetime):
+            value = excerpt(values[name]) if name == "complaint_text" else values[name]
+        rows.append({"name": name, "label": FIELD_LABELS[name],
+                     "value": value or ("无" if name == "attachments" else "—")})
+    return rows
 
 
 def in_due_order(deadlines: Sequence[ClockViewT]) -> list[ClockViewT]:
@@ -149,9 +166,19 @@ def greeting(people: Sequence[Person], directory: Directory) -> str:
     return "、".join(dict.fromkeys(directory_name(p.email, directory) for p in people))
 
 
+# How a clock stands, as the HTML part's clock table marks it: a class, and the word shown.
+CLOCK_STATES = {"met": "已完成", "overdue": "已超时", "open": "进行中"}
+
+
 def clock_context(d: ClockView) -> dict[str, Any]:
-    return {"kind": str(d.kind), "label": clock_label(d.kind), "due_at": d.due_at, "met": d.met_at is not None,
-            "breached": getattr(d, "breached_at", None) is not None, "late": d.late}
+    """A clock as the templates see it. `state` is a CLOCK_STATES key (`state_label` its
+    word): met once met, else overdue when breached or already past at registration (迟报),
+    else open."""
+    breached = getattr(d, "breached_at", None) is not None
+    state = "met" if d.met_at is not None else "overdue" if breached or d.late else "open"
+    return {"kind": str(d.kind), "label": clock_label(d.kind), "name": clock_title(d.kind, getattr(d, "round", 0)),
+            "due_at": d.due_at, "met": d.met_at is not None, "met_at": d.met_at, "breached": breached,
+            "late": d.late, "state": state, "state_label": CLOCK_STATES[state]}
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -264,7 +291,12 @@ def clock_name(d: Deadline, directory: Directory) -> str:
     reader needs (the address when the directory names nobody)."""
     if d.kind == DeadlineKind.ACK and d.target:
         return f"{clock_label(d.kind)}（{directory_name(AckTarget.parse(d.target).address, directory)}）"
-    return clock_label(d.kind) + (f" 第{d.round}次" if d.round else "")
+    return clock_title(d.kind, d.round)
+
+
+def clock_title(kind: str, round_: int) -> str:
+    """A clock's name with its round: "动态报告 第2次"; the first round has no number."""
+    return clock_label(kind) + (f" 第{round_}次" if round_ else "")
 
 
 def time_left(delta: timedelta) -> str:
