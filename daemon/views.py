@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 
 from daemon.queries import CaseRecord
 from models.directory import Directory, Person
-from models.labels import CLOCK_TABLE, FIELD_LABELS, LATE, category_label, clock_label, event_label, status_label
+from models.labels import (
+    CLOCK_STATES,
+    CLOCK_TABLE,
+    FIELD_LABELS,
+    LATE,
+    category_label,
+    clock_label,
+    event_label,
+    status_label,
+)
 from models.tables import Case, Deadline, Event
 from models.types import AckTarget, DeadlineKind
 
@@ -167,9 +176,6 @@ def greeting(people: Sequence[Person], directory: Directory) -> str:
 
 
 # How a clock stands, as the HTML part's clock table marks it: a class, and the word shown.
-CLOCK_STATES = {"met": "已完成", "overdue": "已超时", "open": "进行中"}
-
-
 def clock_context(d: ClockView) -> dict[str, Any]:
     """A clock as the templates see it. `state` is a CLOCK_STATES key (`state_label` its
     word): met once met, else overdue when breached or already past at registration (迟报),

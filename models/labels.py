@@ -126,6 +126,9 @@ STEP_LABELS: dict[Step, str] = {
     Step.FOLLOWUP: "外部来信（补充）",
 }
 
+# A clock's state as the mails and the board show it, in a word (never by colour alone).
+CLOCK_STATES = {"met": "已完成", "overdue": "已超时", "open": "进行中"}
+
 # The event log's kinds, as 媒体投诉相关记录 names them.
 EVENT_LABELS: dict[EventKind, str] = {
     EventKind.MAIL_IN: "来信", EventKind.MAIL_OUT: "发信", EventKind.REGISTERED: "登记",
