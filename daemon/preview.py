@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from daemon.config import Settings
 from daemon.file_source import FileSource
 from daemon.intake import case_row, parse_context
-from daemon.views import FORM_FIELDS, align, clock_context, iso, record_values, terminal_safe
+from daemon.views import FORM_FIELDS, align, clock_context, in_due_order, iso, record_values, terminal_safe
 from models.directory import Deadlines, Directory, Person
 from models.labels import (
     FAILOVER_LABELS,
@@ -190,7 +190,7 @@ def dry_run(settings: Settings, path: Path, now: datetime) -> str:
     out = [head, *align([(terminal_safe(a), terminal_safe(b), c) for a, b, c in rows]), "",
            f"{FIELD_LABELS['complaint_text']}：［{SOURCE_LABELS[where['complaint_text']]}］",
            terminal_safe(case.complaint_text or "—", multiline=True), ""]
-    clocks = [clock_context(d) for d in draft.deadlines]
+    clocks = [clock_context(d) for d in in_due_order(draft.deadlines)]
     out += ["时限：", *align([(c["label"], f"{c['due_at'].astimezone(tz):%Y-%m-%d %H:%M:%S}",
                               "完成" if c["met"] else (LATE if c["late"] else "")) for c in clocks]), ""]
     start = Start(draft.receiving_dept, directory.outlet(draft.media_outlet), draft.received_at, now,
