@@ -9,7 +9,6 @@ import email.policy
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -22,23 +21,9 @@ from daemon.store import open_engine
 from daemon.web.app import create_app
 from models.tables import LoginToken, Outbox
 from tests.support.mail import T0
-from tests.support.web import SECRET, FakeClock, board_settings, fill_register, invented
+from tests.support.web import SECRET, FakeClock, board_settings, fill_register, hostile_complaint, invented
 
 pytestmark = pytest.mark.integration
-
-HOSTILE = "<script>alert(1)</script> {{ 7*7 }} <img src=x onerror=alert(2)>"
-
-
-def hostile_complaint() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "同事 <sun@corp.example.com>"
-    msg["To"] = "complaints@corp.example.com"
-    msg["Subject"] = "转发: 江城晚报记者投诉"
-    msg["Message-ID"] = "<hostile-1@corp.example.com>"
-    msg["Date"] = "Fri, 27 Nov 2026 10:20:00 +0800"
-    msg.set_content(f"请处理。\n\n江城晚报记者来信：{HOSTILE} 小区没有信号，联系电话 13912345678。\n")
-    return msg.as_bytes()
-
 
 @dataclasses.dataclass
 class World:

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -61,6 +62,21 @@ def invented(n: int, start: datetime) -> list[bytes]:
     """`n` forwarded complaints, a minute apart from `start`, from the test forwarders."""
     return [outlook_forward(i, sent=start + timedelta(minutes=i), forwarder=FORWARDERS[i % len(FORWARDERS)])
             for i in range(n)]
+
+
+HOSTILE = "<script>alert(1)</script> {{ 7*7 }} <img src=x onerror=alert(2)>"
+
+
+def hostile_complaint() -> bytes:
+    """A forwarded complaint whose text holds markup and template syntax."""
+    msg = EmailMessage()
+    msg["From"] = "同事 <sun@corp.example.com>"
+    msg["To"] = "complaints@corp.example.com"
+    msg["Subject"] = "转发: 江城晚报记者投诉"
+    msg["Message-ID"] = "<hostile-1@corp.example.com>"
+    msg["Date"] = "Fri, 27 Nov 2026 10:20:00 +0800"
+    msg.set_content(f"请处理。\n\n江城晚报记者来信：{HOSTILE} 小区没有信号，联系电话 13912345678。\n")
+    return msg.as_bytes()
 
 
 @dataclasses.dataclass
