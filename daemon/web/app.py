@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope as AsgiScope, Send
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from daemon.clock import SystemClock, TimeSource
 from daemon.config import Settings
-from daemon.forms import registration_form
 from daemon.export import (
     FORMATS,
     STATUS_FILTER_LABELS,
@@ -38,6 +38,7 @@ from daemon.export import (
     register_table,
     register_xlsx,
 )
+from daemon.forms import registration_form
 from daemon.rendering import TEMPLATES, Renderer
 from daemon.store import open_current
 from daemon.views import FORM_FIELDS, clock_name, directory_name, record_values, time_left
@@ -51,7 +52,6 @@ from models.labels import (
     FIELD_LABELS,
     LATE,
     MAIL_STATE_LABELS,
-    category_label,
     clock_label,
     event_label,
     status_label,

@@ -79,7 +79,7 @@ def redeem(engine: Engine, token: str, now: datetime) -> str | None:
             update(LoginToken)
             .where(LoginToken.token_hash == digest)  # type: ignore[arg-type]
             .where(LoginToken.used_at.is_(None))  # type: ignore[union-attr]
-            .where(LoginToken.expires_at > now)  # type: ignore[arg-type,operator]
+            .where(LoginToken.expires_at > now)  # type: ignore[arg-type]
             .values(used_at=now))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             db.rollback()

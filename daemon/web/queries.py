@@ -12,8 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, exists, func, or_
+from sqlalchemy import select as sa_select  # rows of several columns, typed as rows
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from daemon.export import case_facts, day_start
 from daemon.queries import CaseRecord, load_case
@@ -61,7 +62,7 @@ def _next_due() -> Any:
     return (select(Deadline.case_id, func.min(Deadline.due_at).label("next_due"))
             .where(Deadline.met_at.is_(None), Deadline.breached_at.is_(None))  # type: ignore[union-attr]
             .where(Deadline.kind != DeadlineKind.ACK)
-            .group_by(Deadline.case_id).subquery())  # type: ignore[arg-type]
+            .group_by(Deadline.case_id).subquery())
 
 
 def _like(text: str) -> str:
@@ -80,20 +81,20 @@ def _where(query: Select[Any], scope: Scope, f: Filters, now: datetime, tz: Zone
         query = query.where(Case.status.in_(closed))  # type: ignore[attr-defined]
     if f.status == "overdue":
         query = query.where(exists().where(and_(
-            Deadline.case_id == Case.id, Deadline.met_at.is_(None), Deadline.due_at <= now)))  # type: ignore[union-attr,operator,arg-type]
+            col(Deadline.case_id) == col(Case.id), col(Deadline.met_at).is_(None), col(Deadline.due_at) <= now)))
     if f.dept:
-        query = query.where(Case.receiving_dept == f.dept)
+        query = query.where(col(Case.receiving_dept) == f.dept)
     if f.outlet:
-        query = query.where(Case.media_outlet == f.outlet)
+        query = query.where(col(Case.media_outlet) == f.outlet)
     if f.category is not None:
-        query = query.where(Case.category == f.category)
+        query = query.where(col(Case.category) == f.category)
     if f.since is not None:
-        query = query.where(Case.received_at >= day_start(f.since, tz))  # type: ignore[operator,arg-type]
+        query = query.where(col(Case.received_at) >= day_start(f.since, tz))
     if f.until is not None:
-        query = query.where(Case.received_at < day_start(f.until + timedelta(days=1), tz))  # type: ignore[operator,arg-type]
+        query = query.where(col(Case.received_at) < day_start(f.until + timedelta(days=1), tz))
     if f.q.strip():
         pattern = _like(f.q.strip())
-        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in (  # type: ignore[union-attr,attr-defined]
+        query = query.where(or_(*(col(column).ilike(pattern, escape="\\") for column in (
             Case.id, Case.media_outlet, Case.reporter_name, Case.complaint_text, Case.original_subject))))
     return query
 
@@ -105,7 +106,7 @@ def register_page(engine: Engine, scope: Scope, f: Filters, now: datetime, tz: Z
     nxt = _next_due()
     query = _where(select(Case).outerjoin(nxt, nxt.c.case_id == Case.id), scope, f, now, tz)
     with session(engine) as db:
-        total = db.exec(select(func.count()).select_from(query.subquery())).one()  # type: ignore[call-overload]
+        total = db.exec(select(func.count()).select_from(query.subquery())).one()
         pages = max(1, -(-total // page_size))
         page = min(max(1, f.page), pages)
         ordered = query.order_by(case((nxt.c.next_due.is_(None), 1), else_=0), nxt.c.next_due,
@@ -183,12 +184,13 @@ def visible_case(engine: Engine, scope: Scope, case_id: str) -> CaseRecord | Non
 def case_mails(engine: Engine, case_id: str) -> list[MailLine]:
     """Every mail recorded for the case, in time order (the raw bytes are not read)."""
     with session(engine) as db:
-        inbound = db.exec(select(InboundMail.seen_at, InboundMail.sender, InboundMail.subject,
-                                 InboundMail.message_id, InboundMail.status)
-                          .where(InboundMail.case_id == case_id)).all()
-        outbound = db.exec(select(Outbox.created_at, Outbox.sent_at, Outbox.recipient, Outbox.subject,
-                                  Outbox.message_id, Outbox.status, Outbox.last_error)
-                           .where(Outbox.case_id == case_id)).all()
+        inbound = db.execute(sa_select(col(InboundMail.seen_at), col(InboundMail.sender), col(InboundMail.subject),
+                                       col(InboundMail.message_id), col(InboundMail.status))
+                             .where(col(InboundMail.case_id) == case_id)).all()
+        outbound = db.execute(sa_select(col(Outbox.created_at), col(Outbox.sent_at), col(Outbox.recipient),
+                                        col(Outbox.subject), col(Outbox.message_id), col(Outbox.status),
+                                        col(Outbox.last_error))
+                              .where(col(Outbox.case_id) == case_id)).all()
     lines = [MailLine(at, "in", sender or "", subject or "", mid or "", str(status))
              for at, sender, subject, mid, status in inbound]
     lines += [MailLine(sent or created, "out", to, subject, mid, str(status), error or "")
@@ -222,12 +224,12 @@ class Board:
 def board_statistics(engine: Engine, scope: Scope, days: int, now: datetime, tz: ZoneInfo) -> Board:
     since = now - timedelta(days=days)
     query = _where(select(Case), scope, Filters(status="all"), now, tz).where(
-        Case.received_at >= since)  # type: ignore[operator,arg-type]
+        col(Case.received_at) >= since)
     with session(engine) as db:
         cases = list(db.exec(query).all())  # type: ignore[call-overload]
         clocks = all_clocks(db, [c.id for c in cases])
         overdue = db.exec(select(func.count()).select_from(
-            _where(select(Case.id), scope, Filters(status="overdue"), now, tz).subquery())).one()  # type: ignore[call-overload]
+            _where(select(Case.id), scope, Filters(status="overdue"), now, tz).subquery())).one()
     facts = [case_facts(c, clocks.get(c.id, ())) for c in cases]
     weeks, by_category, by_department = weekly(facts, since, now, tz)
     return Board(days, register_statistics(facts, since, now), weeks, by_category, by_department,

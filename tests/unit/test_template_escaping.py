@@ -29,9 +29,9 @@ from daemon.intake import Intake, Rows
 from daemon.outbox import outbox_rows
 from daemon.ports import Fetched, SourceKey
 from daemon.rendering import TEMPLATES, Parts, Renderer
-from daemon.web.auth import login_mail
 from daemon.reports import bad_address_rows, config_refused, digest_pass, directory_changed
 from daemon.store import open_engine, session
+from daemon.web.auth import login_mail
 from models.directory import Person
 from models.policy import Notify, Step
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
