@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--status", choices=STATUS_FILTERS, default="all")
     sub.add_parser("migrate", parents=[common],
                    help="bring the database's schema up to this version (run also does it on start)")
+    sub.add_parser("web", parents=[common], help="serve the read-only board on [web] listen (login by mail)")
     return parser
 
 
@@ -152,7 +153,7 @@ def _plan_parser(plan: argparse.ArgumentParser) -> None:
 
 
 def _logging(command: str, verbose: bool, fmt: str = "text") -> None:
-    level = logging.DEBUG if verbose else logging.INFO if command == "run" else logging.WARNING
+    level = logging.DEBUG if verbose else logging.INFO if command in ("run", "web") else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -390,6 +391,25 @@ def _revision_said(change: SchemaChange) -> str:
     return change.before
 
 
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    """The board, in its own process: it reads the register the daemon keeps (and never
+    migrates it), so either runs without the other."""
+    import uvicorn
+
+    from daemon.web.app import create_app
+
+    web = settings.web
+    secret = os.environ.get(web.session_secret_env, "").strip()
+    if not secret:
+        raise ComplaintdError(f"the environment variable {web.session_secret_env} is not set: the board signs "
+                              "its session cookies with it (e.g. export "
+                              f"{web.session_secret_env}=$(openssl rand -hex 32))")
+    app = create_app(settings, secret=secret, clock=SystemClock())
+    log.info("board on http://%s:%s (links point to %s)", web.host, web.port, web.base_url)
+    uvicorn.run(app, host=web.host, port=web.port, log_config=None, access_log=False, server_header=False)
+    return 0
+
+
 def _plan(settings: Settings, args: argparse.Namespace) -> int:
     """The timeline of one complaint received now (or --at) by --dept/--branch about --outlet."""
     directory, tz = settings.directory, settings.daemon.timezone
@@ -434,7 +454,7 @@ def _print_json(value: Any) -> None:
 
 
 COMMANDS = {"status": _status, "run": _run, "check": _check, "ingest": _ingest, "cases": _cases, "show": _show,
-            "export": _export, "migrate": _migrate, "plan": _plan}
+            "export": _export, "migrate": _migrate, "plan": _plan, "web": _web}
 
 if __name__ == "__main__":
     sys.exit(main())

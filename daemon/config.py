@@ -149,6 +149,24 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """[web]: the read-only board (`complaintd web`). The session secret is not here: the
+    board reads the variable named by session_secret_env when it starts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://127.0.0.1:8080"  # where the links in login mails point
+    session_secret_env: str = "COMPLAINTD_WEB_SECRET"
+    session_hours: int = 10  # a sign-in lasts a working day
+    configured: bool = False  # a [web] table is written in the file
+
+    @property
+    def https(self) -> bool:
+        """Behind an https reverse proxy: the session cookie is then sent over https only."""
+        return self.base_url.startswith("https://")
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     daemon: DaemonSettings
@@ -157,6 +175,7 @@ class Settings:
     deadlines: Deadlines
     directory: Directory
     reports: ReportSettings = ReportSettings(time(8, 30))
+    web: WebSettings = WebSettings()
 
     @property
     def message_id_domain(self) -> str:
@@ -464,6 +483,28 @@ class _Reports(_Table):
     digest_at: Annotated[time | None, _from_text(_digest_time)] = time(8, 30)
 
 
+def _listen(text: str) -> str:
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise _refuse(f"{text!r} must be host:port, e.g. \"127.0.0.1:8080\"")
+    return text
+
+
+def _base_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise _refuse(f"{text!r} must be the board's address as people open it, e.g. "
+                      "\"https://board.corp.example.com\"")
+    return text.rstrip("/")
+
+
+class _Web(_Table):
+    listen: Annotated[_Text, AfterValidator(_listen)] = "127.0.0.1:8080"
+    base_url: Annotated[_Text, AfterValidator(_base_url)] = ""
+    session_secret_env: _Text = "COMPLAINTD_WEB_SECRET"
+    session_hours: Annotated[int, Field(ge=1, le=24)] = 10
+
+
 class _GeneralDept(_Table):
     name: _Text = "综合部"
     members: _Members = []
@@ -507,6 +548,7 @@ class _File(_Table):
     outbound: Annotated[_Outbound, _shape("must be a table, written [outbound]")] = _Outbound()
     deadlines: Annotated[_Deadlines, _shape("must be a table, written [deadlines]")] = _Deadlines()
     reports: Annotated[_Reports, _shape("must be a table, written [reports]")] = _Reports()
+    web: Annotated[_Web, _shape("must be a table, written [web]")] = _Web()
     general_dept: Annotated[_GeneralDept, _needed("the [general_dept] table (综合部) is required"),
                             BeforeValidator(_none_if_empty), _shape("must be a table, written [general_dept]")
                             ] = _required()
@@ -597,17 +639,28 @@ class _Builder:
         daemon = self.daemon(_section(raw, "daemon", _Daemon, errors))
         inbound = self.inbound(_section(raw, "inbound", _Inbound, errors))
         outbound = self.outbound(_section(raw, "outbound", _Outbound, errors))
+        web = self.web(_section(raw, "web", _Web, errors), configured="web" in raw)
         self.check_directory(raw)
         if self.problems:
             raise ConfigError(self.problems)
         assert file is not None  # no problems → the file validated
         return Settings(path.resolve(), daemon, inbound, outbound, _deadlines(file.deadlines),
-                        _directory(file), ReportSettings(file.reports.digest_at))
+                        _directory(file), ReportSettings(file.reports.digest_at), web)
 
     # -- the sections -------------------------------------------------------------------
 
     def daemon(self, t: _Daemon) -> DaemonSettings:
         return DaemonSettings(self.database_url(t.database), t.timezone, t.case_prefix, t.tick, t.poll_interval)
+
+    def web(self, t: _Web, configured: bool) -> WebSettings:
+        """[web]; with `secrets` (check) a board that is configured needs its session secret set."""
+        host, _, port = t.listen.rpartition(":")
+        host = host.strip("[]")
+        if configured and self.secrets and not self.env.get(t.session_secret_env, "").strip():
+            self.problem("web.session_secret_env", f"the environment variable {t.session_secret_env} is not set "
+                         "(the board signs its session cookies with it; e.g. openssl rand -hex 32)")
+        base_url = t.base_url or f"http://{t.listen}"
+        return WebSettings(host, int(port), base_url, t.session_secret_env, t.session_hours, configured)
 
     def inbound(self, t: _Inbound) -> InboundSettings:
         url = self.mail_url(t, "inbound")

@@ -210,3 +210,12 @@ SOURCE_LABELS: dict[str, str] = {
     "registration": "登记时",
     "attachments": "邮件附件",
 }
+
+# -- the board (daemon/web/) ---------------------------------------------------------------------
+
+# A mail's state in a case's log: an inbound mail by what became of it, ours by its delivery.
+MAIL_STATE_LABELS: dict[str, str] = {
+    "registered": "已登记", "duplicate": "重复", "reply": "回复", "autoreply": "自动回复", "bounce": "退信",
+    "ignored": "已忽略", "quarantined": "已隔离",
+    "pending": "待发送", "sending": "发送中", "sent": "已送达服务器", "failed": "发送失败",
+}

@@ -201,3 +201,20 @@ class Heartbeat(SQLModel, table=True):
     name: str = Field(primary_key=True)  # "poll", "pass"
     at: datetime = _utc(nullable=False)
     pid: int = 0
+
+
+class LoginToken(SQLModel, table=True):
+    """A one-time sign-in link for the board, mailed to a directory address.
+
+    Only the token's sha256 is stored: the database alone never lets anyone sign in. A token
+    is good once (`used_at` set in the transaction that accepts it) and until `expires_at`.
+    """
+
+    __tablename__ = "login_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)  # sha256 hex of the token in the link
+    email: str
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    used_at: datetime | None = _utc()

@@ -31,6 +31,7 @@ from daemon.ports import Fetched, SourceKey
 from daemon.rendering import TEMPLATES, Parts, Renderer
 from daemon.reports import bad_address_rows, config_refused, digest_pass, directory_changed
 from daemon.store import open_engine, session
+from daemon.web.auth import login_mail
 from models.directory import Person
 from models.policy import Notify, Step
 from models.tables import Case, Deadline, Event, InboundMail, Outbox
@@ -156,6 +157,8 @@ def render_all(text: str, db_dir: Path) -> dict[str, list[Parts]]:
         for address, case_id in ((text, CASE_ID), (known, None)):
             bad_address_rows(settings, renderer, case_id, address, why=why, reason=text, subject=text,
                              step=why, now=NOW)
+    # The board's login link (daemon/web/auth.py), to a person the directory names.
+    outbox_rows(renderer, directory, login_mail(people[0], text, text), NOW, settings.message_id_domain)
     engine.dispose()
     return renderer.rendered
 
