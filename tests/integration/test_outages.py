@@ -28,7 +28,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-DOVECOT_DOWN = 30.0  # seconds, as the issue says: the outages themselves, not deadlines
+DOVECOT_DOWN = 30.0  # seconds: the outages themselves, not deadlines
 SMTP_DOWN = 60.0
 
 
@@ -55,13 +55,15 @@ def test_dovecot_down_30_s_and_smtp_down_60_s(tmp_path: Path) -> None:
             # assessment clock starts then.
             later = datetime.now(UTC) + timedelta(minutes=5)
             imap.append(outlook_forward(1, sent=later))
-            assert wait_until(lambda: len(smtp.messages) == 3)  # its acknowledgment: all is well
-            before = {m.message_id for m in smtp.messages}
+            assert wait_until(lambda: len(smtp.messages) >= 3)  # its acknowledgment: all is well
 
-            # The mail host goes down. Complaint 1's assessment clock runs out meanwhile.
+            # The mail host goes down. Complaint 1's assessment clock runs out meanwhile (on a
+            # slow machine it may have run out already: what reached the server before the
+            # outage is taken as it is, and every mail decided after it must wait).
             imap.stop()
             smtp.stop()
             down_at = time.monotonic()
+            before = {m.message_id for m in smtp.messages}
             assert wait_until(lambda: any(r.step == "assess_overdue" for r in outbox(engine)), timeout=15)
 
             time.sleep(max(0.0, down_at + DOVECOT_DOWN - time.monotonic()))
