@@ -25,12 +25,11 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from daemon.clock import SystemClock
 from daemon.errors import ComplaintdError
 from daemon.forms import BOLD, BORDER, LABEL_FILL, LINE_HEIGHT, WRAP, cell_text, local_time, print_on_a4, text_lines
-from daemon.queries import STATUS_FILTERS, list_cases
+from daemon.queries import STATUS_FILTERS, all_clocks, list_cases
 from daemon.store import session
 from daemon.views import CASE_FIELDS, case_summary_json, display_width, person_text
 from models.directory import Directory
@@ -97,7 +96,8 @@ def load_register(engine: Engine, tz: ZoneInfo, since: date | None, status: str,
     start = day_start(since, tz) if since is not None else None
     cases = [c for c, _ in reversed(list_cases(engine, status, now))
              if start is None or c.received_at >= start]
-    clocks = _deadlines(engine, [c.id for c in cases])
+    with session(engine) as db:
+        clocks = all_clocks(db, [c.id for c in cases])
     rows = tuple((c, clocks.get(c.id, ())) for c in cases)
     stats = register_statistics([case_facts(c, d) for c, d in rows], start, now)
     return Register(rows, stats, status)
@@ -106,18 +106,6 @@ def load_register(engine: Engine, tz: ZoneInfo, since: date | None, status: str,
 def day_start(day: date, tz: ZoneInfo) -> datetime:
     """Local midnight of `day`, in UTC."""
     return datetime.combine(day, time(0), tz).astimezone(UTC)
-
-
-def _deadlines(engine: Engine, case_ids: Sequence[str], chunk: int = 500) -> dict[str, tuple[Deadline, ...]]:
-    """Every clock of the given cases, in chunks (SQLite caps the parameters of a query)."""
-    found: dict[str, list[Deadline]] = {}
-    with session(engine) as db:
-        for i in range(0, len(case_ids), chunk):
-            query = (select(Deadline).where(Deadline.case_id.in_(case_ids[i:i + chunk]))  # type: ignore[attr-defined]
-                     .order_by(Deadline.due_at, Deadline.id))  # type: ignore[arg-type]
-            for d in db.exec(query):
-                found.setdefault(d.case_id, []).append(d)
-    return {k: tuple(v) for k, v in found.items()}
 
 
 def case_facts(case: Case, deadlines: Sequence[Deadline]) -> CaseFacts:

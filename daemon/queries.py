@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from daemon.store import session
 from models.tables import Case, Deadline, Event
@@ -84,3 +84,15 @@ def load_case(engine: Engine, case_id: str) -> CaseRecord | None:
 def iter_case_ids(engine: Engine) -> Iterator[str]:
     with session(engine) as db:
         yield from db.exec(select(Case.id).order_by(Case.id))
+
+
+def all_clocks(db: Session, ids: Sequence[str], chunk: int = 500) -> dict[str, tuple[Deadline, ...]]:
+    """Every clock of the given cases, in due order, read in chunks (SQLite caps the
+    parameters of a query): the export and the board's export of a filter."""
+    found: dict[str, list[Deadline]] = {}
+    for i in range(0, len(ids), chunk):
+        query = (select(Deadline).where(col(Deadline.case_id).in_(ids[i:i + chunk]))
+                 .order_by(col(Deadline.due_at), col(Deadline.id)))
+        for d in db.exec(query):
+            found.setdefault(d.case_id, []).append(d)
+    return {k: tuple(v) for k, v in found.items()}
