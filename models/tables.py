@@ -36,6 +36,11 @@ class Case(SQLModel, table=True):
     """A registration record (媒体投诉登记表), SPEC §5 field names."""
 
     __tablename__ = "cases"
+    __table_args__ = (
+        # The board's register lists the cases without an open clock newest first, a page at
+        # a time: read along this index, never by sorting the whole register.
+        Index("ix_cases_received", "received_at", "id"),
+    )
 
     id: str = Field(primary_key=True)  # MT-YYYYMMDD-NNNN
     status: CaseStatus = Field(index=True, sa_type=EnumText(CaseStatus))
