@@ -22,7 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from daemon.export import day_start
-from daemon.queries import CaseRecord, load_case
+from daemon.queries import CaseRecord, all_clocks, load_case
 from daemon.store import session
 from models.statistics import Durations, Statistics
 from models.tables import Case, Deadline, InboundMail, Outbox
@@ -227,17 +227,6 @@ def matching_register(engine: Engine, scope: Scope, f: Filters, now: datetime,
         cases = list(db.exec(query).all())
         clocks = all_clocks(db, [c.id for c in cases])
     return [(c, clocks.get(c.id, ())) for c in cases]
-
-
-def all_clocks(db: Session, ids: Sequence[str], chunk: int = 500) -> dict[str, tuple[Deadline, ...]]:
-    """Every clock of the given cases, in chunks (SQLite caps the parameters of a query)."""
-    found: dict[str, list[Deadline]] = {}
-    for i in range(0, len(ids), chunk):
-        query = (select(Deadline).where(Deadline.case_id.in_(ids[i:i + chunk]))  # type: ignore[attr-defined]
-                 .order_by(Deadline.due_at, Deadline.id))  # type: ignore[arg-type]
-        for d in db.exec(query):
-            found.setdefault(d.case_id, []).append(d)
-    return {k: tuple(v) for k, v in found.items()}
 
 
 # -- one case -----------------------------------------------------------------------------------
