@@ -32,7 +32,7 @@ from daemon.store import engine_for, open_engine, session
 from models.tables import Outbox
 from models.types import UTCDateTime
 from tests.support.mail import ROOT, server_config
-from tests.support.postgres import PostgresUnreachable, fresh_database
+from tests.support.postgres import empty_database
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -103,14 +103,8 @@ KEYS = {"cases": "id", "case_counters": "day", "heartbeats": "name"}
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of its own: a SQLite file, or a PostgreSQL database made for this test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/complaintd.sqlite3"
-        return
-    try:
-        with fresh_database("complaintd_migrations") as url:
-            yield url
-    except PostgresUnreachable as exc:
-        pytest.fail(str(exc))
+    with empty_database(request.param, tmp_path, "complaintd_migrations") as url:
+        yield url
 
 
 @pytest.fixture

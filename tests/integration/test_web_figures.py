@@ -5,7 +5,6 @@ or after `now`, cases outside the period, without category or outlet."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 from collections import Counter
@@ -28,7 +27,7 @@ from models.tables import Case, Deadline
 from models.types import CaseStatus, DeadlineKind
 from models.visibility import Scope, may_see, scope_of
 from tests.support.invented_complaints import invent
-from tests.support.postgres import PostgresUnreachable, fresh_database
+from tests.support.postgres import empty_database
 from tests.support.web import board_settings, fill_register
 
 pytestmark = pytest.mark.integration
@@ -48,25 +47,13 @@ class Register:
 def register(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Register]:
     """60 invented complaints through the intake, then spread over 400 days and given every state."""
     settings = board_settings(tmp_path)
-    with database(request.param, tmp_path) as url:
+    with empty_database(request.param, tmp_path) as url:
         engine = open_engine(url)
         now = datetime.fromisoformat("2026-11-30T03:00:00+00:00")
         fill_register(settings, engine, [m.raw for m in invent(60, seed=5)], now)
         scatter(engine, now, random.Random(5))
         yield Register(engine, settings, now)
         engine.dispose()
-
-
-@contextlib.contextmanager
-def database(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path}/figures.sqlite3"
-        return
-    try:
-        with fresh_database("complaintd_test") as url:
-            yield url
-    except PostgresUnreachable as exc:
-        pytest.fail(str(exc))
 
 
 def scatter(engine: Engine, now: datetime, rng: random.Random) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
+import pytest
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -31,3 +33,17 @@ def fresh_database(prefix: str) -> Iterator[str]:
             yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def empty_database(kind: str, tmp_path: Path, prefix: str = "complaintd_test") -> Iterator[str]:
+    """An empty database for one test: a SQLite file under `tmp_path`, or ("postgresql") a
+    fresh PostgreSQL database; an unreachable server fails the test, never skips it."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/complaintd.sqlite3"
+        return
+    try:
+        with fresh_database(prefix) as url:
+            yield url
+    except PostgresUnreachable as exc:
+        pytest.fail(str(exc))
