@@ -3,7 +3,7 @@ from the session for the CLI, the views and the reports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,11 +79,6 @@ def load_case(engine: Engine, case_id: str) -> CaseRecord | None:
             select(Event).where(Event.case_id == case_id).order_by(Event.at, Event.id)  # type: ignore[arg-type]
         ).all()
     return CaseRecord(case, tuple(deadlines), tuple(events))
-
-
-def iter_case_ids(engine: Engine) -> Iterator[str]:
-    with session(engine) as db:
-        yield from db.exec(select(Case.id).order_by(Case.id))
 
 
 def all_clocks(db: Session, ids: Sequence[str], chunk: int = 500) -> dict[str, tuple[Deadline, ...]]:

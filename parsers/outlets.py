@@ -43,9 +43,3 @@ def outlet_name(run: str) -> str | None:
         name = run[: suffix.end()]
         return name[:-1] if name.endswith(("报社", "報社")) else name
     return None
-
-
-def is_outlet(token: str) -> bool:
-    """True when a whole token is an outlet's name ("荆楚网", "《江城晚报》", "江城晚报社")."""
-    name = outlet_name(token)
-    return name is not None and len(token.strip(_EDGE)) - len(name) <= 1
