@@ -32,7 +32,7 @@ from daemon.ack_windows import expire_ack_windows
 from daemon.errors import ServerUnavailable
 from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
-from daemon.store import session
+from daemon.store import session, unsynced
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
 from models.types import EventKind, OutboxStatus
@@ -241,26 +241,17 @@ class _Recorder:
     def _sent(self, row: Outbox) -> None:
         """The common case, kept to two statements and a commit: until it is committed, a
         kill would send this mail again."""
-        # This commit does not wait for the disk (SQLite: synchronous=NORMAL, PostgreSQL:
-        # synchronous_commit off, for this transaction only): a daemon killed right after
-        # still has it, since the OS or the database server does; only a power cut or a
-        # database crash can undo it, and that resends the mail under its own Message-ID, as
-        # any send in doubt is. Waiting for an fsync per mail would widen the doubt window.
-        with self.engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            conn.exec_driver_sql("PRAGMA synchronous=NORMAL" if sqlite else "SET LOCAL synchronous_commit TO OFF")
-            try:
-                conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
-                             .values(status=OutboxStatus.SENT, sent_at=self.now, last_error=None,
-                                     attempts=row.attempts + 1))
-                conn.execute(insert(Event).values(
-                    _event_fields(row, self.now, EventKind.MAIL_OUT, f"已发送给 {row.recipient}")))
-                conn.commit()
-            finally:
-                if sqlite:  # back to the pool as every other connection is: FULL
-                    conn.rollback()
-                    conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                    conn.commit()
+        # This commit does not wait for the disk (`unsynced`): a daemon killed right after
+        # still has it; only a power cut or a database crash can undo it, and that resends the
+        # mail under its own Message-ID, as any send in doubt is. Waiting for an fsync per
+        # mail would widen the doubt window.
+        with unsynced(self.engine) as conn:
+            conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
+                         .values(status=OutboxStatus.SENT, sent_at=self.now, last_error=None,
+                                 attempts=row.attempts + 1))
+            conn.execute(insert(Event).values(
+                _event_fields(row, self.now, EventKind.MAIL_OUT, f"已发送给 {row.recipient}")))
+            conn.commit()
         self.sent += 1
 
     def _refused(self, db: Session, row: Outbox, result: SendResult) -> None:

@@ -7,11 +7,13 @@ SQLite is the single-process default; PostgreSQL (postgresql+psycopg://…) runs
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
@@ -21,11 +23,57 @@ from models import tables  # noqa: F401  (registers the tables on SQLModel.metad
 
 
 def open_engine(url: str) -> Engine:
-    """An engine with the schema brought to this version's (see `migrate`); for SQLite, the
-    folder is created and WAL used."""
+    """The daemon's engine, with the schema brought to this version's (see `migrate`); for
+    SQLite, the folder is created, WAL used, and every transaction a writer's (below)."""
     engine = engine_for(url)
-    migrate(engine)
+    migrate(engine)  # takes SQLite's write lock its own way (daemon/migrate.py)
+    if _sqlite_file(url) is not None:
+        engine.dispose()  # the connections to come are a writer's from their first statement
+        _one_writer_at_a_time(engine)
     return engine
+
+
+def _one_writer_at_a_time(engine: Engine) -> None:
+    """SQLite takes one writer at a time. The daemon's two loops (intake, clocks) each write,
+    and a transaction that began as a reader cannot become a writer once the other loop has
+    committed meanwhile (SQLITE_BUSY_SNAPSHOT: an error at once, no waiting). So each of the
+    daemon's transactions starts as a writer (BEGIN IMMEDIATE): the other loop's next one
+    waits at BEGIN (the busy timeout), and nothing is refused halfway. Transactions are short
+    (a case, a group of messages, a sent record), so the wait is too. PostgreSQL needs none of
+    this: its writers lock rows (a case is changed only under SELECT … FOR UPDATE)."""
+
+    @event.listens_for(engine, "connect")
+    def _begin_ourselves(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite would BEGIN (deferred) on its own
+
+    @event.listens_for(engine, "begin")
+    def _begin_as_writer(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def unsynced(engine: Engine) -> Iterator[Connection]:
+    """A connection whose commits do not wait for the disk: SQLite synchronous=NORMAL,
+    PostgreSQL synchronous_commit off, for this connection's use only.
+
+    For records whose loss in a power cut costs nothing that matters (a heartbeat), or less
+    than waiting would (a sent mark: see daemon/outbox.py). A daemon killed right after still
+    has them, since the OS or the database server does."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            yield conn
+            return
+        # SQLite refuses to change this inside a transaction: set it on the driver's
+        # connection before SQLAlchemy begins one, and back to FULL for the pool's next user.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            raw.execute("PRAGMA synchronous=FULL")
 
 
 def open_current(url: str) -> Engine:
