@@ -5,8 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -206,7 +207,10 @@ def test_show_json_uses_the_spec_field_names(config: Path, imap: Dovecot, capsys
     """`complaintd show ID --json` prints the §5 record with its deadlines and event log."""
     import json
 
-    imap.append(outlook_forward(1))
+    # `run --once` reads the real clock, and an original's send time counts as the receipt
+    # only within a week of its arrival: sent an hour ago, as a forward is.
+    sent = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)  # Outlook: minutes
+    imap.append(outlook_forward(1, sent=sent))
     run_once(config)
     engine = open_engine(load_settings(config).daemon.database)
     case_id = list_cases(engine, "all", T0)[0][0].id
@@ -219,7 +223,7 @@ def test_show_json_uses_the_spec_field_names(config: Path, imap: Dovecot, capsys
                  "phone", "customer_number", "complaint_text", "attachments", "account_manager",
                  "solution", "expected_completion_at", "statement", "resolved_at", "result"):
         assert name in record
-    assert record["received_at"] == "2026-11-27T10:15:00+08:00"
+    assert record["received_at"] == sent.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
     assert {d["kind"] for d in record["deadlines"]} >= {"assess", "account_manager", "general_dept"}
     assert [e["kind"] for e in record["events"]][:2] == ["mail_in", "registered"]
     assert load_case(engine, case_id) is not None
