@@ -1,8 +1,10 @@
-"""The daemon's loop: intake → deadlines → outbox, each step guarded.
+"""The daemon's two loops: intake beside deadlines → outbox, each step guarded.
 
-The clock is read once per pass and handed down. `schedule` is only the metronome: it holds
-no state worth keeping, and every step catches its own exceptions so one failure never stops
-the loop. Signal handlers only set a flag.
+The intake loop registers mail as it arrives; the clock loop runs the deadline pass, the
+digest and the outbox on a fixed cadence (`run`). The clock is read once per pass and handed
+down; all deadline state lives in the database, so a loop holds nothing worth keeping, and
+every step catches its own exceptions so one failure never stops either loop. Signal
+handlers only set a flag.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class App:
         self.source_backoff = Backoff("mailbox")
         self.mailer_backoff = Backoff("mail server")
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # the clock loop's: stop, or mail queued to send
+        self.source_changed = threading.Event()  # [inbound] reloaded: the intake loop reconnects
         self.reload_requested = threading.Event()
         self.lease = Lease(engine)
         self.active = False  # this replica holds the lease (always, on SQLite)
@@ -139,6 +143,7 @@ class App:
     def tick(self) -> None:
         """One poll, one deadline pass, one outbox flush (`run --once`), if this replica acts."""
         if not self.take_turn():
+            self.close_source()
             return
         self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
         self.clock_pass()
@@ -148,9 +153,7 @@ class App:
         active = self.lease.hold()
         if active != self.active:
             log.info("this replica is now %s", "active" if active else "on standby (another one is active)")
-            if not active:
-                self.close_source()
-        self.active = active
+        self.active = active  # the intake loop lets go of the mailbox when it sees this false
         return active
 
     def guarded(self, name: str, step: Callable[[], T]) -> T | None:
@@ -160,53 +163,94 @@ class App:
             log.exception("%s step failed; the daemon goes on", name)
             return None
 
-    # -- the loop -------------------------------------------------------------------------
-
-    def _intake_job(self) -> None:
-        if self.active:
-            self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
+    # -- the loops ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Until stop(): intake every poll interval (at once when IDLE wakes us), the clocks and
-        the outbox every tick.
+        """Until stop(): two loops side by side (docs/design.md, "The loops").
 
-        The clock pass keeps a fixed cadence (start to start, not end to start as `schedule`
-        would), so that a pass that took 0.6 s does not make every due mail 0.6 s later; a pass
-        longer than the tick is followed by the next at once, never by a pile of catch-ups.
-        SIGTERM is seen between messages, cases and batches: the one in hand is finished."""
+        - The intake loop (its own thread) owns the mailbox: it registers what is there,
+          then waits on it (IMAP IDLE, a new file in the Maildir) and registers new mail the
+          moment it arrives, polling every poll_interval besides. It never waits for a clock
+          pass or a send, so a complaint is committed within a second of its arrival however
+          busy the clocks are.
+        - The clock loop (the calling thread) holds the cadence: every tick the deadline
+          pass, the daily digest and the outbox, in that order, so that what comes due leaves
+          the same tick. Mail queued by the intake (acknowledgments) wakes it to flush at once.
+
+        Each database transaction is its own unit whichever loop runs it (SQLite: one writer
+        at a time, taken at BEGIN, see daemon/store.py; PostgreSQL: a case is changed only
+        under its row lock), so the loops share nothing else but the settings.
+
+        The clock loop keeps a fixed cadence (start to start), so that a pass that took 0.6 s
+        does not make every due mail 0.6 s later; a pass longer than the tick is followed by
+        the next at once, never by a pile of catch-ups. SIGTERM is seen between messages,
+        cases and batches: the one in hand is finished, then both loops end."""
         tick = self.settings.daemon.tick.total_seconds()
-        poll = self.settings.daemon.poll_interval.total_seconds()
-        metronome = schedule.Scheduler()
-        # schedule annotates the interval as int; a float works (it becomes a timedelta).
-        metronome.every(poll).seconds.do(self._intake_job)  # type: ignore[arg-type]
         log.info("complaintd running: inbound %s, database %s", self.settings.inbound.url.scheme,
                  self.engine.url.render_as_string(hide_password=True))
         self.take_turn()
-        metronome.run_all()
+        intake = threading.Thread(target=self.intake_loop, name="intake", daemon=True)
+        intake.start()
         next_pass = time.monotonic()
-        while not self.stopping.is_set():
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self.guarded("reload", self.reload)
-            if time.monotonic() >= next_pass:
-                next_pass += tick
-                if self.take_turn():
-                    self.clock_pass()
-                next_pass = max(next_pass, time.monotonic())
-                continue  # look at the stop flag and the cadence again before waiting
-            metronome.run_pending()
-            self.idle(min(metronome.idle_seconds or tick, next_pass - time.monotonic()))
-        self.close()
+        try:
+            while not self.stopping.is_set():
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.guarded("reload", self.reload)
+                if time.monotonic() >= next_pass:
+                    next_pass += tick
+                    if self.take_turn():
+                        self.clock_pass()
+                    next_pass = max(next_pass, time.monotonic())
+                    continue  # look at the stop flag and the cadence again before waiting
+                if self.wake.wait(max(next_pass - time.monotonic(), 0)):
+                    self.wake.clear()
+                    if self.active and not self.stopping.is_set():
+                        self.guarded("outbox", lambda: self.flush_pass(self.clock.now()))
+        finally:
+            self.stopping.set()
+            intake.join()
+            self.close()
         log.info("complaintd stopped")
 
-    def idle(self, seconds: float) -> None:
-        """Wait for the next job; new mail (IMAP IDLE, a file in the Maildir) cuts the wait
-        short and is registered at once."""
+    def intake_loop(self) -> None:
+        """Register mail as it arrives, until stop(); only this thread touches the mailbox.
+
+        `schedule` is the poll's metronome (every poll_interval, for servers without IDLE and
+        mail that IDLE did not announce); between polls the loop waits on the mailbox itself.
+        A standby replica holds no mailbox connection; it looks every tick whether it has
+        become the active one (the clock loop renews the lease)."""
+        tick = self.settings.daemon.tick.total_seconds()
+        metronome = schedule.Scheduler()
+        # schedule annotates the interval as int; a float works (it becomes a timedelta).
+        metronome.every(self.settings.daemon.poll_interval.total_seconds()).seconds.do(  # type: ignore[arg-type]
+            self._intake_job)
+        while not self.stopping.is_set():
+            if not self.active or self.source_changed.is_set():
+                self.source_changed.clear()
+                self.close_source()
+                if not self.active:
+                    self.stopping.wait(tick)
+                    continue
+            if self.source is None:  # the first pass, or the connection was lost: poll now
+                metronome.run_all()
+            metronome.run_pending()
+            if self._new_mail(min(tick, metronome.idle_seconds or tick)):
+                self._intake_job()
+        self.close_source()
+
+    def _intake_job(self) -> None:
+        if self.guarded("intake", lambda: self.intake_pass(self.clock.now())):
+            self.wake.set()  # acknowledgments are queued: the clock loop sends them now
+
+    def _new_mail(self, seconds: float) -> bool:
+        """Wait up to `seconds` (a tick at most, so that stop() is seen) for new mail; new mail
+        (IMAP IDLE, a file in the Maildir) cuts the wait short."""
         seconds = max(seconds, 0.05)
-        if self.source is None or not self.active:
+        if self.source is None:
             self.stopping.wait(seconds)
-        elif self.guarded("wait", lambda: self._wait_source(seconds)):
-            self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
+            return False
+        return bool(self.guarded("wait", lambda: self._wait_source(seconds)))
 
     def _wait_source(self, seconds: float) -> bool:
         assert self.source is not None
@@ -230,6 +274,7 @@ class App:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.wake.set()
 
     def request_reload(self) -> None:
         """SIGHUP: only a flag; the loop reloads between steps."""
@@ -255,8 +300,8 @@ class App:
         old = self.settings
         self.use(new)
         if new.inbound != old.inbound:
-            self.close_source()
             self.open_source = lambda: open_source(new.inbound)
+            self.source_changed.set()
         if new.outbound != old.outbound:
             self.mailer = open_mailer(new.outbound)
         directory_changed(self.engine, old, new, self.renderer, now)

@@ -42,3 +42,32 @@ def test_mail_arriving_while_idle_is_registered_and_acknowledged_without_waiting
         app.stop()
         loop.join(timeout=10)
     assert not loop.is_alive()
+
+
+def test_a_complaint_is_registered_while_the_mail_server_holds_a_send(
+        tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intake never waits for the outbox: while the mail server sits on the first
+    complaint's acknowledgment (DATA unanswered), a second complaint arriving is registered
+    all the same; once the server answers, every acknowledgment goes out once."""
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    settings = load_settings(server_config(tmp_path, inbound=imap.url(), outbound=smtp.url))
+    app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+              open_mailer(settings.outbound))
+    answer = threading.Event()
+    smtp.hold_data = answer
+    loop = threading.Thread(target=app.run)
+    loop.start()
+    try:
+        imap.append(outlook_forward(5))
+        assert wait_until(lambda: smtp.holding == 1)  # the first acknowledgment is on its way, held
+        imap.append(outlook_forward(6))
+        assert wait_until(lambda: len(list_cases(app.engine, "all", T0)) == 2)
+        assert smtp.holding == 1 and smtp.messages == []  # registered while the send still hung
+        answer.set()
+        assert len(smtp.wait_for(6)) == 6  # two complaints × (the forwarder + 综合部's two addresses)
+    finally:
+        answer.set()
+        app.stop()
+        loop.join(timeout=10)
+    assert not loop.is_alive()
+    assert imap.count("Processed") == 2

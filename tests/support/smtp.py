@@ -9,6 +9,8 @@
 `reject` holds recipient addresses answered `550 5.1.1 mailbox unavailable` at RCPT,
 `defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA;
 `drop_after_data = True` keeps the message, then closes the connection without replying.
+`hold_data = threading.Event()` keeps each DATA unanswered until the test sets that event (a
+slow server); `holding` counts the DATA commands waiting so.
 No STARTTLS is offered unless `tls=` (tests/support/tls.py) is given: then STARTTLS, or
 implicit TLS (smtps) with `implicit_tls=True`.
 
@@ -20,6 +22,7 @@ empty line. Successful logins are listed in `server.logins` as (mechanism, user)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import email
@@ -66,6 +69,13 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        hold = self.server.hold_data
+        if hold is not None and not hold.is_set():
+            self.server.holding += 1
+            try:
+                await asyncio.to_thread(hold.wait)
+            finally:
+                self.server.holding -= 1
         if self.server.tempfail:
             return "451 4.3.0 try again later"
         raw = envelope.original_content
@@ -120,6 +130,8 @@ class SmtpServer:
         self.defer: set[str] = set()
         self.tempfail = False
         self.drop_after_data = False
+        self.hold_data: threading.Event | None = None
+        self.holding = 0
         self.credentials = credentials
         self.xoauth2 = xoauth2  # (user, first token); the token accepted now is xoauth2_token
         self.xoauth2_token = xoauth2[1] if xoauth2 is not None else ""
@@ -172,6 +184,7 @@ class SmtpServer:
         self.defer = set()
         self.tempfail = False
         self.drop_after_data = False
+        self.hold_data = None
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
         """Poll until at least `n` messages were accepted; fail after `timeout` seconds."""
