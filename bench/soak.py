@@ -24,7 +24,7 @@ clocks are longer than a run (a repeating clock on ever more open cases would gr
 After the last APPEND the bench waits for the last case's chain, stops the daemon (SIGTERM)
 and reads the database.
 
-The default rate, 5/s (10,000 complaints ≈ 35 min per database), keeps the single-threaded
+The default rate, 5/s (10,000 complaints ≈ 35 min per database), keeps the
 daemon at about half a core on the 2-core bench machine (~100 ms of CPU per complaint with
 this mix, printed as "daemon CPU"); at 10/s and above it is saturated, and the figures then
 measure its queue, not its steady state.
@@ -37,7 +37,11 @@ What is measured, exactly:
   column records the commit: `cases.registered_at` is the `now` read when the intake pass
   *began* (the same value as inbound_mail.seen_at), so it is printed separately as
   "wake-up" (registered_at − APPEND completion: how fast IDLE woke the daemon), which can
-  be slightly negative because Dovecot tells the IDLE client before it answers the APPEND.
+  be slightly negative (a pass that began between Dovecot storing the message and the bench
+  reading the APPEND's OK);
+  and "daemon's part" (commit − registered_at), the intake's own time. Dovecot tells an IDLE
+  client of new mail 0.5 s after the change (NOTIFY_DELAY_MSECS in its index-mailbox-check.c),
+  so the wake-up, and with it the intake latency, has that floor minus the APPEND's own time.
   A complaint never registered by the end counts as infinitely late.
 - escalation lateness, per escalation mail (one per recipient copy): (time the loopback
   SMTP server accepted it, at the end of DATA) − (due time of the clock that caused it).
@@ -55,7 +59,8 @@ What is measured, exactly:
 - "by tenth": the percentile (RSS: the maximum) in each tenth of the feed or of the run,
   to show drift over a long run.
 
-Targets: intake p95 < 1 s; lateness p99 < tick + 1 s; RSS growth < 20 MB.
+Targets (issue 14): intake p95 < 0.5 s and p99 < 1 s; lateness p99 < tick + 0.5 s; RSS growth
+< 20 MB. The machine's core count and load average are printed with each database's figures.
 It prints figures and PASS/MISS; it always exits 0. Needs root (Dovecot runs as `mail`).
 """
 
@@ -392,6 +397,7 @@ class Result:
     latency: list[float] = field(default_factory=list)
     latency_at: list[float] = field(default_factory=list)  # the arrival of each
     wakeup: list[float] = field(default_factory=list)
+    own: list[float] = field(default_factory=list)  # the intake pass's start → the commit's log line
     lateness: list[float] = field(default_factory=list)
     lateness_at: list[float] = field(default_factory=list)  # the due time of each
     lateness_by_step: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -580,6 +586,7 @@ def measure(result: Result, url: str, arrivals: dict[str, float], committed: dic
         result.latency.append(committed[uid] - arrived)
         if case_id in registered_at:
             result.wakeup.append(registered_at[case_id].timestamp() - arrived)
+            result.own.append(committed[uid] - registered_at[case_id].timestamp())
 
     result.smtp_mails = len(accepted)
     result.outbox_status = Counter(row[4] for row in outbox.values())
@@ -640,12 +647,14 @@ def tenths(r: Result, times: list[float], values: list[float], p: float, span: f
 
 def report(r: Result) -> None:
     name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[r.db]
-    late_target = r.tick + 1
+    late_target = r.tick + 0.5
     growth = r.rss_end - r.rss_start
     missing = len(r.latency) - r.registered
     print(f"\n== {name}: {r.complaints:,} complaints at {r.rate:g}/s, tick {r.tick:g} s ==")
     rss_tenths = tenths(r, [t for t, _ in r.rss_samples], [m for _, m in r.rss_samples], 100, r.duration)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = [
+        ("machine", f"{os.cpu_count()} cores; load average (1 / 5 / 15 min) at the end of the run {load}"),
         ("complaints", (f"{r.complaints:,} appended in {r.fed_seconds:.1f} s = {r.achieved_rate:.2f}/s "
                         f"(schedule lag max {r.max_lag:.2f} s); {r.registered:,} registered")),
         ("duration", (f"{r.duration:.1f} s (feed {r.fed_seconds:.1f} s, then the last chain of "
@@ -655,11 +664,15 @@ def report(r: Result) -> None:
         ("intake latency", f"p50 {pct(r.latency, 50):.3f} s  p95 {pct(r.latency, 95):.3f} s  "
                            f"p99 {pct(r.latency, 99):.3f} s  max {pct(r.latency, 100):.3f} s  (n={len(r.latency):,}"
                            + (f", {missing:,} never registered = inf" if missing else "") + ")"
-                           f"   p95 < 1 s: {verdict(pct(r.latency, 95) < 1)}"),
+                           f"   p95 < 0.5 s: {verdict(pct(r.latency, 95) < 0.5)}, "
+                           f"p99 < 1 s: {verdict(pct(r.latency, 99) < 1)}"),
         ("  p95 by tenth", tenths(r, r.latency_at, r.latency, 95, r.fed_seconds) + "  (of the feed)"),
         ("  wake-up", (f"p50 {pct(r.wakeup, 50):.3f} s  p95 {pct(r.wakeup, 95):.3f} s  "
                        f"p99 {pct(r.wakeup, 99):.3f} s  max {pct(r.wakeup, 100):.3f} s  "
                        "(registered_at, the start of the intake pass)")),
+        ("  daemon's part", (f"p50 {pct(r.own, 50):.3f} s  p95 {pct(r.own, 95):.3f} s  "
+                             f"p99 {pct(r.own, 99):.3f} s  max {pct(r.own, 100):.3f} s  "
+                             "(the pass's start → the group's commit)")),
         ("lateness", f"p50 {pct(r.lateness, 50):.3f} s  p99 {pct(r.lateness, 99):.3f} s  "
                      f"max {pct(r.lateness, 100):.3f} s  (n={len(r.lateness):,} mails from {r.clocks_acted:,} clocks"
                      + (f", {r.unsent:,} still in the outbox = inf" if r.unsent else "") + ")"

@@ -10,6 +10,7 @@ handlers only set a flag.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Engine
 from daemon.clock import SystemClock, TimeSource
 from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ServerUnavailable, SourceError
-from daemon.escalation import deadline_pass
+from daemon.escalation import deadline_pass, next_due
 from daemon.health import beat
 from daemon.intake import Intake, IntakeOutcome
 from daemon.locks import Lease
@@ -42,6 +43,8 @@ T = TypeVar("T")
 
 BACKOFF_FIRST = timedelta(seconds=1)  # after the first failure of a server …
 BACKOFF_CAP = timedelta(seconds=30)  # … doubling up to this: a restarted server is used within 30 s
+DUE_MARGIN = 0.005  # seconds after a clock's due time that the loop wakes for it
+STOP_SEEN_WITHIN = 1.0  # seconds: the intake loop waits on the mailbox in slices no longer
 
 
 class Backoff:
@@ -175,7 +178,8 @@ class App:
           busy the clocks are.
         - The clock loop (the calling thread) holds the cadence: every tick the deadline
           pass, the daily digest and the outbox, in that order, so that what comes due leaves
-          the same tick. Mail queued by the intake (acknowledgments) wakes it to flush at once.
+          the same tick; it also wakes when the next clock runs out, and when the intake has
+          committed (its acknowledgments, and clocks a late forward brought already run out).
 
         Each database transaction is its own unit whichever loop runs it (SQLite: one writer
         at a time, taken at BEGIN, see daemon/store.py; PostgreSQL: a case is changed only
@@ -201,17 +205,31 @@ class App:
                     next_pass += tick
                     if self.take_turn():
                         self.clock_pass()
-                    next_pass = max(next_pass, time.monotonic())
+                    next_pass = min(max(next_pass, time.monotonic()), self.next_due_at())
                     continue  # look at the stop flag and the cadence again before waiting
                 if self.wake.wait(max(next_pass - time.monotonic(), 0)):
+                    # The intake committed: its acknowledgments leave now, and its new clocks
+                    # (some already run out, for a complaint forwarded late) act now.
                     self.wake.clear()
                     if self.active and not self.stopping.is_set():
-                        self.guarded("outbox", lambda: self.flush_pass(self.clock.now()))
+                        self.clock_pass()
+                        next_pass = min(next_pass, self.next_due_at())
         finally:
             self.stopping.set()
             intake.join()
             self.close()
         log.info("complaintd stopped")
+
+    def next_due_at(self) -> float:
+        """The monotonic time at which the next clock runs out, a hair after it, so that the
+        pass that acts on it sees it due; infinity when none is ahead or it cannot be read.
+        The clock loop wakes then rather than at the tick after: a due mail leaves within
+        the time of a pass, not up to a tick later."""
+        now = self.clock.now()
+        due = self.guarded("next clock", lambda: next_due(self.engine, now))
+        if due is None:
+            return math.inf
+        return time.monotonic() + (due - now).total_seconds() + DUE_MARGIN
 
     def intake_loop(self) -> None:
         """Register mail as it arrives, until stop(); only this thread touches the mailbox.
@@ -235,7 +253,7 @@ class App:
             if self.source is None:  # the first pass, or the connection was lost: poll now
                 metronome.run_all()
             metronome.run_pending()
-            if self._new_mail(min(tick, metronome.idle_seconds or tick)):
+            if self._new_mail(min(tick, STOP_SEEN_WITHIN, metronome.idle_seconds or tick)):
                 self._intake_job()
         self.close_source()
 
@@ -244,7 +262,7 @@ class App:
             self.wake.set()  # acknowledgments are queued: the clock loop sends them now
 
     def _new_mail(self, seconds: float) -> bool:
-        """Wait up to `seconds` (a tick at most, so that stop() is seen) for new mail; new mail
+        """Wait up to `seconds` (a second at most, so that stop() is seen) for new mail; new mail
         (IMAP IDLE, a file in the Maildir) cuts the wait short."""
         seconds = max(seconds, 0.05)
         if self.source is None:

@@ -68,6 +68,15 @@ def due_cases(engine: Engine, now: datetime, limit: int = PASS_LIMIT) -> list[st
     return [i for i in ids if i in open_ids]
 
 
+def next_due(engine: Engine, now: datetime) -> datetime | None:
+    """When the next open clock runs out after `now` (None: no clock ahead), so that the clock
+    loop can wake for it rather than at the tick after it. One look along the open-clock
+    index; a case closed meanwhile only costs a pass that finds nothing."""
+    with session(engine) as db:
+        return db.exec(select(func.min(Deadline.due_at)).where(
+            Deadline.met_at.is_(None), Deadline.breached_at.is_(None), Deadline.due_at > now)).one()  # type: ignore[union-attr]
+
+
 def settle_case(engine: Engine, settings: Settings, renderer: Renderer, case_id: str, now: datetime) -> int:
     with session(engine) as db:
         case = db.exec(select(Case).where(Case.id == case_id).with_for_update()).one()

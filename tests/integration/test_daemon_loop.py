@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from daemon.queries import list_cases
 from daemon.sources import open_source
 from daemon.store import open_engine
 from tests.support.dovecot import Dovecot
-from tests.support.mail import T0, outlook_forward, server_config
+from tests.support.mail import T0, outlook_forward, server_config, set_keys
 from tests.support.smtp import SmtpServer
 from tests.support.waiting import wait_until
 
@@ -71,3 +72,24 @@ def test_a_complaint_is_registered_while_the_mail_server_holds_a_send(
         loop.join(timeout=10)
     assert not loop.is_alive()
     assert imap.count("Processed") == 2
+
+
+def test_a_clock_that_runs_out_between_ticks_acts_when_it_runs_out_not_a_tick_later(
+        tmp_path: Path, imap: Dovecot, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tick is 5 minutes, the assessment clock 3 seconds: the loop wakes when the clock runs
+    out, so 综合部 hears of the missed assessment then, not at the next tick."""
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    config = server_config(tmp_path, inbound=imap.url(), outbound=smtp.url)
+    set_keys(set_keys(config, "daemon", tick="5m"), "deadlines", assess="3s")
+    settings = load_settings(config)
+    app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
+              open_mailer(settings.outbound))
+    loop = threading.Thread(target=app.run)
+    loop.start()
+    try:
+        imap.append(outlook_forward(5, sent=datetime.now(UTC)))  # received now: the clock starts now
+        assert wait_until(lambda: any(".assess_overdue." in (m.message_id or "") for m in smtp.messages))
+    finally:
+        app.stop()
+        loop.join(timeout=10)
+    assert not loop.is_alive()
