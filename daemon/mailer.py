@@ -4,7 +4,9 @@
     SmtpMailer      sends over SMTP with aiosmtplib: the only async code in the daemon
 
 `send(mails, on_result)` never raises for a server problem; it returns one SendResult per
-mail, in order, and hands each to `on_result` as soon as it is known:
+mail, in order, and hands each to `on_result` as soon as it is known, before the next mail of
+that connection (OutgoingMail.connection: SmtpMailer runs the connections at once, the
+Maildir writes one file after another):
 
 * SENT: at least one recipient accepted it. `refused` lists recipients answered 5xx at RCPT.
 * PERMANENT: the server answered 5xx (every recipient refused, sender refused, or data refused).
@@ -27,7 +29,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import aiosmtplib
 
@@ -63,6 +66,7 @@ class MaildirMailer:
     the envelope a mail server would have used."""
 
     _counter = itertools.count()
+    connections = 1  # one file at a time, in the batch's order
 
     def __init__(self, path: str) -> None:
         self.root = os.path.abspath(path)
@@ -107,7 +111,14 @@ def _envelope_headers(mail: OutgoingMail) -> bytes:
 
 class SmtpMailer:
     """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
-    allow_plaintext), certificates verified; login when a username is set."""
+    allow_plaintext), certificates verified; login when a username is set.
+
+    A batch goes out over as many connections as it has connection numbers (the outbox deals
+    out at most `[outbound] connections`), each opened, used for its mails in turn, and closed;
+    they run at once in one event loop. `on_result` runs on a thread of its own, one result
+    at a time: the caller's commit (the database lets go of the GIL) then overlaps the other
+    connections' SMTP work, while each connection's next mail waits for its last one's.
+    """
 
     def __init__(self, settings: OutboundSettings, *, timeout: float = _TIMEOUT) -> None:
         url = settings.url
@@ -119,6 +130,7 @@ class SmtpMailer:
         self._port = url.port
         self._timeout = timeout
         self.name = f"{url.scheme}://{self._host}:{self._port}"
+        self.connections = settings.connections
         self._context: ssl.SSLContext | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -131,10 +143,23 @@ class SmtpMailer:
              on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
         if not mails:
             return []
-        return asyncio.run(self._send_batch(list(mails), on_result))
+        with ThreadPoolExecutor(1, thread_name_prefix="smtp-results") as thread:
+            return asyncio.run(self._send_connections(list(mails), _teller(on_result, thread)))
 
-    async def _send_batch(self, mails: list[OutgoingMail],
-                          on_result: Callable[[SendResult], None] | None) -> list[SendResult]:
+    async def _send_connections(self, mails: list[OutgoingMail], tell: _Tell) -> list[SendResult]:
+        """Each connection's mails over a connection of its own, the connections at once; the
+        results in the batch's order."""
+        places: dict[int, list[int]] = {}  # connection number → its mails' places in the batch
+        for place, mail in enumerate(mails):
+            places.setdefault(mail.connection, []).append(place)
+        done = await asyncio.gather(*(self._send_batch([mails[p] for p in own], tell)
+                                      for own in places.values()))
+        at = {p: result for own, results in zip(places.values(), done, strict=True)
+              for p, result in zip(own, results, strict=True)}
+        return [at[p] for p in range(len(mails))]
+
+    async def _send_batch(self, mails: list[OutgoingMail], tell: _Tell) -> list[SendResult]:
+        """One connection's mails, in turn."""
         smtp = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
@@ -148,13 +173,13 @@ class SmtpMailer:
                 await self._open(smtp)
             except PlaintextRefused as exc:
                 log.error("server=%s %s", self.name, exc)
-                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, str(exc))) for m in mails]
+                return [await tell(SendResult(m.key, SendOutcome.UNAVAILABLE, str(exc))) for m in mails]
             except (LoginFailed, *_CONNECTION_ERRORS) as exc:
                 log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
-                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
+                return [await tell(SendResult(m.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
                         for m in mails]
             try:
-                return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
+                return [await tell(await self._send_or_defer(smtp, mail)) for mail in mails]
             finally:
                 await _quit(smtp)
         finally:
@@ -324,6 +349,19 @@ def _outcome(code: int) -> SendOutcome:
     if code == 421:  # "service not available, closing transmission channel": the server, not the mail
         return SendOutcome.UNAVAILABLE
     return SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TEMPORARY
+
+
+# Hands a result to on_result and returns it once on_result has returned.
+_Tell = Callable[[SendResult], Awaitable[SendResult]]
+
+
+def _teller(on_result: Callable[[SendResult], None] | None, thread: Executor) -> _Tell:
+    """on_result run on `thread`, awaited: the connection waits, the event loop does not."""
+    async def tell(result: SendResult) -> SendResult:
+        if on_result is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, on_result, result)
+        return result
+    return tell
 
 
 def _tell(on_result: Callable[[SendResult], None] | None, result: SendResult) -> SendResult:

@@ -79,6 +79,9 @@ class OutgoingMail:
     recipients: tuple[str, ...]
     message_id: str
     data: bytes  # the full RFC 5322 message, CRLF or LF line ends
+    # Mails with the same number go over one connection, in their order; the numbers run at
+    # once, at most Mailer.connections of them.
+    connection: int = 0
 
 
 class SendOutcome(StrEnum):
@@ -104,12 +107,18 @@ class SendResult:
 
 
 class Mailer(Protocol):
+    # How many connections send at once: the outbox deals a batch out over that many numbers
+    # (OutgoingMail.connection). 1 for a mailer that sends one mail at a time.
+    connections: int
+
     def send(self, mails: Sequence[OutgoingMail],
              on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
-        """Send a batch over one connection; one result per mail, in order. Never raises for
-        a server problem: that is a TEMPORARY or UNAVAILABLE result.
+        """Send a batch, each connection's mails over one connection in their order, the
+        connections at once; one result per mail, in the batch's order. Never raises for a
+        server problem: that is a TEMPORARY or UNAVAILABLE result.
 
         `on_result` is called with each result as soon as it is known, before the next mail
-        is tried, so that the caller can record it: a crash then leaves at most one mail whose
-        fate is unknown."""
+        on that connection is tried, and never from two threads at once, so that the caller
+        can record it: a crash then leaves at most one mail per connection whose fate is
+        unknown."""
         ...
