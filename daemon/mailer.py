@@ -3,9 +3,9 @@
     MaildirMailer   writes each message into a local Maildir (the embedded default)
     SmtpMailer      sends over SMTP with aiosmtplib: the only async code in the daemon
 
-`send(mails, on_result)` never raises for a server problem; it returns one SendResult per
-mail, in order, and hands each to `on_result` as soon as it is known, before the next mail of
-that connection (OutgoingMail.connection: SmtpMailer runs the connections at once, the
+`send(mails, on_results)` never raises for a server problem; it returns one SendResult per
+mail, in order, and hands each to `on_results` as soon as it is known, before the next mail
+of that connection (OutgoingMail.connection: SmtpMailer runs the connections at once, the
 Maildir writes one file after another):
 
 * SENT: at least one recipient accepted it. `refused` lists recipients answered 5xx at RCPT.
@@ -37,7 +37,7 @@ import aiosmtplib
 from daemon.config import OutboundSettings
 from daemon.errors import LoginFailed, PlaintextRefused
 from daemon.maildir import ensure_maildir
-from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
+from daemon.ports import Mailer, OnResults, OutgoingMail, SendOutcome, SendResult
 from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,8 @@ class MaildirMailer:
         self.root = os.path.abspath(path)
         ensure_maildir(self.root)
 
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
-        return [_tell(on_result, self._deliver(mail)) for mail in mails]
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
+        return [_tell(on_results, self._deliver(mail)) for mail in mails]
 
     def _deliver(self, mail: OutgoingMail) -> SendResult:
         name = self._unique_name()
@@ -115,9 +114,9 @@ class SmtpMailer:
 
     A batch goes out over as many connections as it has connection numbers (the outbox deals
     out at most `[outbound] connections`), each opened, used for its mails in turn, and closed;
-    they run at once in one event loop. `on_result` runs on a thread of its own, one result
-    at a time: the caller's commit (the database lets go of the GIL) then overlaps the other
-    connections' SMTP work, while each connection's next mail waits for its last one's.
+    they run at once in one event loop. `on_results` runs on a thread of its own (see
+    _Recording): the caller's commit then overlaps the other connections' SMTP work, while
+    each connection's next mail waits for its last one's result to be recorded.
     """
 
     def __init__(self, settings: OutboundSettings, *, timeout: float = _TIMEOUT) -> None:
@@ -139,12 +138,11 @@ class SmtpMailer:
             self._context = ssl.create_default_context()
         return self._context
 
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
         if not mails:
             return []
         with ThreadPoolExecutor(1, thread_name_prefix="smtp-results") as thread:
-            return asyncio.run(self._send_connections(list(mails), _teller(on_result, thread)))
+            return asyncio.run(self._send_connections(list(mails), _Recording(on_results, thread).tell))
 
     async def _send_connections(self, mails: list[OutgoingMail], tell: _Tell) -> list[SendResult]:
         """Each connection's mails over a connection of its own, the connections at once; the
@@ -351,22 +349,56 @@ def _outcome(code: int) -> SendOutcome:
     return SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TEMPORARY
 
 
-# Hands a result to on_result and returns it once on_result has returned.
+# Hands a connection's result to on_results; returns it once on_results has taken it.
 _Tell = Callable[[SendResult], Awaitable[SendResult]]
 
 
-def _teller(on_result: Callable[[SendResult], None] | None, thread: Executor) -> _Tell:
-    """on_result run on `thread`, awaited: the connection waits, the event loop does not."""
-    async def tell(result: SendResult) -> SendResult:
-        if on_result is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, on_result, result)
+class _Recording:
+    """Hands the connections' results to on_results on `thread`, one call at a time, the
+    event loop going on meanwhile: the results that come in during a call go together in
+    the next one (a group commit: one transaction records several connections' mails).
+
+    A connection awaits `tell` and so tries its next mail only once the call holding its
+    result has returned: still at most one mail in doubt per connection."""
+
+    def __init__(self, on_results: OnResults | None, thread: Executor) -> None:
+        self.on_results, self.thread = on_results, thread
+        self.waiting: list[tuple[SendResult, asyncio.Future[None]]] = []
+        self.handing_over: asyncio.Task[None] | None = None
+
+    async def tell(self, result: SendResult) -> SendResult:
+        if self.on_results is None:
+            return result
+        loop = asyncio.get_running_loop()
+        taken: asyncio.Future[None] = loop.create_future()
+        self.waiting.append((result, taken))
+        if self.handing_over is None:
+            self.handing_over = loop.create_task(self._hand_over(self.on_results))
+        await taken
         return result
-    return tell
+
+    async def _hand_over(self, on_results: OnResults) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                try:
+                    await loop.run_in_executor(self.thread, on_results, [result for result, _ in batch])
+                except Exception as exc:  # the caller could not record them: their connections stop
+                    for _, taken in batch:
+                        if not taken.done():
+                            taken.set_exception(exc)
+                else:
+                    for _, taken in batch:
+                        if not taken.done():
+                            taken.set_result(None)
+        finally:
+            self.handing_over = None
 
 
-def _tell(on_result: Callable[[SendResult], None] | None, result: SendResult) -> SendResult:
-    if on_result is not None:
-        on_result(result)
+def _tell(on_results: OnResults | None, result: SendResult) -> SendResult:
+    if on_results is not None:
+        on_results([result])
     return result
 
 

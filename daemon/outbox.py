@@ -161,9 +161,17 @@ def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime, *,
 
     Each round claims a batch for each of the mailer's connections (`_claim`) and sends them
     at once, every result committed as it comes, before that connection's next mail is tried
-    (`_Recorder`). So a crash leaves at most one mail per connection whose fate is unknown,
-    which `recover` resends. Raises ServerUnavailable when the server could not be reached,
-    after recording that.
+    (`_Recorder`). Raises ServerUnavailable when the server could not be reached, after
+    recording that.
+
+    The crash window, connection by connection: from the claim's commit on, its batch is
+    SENDING under its claim token. Its rows before the mail in hand have their results
+    committed; the mail in hand is between its MAIL FROM and the commit of its result, so
+    the server may hold it (its 250 came, our commit did not); the rows after it were never
+    handed over. A kill therefore leaves at most one mail per connection whose fate is
+    unknown: the first row of its claim still SENDING, which `recover` resends in doubt.
+    Results that come in together are committed together; a kill before that commit leaves
+    each of those connections with its one mail in hand, no more.
     """
     recover(engine, now)
     sent = tried = 0
@@ -246,9 +254,10 @@ def _deal(rows: list[Outbox], connections: int) -> list[list[Outbox]]:
 
 
 class _Recorder:
-    """Commits each SendResult as the mailer reports it; a context manager for one round.
+    """Commits SendResults as the mailer reports them; a context manager for one round.
 
-    A mail sent, the common case, is recorded on one database connection kept for the round,
+    The mails sent, the common case, are recorded together (those the mailer hands over at
+    once: several connections' last results) on one database connection kept for the round,
     its commits not waiting for the disk (SQLite: synchronous=NORMAL, PostgreSQL:
     synchronous_commit off, both for that connection only, restored before it goes back to
     the pool). A daemon killed right after such a commit still has it, since the OS or the
@@ -282,10 +291,15 @@ class _Recorder:
         finally:
             conn.close()
 
-    def __call__(self, result: SendResult) -> None:
-        if result.outcome is SendOutcome.SENT:
-            self._sent(self.rows[result.key])
-            return
+    def __call__(self, results: Sequence[SendResult]) -> None:
+        sent = [self.rows[r.key] for r in results if r.outcome is SendOutcome.SENT]
+        if sent:
+            self._sent(sent)
+        for result in results:
+            if result.outcome is not SendOutcome.SENT:
+                self._not_sent(result)
+
+    def _not_sent(self, result: SendResult) -> None:
         with session(self.engine) as db:
             row = db.get(Outbox, self.rows[result.key].id)
             assert row is not None
@@ -295,16 +309,17 @@ class _Recorder:
             handler[result.outcome](db, row, result)
             db.commit()
 
-    def _sent(self, row: Outbox) -> None:
-        """Two prepared statements and a commit: until it is committed, a kill would send
-        this mail again."""
+    def _sent(self, rows: list[Outbox]) -> None:
+        """Two statements built once, each run for all the rows, and a commit: until it is
+        committed, a kill would send these mails again."""
         if self._fast is None:
             self._fast = self.engine.connect()
             _durable(self._fast, False)
-        self._fast.execute(_MARK_SENT, {"row_id": row.id, "at": self.now, "attempts": row.attempts + 1})
-        self._fast.execute(_RECORD_EVENT, _event_fields(row, self.now, EventKind.MAIL_OUT, f"已发送给 {row.recipient}"))
+        self._fast.execute(_MARK_SENT, [{"row_id": r.id, "at": self.now, "attempts": r.attempts + 1} for r in rows])
+        self._fast.execute(_RECORD_EVENT, [_event_fields(r, self.now, EventKind.MAIL_OUT, f"已发送给 {r.recipient}")
+                                           for r in rows])
         self._fast.commit()
-        self.sent += 1
+        self.sent += len(rows)
 
     def _refused(self, db: Session, row: Outbox, result: SendResult) -> None:
         log.warning("send refused case=%s message_id=%s to=%s: %s",

@@ -106,19 +106,22 @@ class SendResult:
     in_doubt: bool = False  # the line dropped after the message was handed over: maybe delivered
 
 
+# Takes results as they come, to record them (several connections' at once, or one).
+OnResults = Callable[[Sequence[SendResult]], None]
+
+
 class Mailer(Protocol):
     # How many connections send at once: the outbox deals a batch out over that many numbers
     # (OutgoingMail.connection). 1 for a mailer that sends one mail at a time.
     connections: int
 
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
         """Send a batch, each connection's mails over one connection in their order, the
         connections at once; one result per mail, in the batch's order. Never raises for a
         server problem: that is a TEMPORARY or UNAVAILABLE result.
 
-        `on_result` is called with each result as soon as it is known, before the next mail
-        on that connection is tried, and never from two threads at once, so that the caller
-        can record it: a crash then leaves at most one mail per connection whose fate is
-        unknown."""
+        `on_results` is called with each result as soon as it is known (with other
+        connections' results that came in meanwhile), never from two threads at once, and
+        before the next mail on that connection is tried, so that the caller can record it:
+        a crash then leaves at most one mail per connection whose fate is unknown."""
         ...

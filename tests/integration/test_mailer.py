@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
@@ -135,20 +135,21 @@ class TestSmtpMailer:
 
     def test_a_server_that_is_down_is_unavailable(self) -> None:
         """Connection refused gives every mail of the batch an UNAVAILABLE result (the mails are
-        not at fault), reported to on_result one by one, and no exception."""
+        not at fault), reported to on_results, and no exception."""
         told: list[SendResult] = []
-        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.append)
+        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.extend)
         assert [r.outcome for r in results] == [SendOutcome.UNAVAILABLE, SendOutcome.UNAVAILABLE]
         assert all(r.detail for r in results)
         assert told == results
 
     def test_each_result_is_told_before_the_next_mail_is_tried(self, smtp: SmtpServer) -> None:
-        """on_result sees mail 1's result while mail 2 has not reached the server yet: the
+        """on_results sees mail 1's result while mail 2 has not reached the server yet: the
         outbox commits each one before the next, so a crash can leave only one in doubt."""
         mails = [make_mail("a"), make_mail("b")]
-        seen_by_server: list[int] = []
-        SmtpMailer(smtp_settings(smtp.port)).send(mails, lambda r: seen_by_server.append(len(smtp.messages)))
-        assert seen_by_server == [1, 2]
+        seen_by_server: list[tuple[str, int]] = []
+        SmtpMailer(smtp_settings(smtp.port)).send(
+            mails, lambda results: seen_by_server.extend((r.key, len(smtp.messages)) for r in results))
+        assert seen_by_server == [("a", 1), ("b", 2)]
 
     def test_each_connection_sends_its_mails_in_turn_the_connections_at_once(self, smtp: SmtpServer) -> None:
         """Mails numbered for three connections arrive over three connections, each bringing
@@ -160,19 +161,20 @@ class TestSmtpMailer:
         assert by_connection(smtp.wait_for(9)) == sorted(expected, key=str)
 
     def test_each_result_is_told_before_that_connections_next_mail_is_tried(self, smtp: SmtpServer) -> None:
-        """Three connections at once, and still on_result hears of each mail before the next
+        """Three connections at once, and still on_results hears of each mail before the next
         mail of its connection reaches the server: a crash leaves one mail per connection in
         doubt, never two."""
         mails = dealt(9, 3)
         following = {a.key: b.message_id for a, b in zip(mails[:-3], mails[3:], strict=True)}  # next on that connection
-        early = []
+        told, early = [], []
 
-        def told(result: SendResult) -> None:
-            if following.get(result.key) in {m.message_id for m in smtp.messages}:
-                early.append(result.key)
+        def record(results: Sequence[SendResult]) -> None:
+            arrived = {m.message_id for m in smtp.messages}
+            told.extend(r.key for r in results)
+            early.extend(r.key for r in results if following.get(r.key) in arrived)
 
-        SmtpMailer(smtp_settings(smtp.port)).send(mails, told)
-        assert len(smtp.messages) == 9 and early == []
+        SmtpMailer(smtp_settings(smtp.port)).send(mails, record)
+        assert len(smtp.messages) == 9 and sorted(told) == sorted(m.key for m in mails) and early == []
 
     def test_a_line_dropped_on_one_connection_holds_back_only_that_connections_mails(self, smtp: SmtpServer) -> None:
         """The server takes m2 (connection 0's second) and drops that line: m2 may have arrived
