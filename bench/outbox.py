@@ -107,8 +107,9 @@ def bench_config(tmp: Path, port: int, database: str, connections: int | None) -
     written only when this version of complaintd has the key."""
     config = server_config(tmp, inbound=f"maildir:{tmp}/in", outbound=f"smtp://127.0.0.1:{port}", database=database)
     if connections is not None and has_connections():
-        text = config.read_text(encoding="utf-8")
-        config.write_text(text.replace("[outbound]\n", f"[outbound]\nconnections = {connections}\n", 1),
+        text, line = config.read_text(encoding="utf-8"), f"connections = {connections}"
+        text, written = re.subn(r"(?m)^connections = .*$", line, text, count=1)  # the shipped one
+        config.write_text(text if written else text.replace("[outbound]\n", f"[outbound]\n{line}\n", 1),
                           encoding="utf-8")
     return config
 
