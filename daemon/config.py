@@ -102,6 +102,12 @@ class InboundSettings:
     token: TokenSource | None = None  # set when auth is "xoauth2"
 
 
+# [outbound] connections: a burst leaves over several connections at once; more than a few buy
+# little against one server, and servers limit how many one client may hold open.
+DEFAULT_CONNECTIONS = 4
+MOST_CONNECTIONS = 16
+
+
 @dataclass(frozen=True)
 class OutboundSettings:
     url: MailURL
@@ -114,6 +120,8 @@ class OutboundSettings:
     # A mail its server keeps deferring (4xx) is given up after this and reported to 综合部;
     # an unreachable server never counts against a mail.
     give_up_after: timedelta = timedelta(hours=1)
+    # SMTP connections sending at once, each several mails in turn (daemon/outbox.py flush).
+    connections: int = DEFAULT_CONNECTIONS
 
 
 # ----------------------------------------------------------------------------------------
@@ -294,6 +302,16 @@ def _duration(longest: str) -> PlainValidator:
     return PlainValidator(check)
 
 
+def _whole_number(least: int, most: int) -> PlainValidator:
+    """An integer written bare, from `least` to `most`."""
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+            quoted = " (written without quotes)" if isinstance(value, str) else ""
+            raise _refuse(f"{value!r} must be a whole number from {least} to {most}{quoted}")
+        return value
+    return PlainValidator(check)
+
+
 def _stripped(text: str) -> str:
     return text.strip()
 
@@ -459,6 +477,7 @@ class _Outbound(_Mailbox):
     url: Annotated[_Text, _mail_url("maildir", "smtp", "smtps")] = "maildir:var/mail/sent"
     sender: Annotated[_Text, AfterValidator(_sender)] = Field(default="", alias="from")
     give_up_after: Annotated[timedelta, _duration(LONGEST_GIVE_UP)] = timedelta(hours=1)
+    connections: Annotated[int, _whole_number(1, MOST_CONNECTIONS)] = DEFAULT_CONNECTIONS
 
 
 _Length = Annotated[timedelta | None, _duration(LONGEST_DEADLINE)]
@@ -680,7 +699,7 @@ class _Builder:
                          "e.g. \"媒体投诉处理 <complaints@corp.example.com>\"")
         name, email = _split_mailbox(t.sender)
         return OutboundSettings(url, password, t.allow_plaintext, name, email.lower(), auth, token,
-                                t.give_up_after)
+                                t.give_up_after, t.connections)
 
     def check_directory(self, raw: dict[str, Any]) -> None:
         """The checks between tables look at what was written, so a department with its own

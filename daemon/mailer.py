@@ -3,8 +3,10 @@
     MaildirMailer   writes each message into a local Maildir (the embedded default)
     SmtpMailer      sends over SMTP with aiosmtplib: the only async code in the daemon
 
-`send(mails, on_result)` never raises for a server problem; it returns one SendResult per
-mail, in order, and hands each to `on_result` as soon as it is known:
+`send(mails, on_results)` never raises for a server problem; it returns one SendResult per
+mail, in order, and hands each to `on_results` as soon as it is known, before the next mail
+of that connection (OutgoingMail.connection: SmtpMailer runs the connections at once, the
+Maildir writes one file after another):
 
 * SENT: at least one recipient accepted it. `refused` lists recipients answered 5xx at RCPT.
 * PERMANENT: the server answered 5xx (every recipient refused, sender refused, or data refused).
@@ -27,14 +29,15 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import aiosmtplib
 
 from daemon.config import OutboundSettings
 from daemon.errors import LoginFailed, PlaintextRefused
 from daemon.maildir import ensure_maildir
-from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
+from daemon.ports import Mailer, OnResults, OutgoingMail, SendOutcome, SendResult
 from daemon.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -63,14 +66,14 @@ class MaildirMailer:
     the envelope a mail server would have used."""
 
     _counter = itertools.count()
+    connections = 1  # one file at a time, in the batch's order
 
     def __init__(self, path: str) -> None:
         self.root = os.path.abspath(path)
         ensure_maildir(self.root)
 
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
-        return [_tell(on_result, self._deliver(mail)) for mail in mails]
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
+        return [_tell(on_results, self._deliver(mail)) for mail in mails]
 
     def _deliver(self, mail: OutgoingMail) -> SendResult:
         name = self._unique_name()
@@ -107,7 +110,14 @@ def _envelope_headers(mail: OutgoingMail) -> bytes:
 
 class SmtpMailer:
     """`smtps://` implicit TLS, `smtp://` STARTTLS when offered (plaintext only with
-    allow_plaintext), certificates verified; login when a username is set."""
+    allow_plaintext), certificates verified; login when a username is set.
+
+    A batch goes out over as many connections as it has connection numbers (the outbox deals
+    out at most `[outbound] connections`), each opened, used for its mails in turn, and closed;
+    they run at once in one event loop. `on_results` runs on a thread of its own (see
+    _Recording): the caller's commit then overlaps the other connections' SMTP work, while
+    each connection's next mail waits for its last one's result to be recorded.
+    """
 
     def __init__(self, settings: OutboundSettings, *, timeout: float = _TIMEOUT) -> None:
         url = settings.url
@@ -119,6 +129,7 @@ class SmtpMailer:
         self._port = url.port
         self._timeout = timeout
         self.name = f"{url.scheme}://{self._host}:{self._port}"
+        self.connections = settings.connections
         self._context: ssl.SSLContext | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -127,14 +138,26 @@ class SmtpMailer:
             self._context = ssl.create_default_context()
         return self._context
 
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
         if not mails:
             return []
-        return asyncio.run(self._send_batch(list(mails), on_result))
+        with ThreadPoolExecutor(1, thread_name_prefix="smtp-results") as thread:
+            return asyncio.run(self._send_connections(list(mails), _Recording(on_results, thread).tell))
 
-    async def _send_batch(self, mails: list[OutgoingMail],
-                          on_result: Callable[[SendResult], None] | None) -> list[SendResult]:
+    async def _send_connections(self, mails: list[OutgoingMail], tell: _Tell) -> list[SendResult]:
+        """Each connection's mails over a connection of its own, the connections at once; the
+        results in the batch's order."""
+        places: dict[int, list[int]] = {}  # connection number → its mails' places in the batch
+        for place, mail in enumerate(mails):
+            places.setdefault(mail.connection, []).append(place)
+        done = await asyncio.gather(*(self._send_batch([mails[p] for p in own], tell)
+                                      for own in places.values()))
+        at = {p: result for own, results in zip(places.values(), done, strict=True)
+              for p, result in zip(own, results, strict=True)}
+        return [at[p] for p in range(len(mails))]
+
+    async def _send_batch(self, mails: list[OutgoingMail], tell: _Tell) -> list[SendResult]:
+        """One connection's mails, in turn."""
         smtp = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,
@@ -148,13 +171,13 @@ class SmtpMailer:
                 await self._open(smtp)
             except PlaintextRefused as exc:
                 log.error("server=%s %s", self.name, exc)
-                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, str(exc))) for m in mails]
+                return [await tell(SendResult(m.key, SendOutcome.UNAVAILABLE, str(exc))) for m in mails]
             except (LoginFailed, *_CONNECTION_ERRORS) as exc:
                 log.warning("server=%s cannot connect: %s", self.name, _describe(exc))
-                return [_tell(on_result, SendResult(m.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
+                return [await tell(SendResult(m.key, SendOutcome.UNAVAILABLE, f"{self.name}: {_describe(exc)}"))
                         for m in mails]
             try:
-                return [_tell(on_result, await self._send_or_defer(smtp, mail)) for mail in mails]
+                return [await tell(await self._send_or_defer(smtp, mail)) for mail in mails]
             finally:
                 await _quit(smtp)
         finally:
@@ -326,9 +349,56 @@ def _outcome(code: int) -> SendOutcome:
     return SendOutcome.PERMANENT if 500 <= code < 600 else SendOutcome.TEMPORARY
 
 
-def _tell(on_result: Callable[[SendResult], None] | None, result: SendResult) -> SendResult:
-    if on_result is not None:
-        on_result(result)
+# Hands a connection's result to on_results; returns it once on_results has taken it.
+_Tell = Callable[[SendResult], Awaitable[SendResult]]
+
+
+class _Recording:
+    """Hands the connections' results to on_results on `thread`, one call at a time, the
+    event loop going on meanwhile: the results that come in during a call go together in
+    the next one (a group commit: one transaction records several connections' mails).
+
+    A connection awaits `tell` and so tries its next mail only once the call holding its
+    result has returned: still at most one mail in doubt per connection."""
+
+    def __init__(self, on_results: OnResults | None, thread: Executor) -> None:
+        self.on_results, self.thread = on_results, thread
+        self.waiting: list[tuple[SendResult, asyncio.Future[None]]] = []
+        self.handing_over: asyncio.Task[None] | None = None
+
+    async def tell(self, result: SendResult) -> SendResult:
+        if self.on_results is None:
+            return result
+        loop = asyncio.get_running_loop()
+        taken: asyncio.Future[None] = loop.create_future()
+        self.waiting.append((result, taken))
+        if self.handing_over is None:
+            self.handing_over = loop.create_task(self._hand_over(self.on_results))
+        await taken
+        return result
+
+    async def _hand_over(self, on_results: OnResults) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting, []
+                try:
+                    await loop.run_in_executor(self.thread, on_results, [result for result, _ in batch])
+                except Exception as exc:  # the caller could not record them: their connections stop
+                    for _, taken in batch:
+                        if not taken.done():
+                            taken.set_exception(exc)
+                else:
+                    for _, taken in batch:
+                        if not taken.done():
+                            taken.set_result(None)
+        finally:
+            self.handing_over = None
+
+
+def _tell(on_results: OnResults | None, result: SendResult) -> SendResult:
+    if on_results is not None:
+        on_results([result])
     return result
 
 

@@ -5,41 +5,50 @@ a unique key (`outbox_key`: case/step/round/recipient) with the finished bytes, 
 either keeps both the decision and the mail or neither. `flush` drains due rows through the
 Mailer:
 
-- sent: recorded the moment the server says 250, before the next mail is tried;
+- sent: recorded the moment the server says 250, before the next mail on that connection is
+  tried;
 - deferred by the server (4xx): retried with backoff; still deferred after give_up_after, or
   refused outright (5xx): FAILED, never silently: the case's record says so, B or the next
   leader takes over, and 综合部 is told (the `report` callback);
 - server unreachable: the mails wait untouched and the app backs off the server, so an outage
   of any length delivers everything afterwards, once.
 
-A crash between the server's 250 and our commit can resend that one mail, under the same
+A burst goes out over several connections at once (`[outbound] connections`, the Mailer's
+`connections`), each sending its own claimed batch in turn. A crash between the server's 250
+and our commit can resend the one mail then in hand on each connection, under the same
 Message-ID, which recipients' servers and clients dedupe; `recover` logs it and records it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from daemon.ack_windows import expire_ack_windows
 from daemon.errors import ServerUnavailable
 from daemon.ports import Mailer, OutgoingMail, SendOutcome, SendResult
 from daemon.rendering import Renderer, new_message_id, subject_tag, token_of, with_message_id
-from daemon.store import session, unsynced
+from daemon.store import session, set_durable
 from models.directory import Directory, Person
 from models.tables import Event, Outbox
 from models.types import EventKind, OutboxStatus
 
 log = logging.getLogger(__name__)
 
-BATCH = 50  # mails per connection
+BATCH = 50  # mails per connection and round
+# A connection costs a few round trips (and a TLS handshake, a login) before its first mail:
+# a handful of mails shares one rather than each opening its own.
+FEWEST_PER_CONNECTION = 5
+PASS_LIMIT = 1000  # mails per flush pass: intake and the clocks wait no longer than these take
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(minutes=30)
 # A mail the server keeps deferring (4xx) is given up after this and reported to 综合部, who
@@ -147,48 +156,69 @@ Report = Callable[[Session, Outbox, str, str, datetime], None]
 
 def flush(engine: Engine, mailer: Mailer, envelope_from: str, now: datetime, *,
           give_up_after: timedelta = GIVE_UP_AFTER, report: Report | None = None,
-          max_batches: int = 20, stop: Callable[[], bool] = lambda: False) -> int:
-    """Send what is due, a batch per connection; returns how many were sent.
+          max_mails: int = PASS_LIMIT, stop: Callable[[], bool] = lambda: False) -> int:
+    """Send what is due, in rounds; returns how many were sent.
 
-    Each batch is claimed (SENDING) in one commit and each result is committed as it comes,
-    before the next mail is tried. So a crash leaves at most one mail whose fate is unknown:
-    the first one still SENDING, which `recover` resends. Raises ServerUnavailable when the
-    server could not be reached, after recording that.
+    Each round claims a batch for each of the mailer's connections (`_claim`) and sends them
+    at once, every result committed as it comes, before that connection's next mail is tried
+    (`_Recorder`). Raises ServerUnavailable when the server could not be reached, after
+    recording that.
+
+    The crash window, connection by connection: from the claim's commit on, its batch is
+    SENDING under its claim token. Its rows before the mail in hand have their results
+    committed; the mail in hand is between its MAIL FROM and the commit of its result, so
+    the server may hold it (its 250 came, our commit did not); the rows after it were never
+    handed over. A kill therefore leaves at most one mail per connection whose fate is
+    unknown: the first row of its claim still SENDING, which `recover` resends in doubt.
+    Results that come in together are committed together; a kill before that commit leaves
+    each of those connections with its one mail in hand, no more.
     """
     recover(engine, now)
-    sent = 0
-    for _ in range(max_batches):
-        if stop():  # SIGTERM: the batch in hand was finished; the rest waits for the next start
+    sent = tried = 0
+    while tried < max_mails:
+        if stop():  # SIGTERM: the round in hand was finished; the rest waits for the next start
             break
-        rows = _claim(engine, now)
+        batches = _claim(engine, now, mailer.connections)
+        rows = [row for batch in batches for row in batch]
         if not rows:
             break
-        recorder = _Recorder(engine, {r.key: r for r in rows}, now, give_up_after, report)
-        mailer.send([OutgoingMail(r.key, envelope_from, (r.recipient,), r.message_id, r.data) for r in rows],
-                    recorder)
+        with _Recorder(engine, {r.key: r for r in rows}, now, give_up_after, report) as recorder:
+            mailer.send([OutgoingMail(r.key, envelope_from, (r.recipient,), r.message_id, r.data, connection)
+                         for connection, batch in enumerate(batches) for r in batch], recorder)
         sent += recorder.sent
+        tried += len(rows)
         if recorder.unavailable:
             raise ServerUnavailable(recorder.unavailable)
-        if len(rows) < BATCH or recorder.deferred:
-            break  # the server is struggling: leave the rest for the next pass
+        if len(rows) < mailer.connections * BATCH or recorder.deferred:
+            break  # all sent, or the server is struggling: leave the rest for the next pass
     return sent
 
 
 def recover(engine: Engine, now: datetime) -> int:
-    """Rows left SENDING by a crash go back to PENDING. Mails are sent in id order and each
-    result is committed before the next is tried, so only the first of them may have reached
-    the server: it is resent under the same Message-ID (recipients' servers and clients
-    dedupe on it) and the uncertainty is logged and put in the case's record."""
+    """Rows left SENDING by a crash go back to PENDING; returns how many.
+
+    Each connection's batch was claimed under a token of its own (`Outbox.claim`) and sent
+    in id order, each result committed before that connection's next mail was tried. So of
+    each claim only the first row still SENDING may have reached the server: it is resent
+    under the same Message-ID (recipients' servers and clients dedupe on it), and the doubt
+    is logged and put in the case's record. The rows after it were never handed to the
+    server and are simply sent. (A kill after the claim's commit but before a connection's
+    first mail flags that first mail although it never left: a doubt too many, never one
+    too few.) Rows claimed before claims had tokens have none: one batch, as they were sent.
+    """
     with session(engine) as db:
         left = list(db.exec(select(Outbox).where(Outbox.status == OutboxStatus.SENDING)
                             .order_by(Outbox.id)))  # type: ignore[arg-type]
         if not left:
             return 0
+        in_hand: dict[str | None, Outbox] = {}  # claim → its first row still SENDING
         for row in left:
             row.status = OutboxStatus.PENDING
-        _in_doubt(db, left[0], now)
+            in_hand.setdefault(row.claim, row)
+        for row in in_hand.values():
+            _in_doubt(db, row, now)
         db.commit()
-        log.info("%d more of that batch were not tried yet", len(left) - 1)
+        log.info("%d more of those batches were not tried yet", len(left) - len(in_hand))
         return len(left)
 
 
@@ -198,24 +228,43 @@ def _in_doubt(db: Session, row: Outbox, now: datetime) -> None:
                 "again under the same Message-ID", row.case_id, row.message_id, row.recipient)
 
 
-def _claim(engine: Engine, now: datetime) -> list[Outbox]:
-    """The next due batch, marked SENDING in one commit."""
+def _claim(engine: Engine, now: datetime, connections: int) -> list[list[Outbox]]:
+    """The next due rows, dealt out in id order over up to `connections` batches (`_deal`),
+    each marked SENDING under a claim token of its own; all in one commit."""
     with session(engine) as db:
         rows = list(db.exec(
             select(Outbox)
             .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now)
             .order_by(Outbox.id)  # type: ignore[arg-type]
-            .limit(BATCH)
+            .limit(connections * BATCH)
         ))
-        if rows:
-            db.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]))  # type: ignore[union-attr]
-                       .values(status=OutboxStatus.SENDING))
-            db.commit()
-        return rows
+        batches = _deal(rows, connections)
+        for batch in batches:
+            db.execute(update(Outbox).where(Outbox.id.in_([r.id for r in batch]))  # type: ignore[union-attr]
+                       .values(status=OutboxStatus.SENDING, claim=secrets.token_hex(8)))
+        db.commit()
+        return batches
+
+
+def _deal(rows: list[Outbox], connections: int) -> list[list[Outbox]]:
+    """Round-robin, so that the oldest mails leave first, at once, and each batch keeps id
+    order; no more batches than gives each FEWEST_PER_CONNECTION mails."""
+    count = min(connections, math.ceil(len(rows) / FEWEST_PER_CONNECTION))
+    return [rows[i::count] for i in range(count)]
 
 
 class _Recorder:
-    """Commits each SendResult as the mailer reports it."""
+    """Commits SendResults as the mailer reports them; a context manager for one round.
+
+    The mails sent, the common case, are recorded together (those the mailer hands over at
+    once: several connections' last results) on one database connection kept for the round,
+    its commits not waiting for the disk (SQLite: synchronous=NORMAL, PostgreSQL:
+    synchronous_commit off, both for that connection only, restored before it goes back to
+    the pool). A daemon killed right after such a commit still has it, since the OS or the
+    database server does; only a power cut or a database crash can undo it, and that resends
+    the mail under its own Message-ID, as any send in doubt is. Waiting for an fsync per mail
+    would widen every connection's doubt window.
+    """
 
     def __init__(self, engine: Engine, rows: dict[str, Outbox], now: datetime, give_up_after: timedelta,
                  report: Report | None) -> None:
@@ -224,11 +273,33 @@ class _Recorder:
         self.sent = 0
         self.deferred = False
         self.unavailable = ""  # the server's problem, when it could not be reached
+        self._fast: Connection | None = None  # for the sent records, opened at the first
 
-    def __call__(self, result: SendResult) -> None:
-        if result.outcome is SendOutcome.SENT:
-            self._sent(self.rows[result.key])
+    def __enter__(self) -> _Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fast is None:
             return
+        conn, self._fast = self._fast, None
+        try:
+            conn.rollback()
+            set_durable(conn, True)
+        except Exception:
+            conn.invalidate()  # never back to the pool with relaxed commits
+            raise
+        finally:
+            conn.close()
+
+    def __call__(self, results: Sequence[SendResult]) -> None:
+        sent = [self.rows[r.key] for r in results if r.outcome is SendOutcome.SENT]
+        if sent:
+            self._sent(sent)
+        for result in results:
+            if result.outcome is not SendOutcome.SENT:
+                self._not_sent(result)
+
+    def _not_sent(self, result: SendResult) -> None:
         with session(self.engine) as db:
             row = db.get(Outbox, self.rows[result.key].id)
             assert row is not None
@@ -238,21 +309,17 @@ class _Recorder:
             handler[result.outcome](db, row, result)
             db.commit()
 
-    def _sent(self, row: Outbox) -> None:
-        """The common case, kept to two statements and a commit: until it is committed, a
-        kill would send this mail again."""
-        # This commit does not wait for the disk (`unsynced`): a daemon killed right after
-        # still has it; only a power cut or a database crash can undo it, and that resends the
-        # mail under its own Message-ID, as any send in doubt is. Waiting for an fsync per
-        # mail would widen the doubt window.
-        with unsynced(self.engine) as conn:
-            conn.execute(update(Outbox).where(Outbox.id == row.id)  # type: ignore[arg-type]
-                         .values(status=OutboxStatus.SENT, sent_at=self.now, last_error=None,
-                                 attempts=row.attempts + 1))
-            conn.execute(insert(Event).values(
-                _event_fields(row, self.now, EventKind.MAIL_OUT, f"已发送给 {row.recipient}")))
-            conn.commit()
-        self.sent += 1
+    def _sent(self, rows: list[Outbox]) -> None:
+        """Two statements built once, one for all the rows (the events in one executemany),
+        and a commit: until it is committed, a kill would send these mails again."""
+        if self._fast is None:
+            self._fast = self.engine.connect()
+            set_durable(self._fast, False)
+        self._fast.execute(_MARK_SENT, {"ids": [r.id for r in rows], "at": self.now})
+        self._fast.execute(_RECORD_EVENT, [_event_fields(r, self.now, EventKind.MAIL_OUT, f"已发送给 {r.recipient}")
+                                           for r in rows])
+        self._fast.commit()
+        self.sent += len(rows)
 
     def _refused(self, db: Session, row: Outbox, result: SendResult) -> None:
         log.warning("send refused case=%s message_id=%s to=%s: %s",
@@ -289,6 +356,14 @@ class _Recorder:
             expire_ack_windows(db, row.case_id, row.recipient, self.now)
         if self.report is not None:
             self.report(db, row, why, detail, self.now)
+
+
+_OUTBOX, _EVENTS = Outbox.__table__, Event.__table__  # type: ignore[attr-defined]
+# Built once: building and caching a statement per mail cost more than running it.
+_MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+              .values(status=OutboxStatus.SENT, sent_at=bindparam("at"), last_error=None,
+                      attempts=_OUTBOX.c.attempts + 1))
+_RECORD_EVENT = insert(_EVENTS)
 
 
 def retry_delay(attempts: int) -> timedelta:

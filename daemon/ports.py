@@ -79,6 +79,9 @@ class OutgoingMail:
     recipients: tuple[str, ...]
     message_id: str
     data: bytes  # the full RFC 5322 message, CRLF or LF line ends
+    # Mails with the same number go over one connection, in their order; the numbers run at
+    # once, at most Mailer.connections of them.
+    connection: int = 0
 
 
 class SendOutcome(StrEnum):
@@ -103,13 +106,22 @@ class SendResult:
     in_doubt: bool = False  # the line dropped after the message was handed over: maybe delivered
 
 
-class Mailer(Protocol):
-    def send(self, mails: Sequence[OutgoingMail],
-             on_result: Callable[[SendResult], None] | None = None) -> list[SendResult]:
-        """Send a batch over one connection; one result per mail, in order. Never raises for
-        a server problem: that is a TEMPORARY or UNAVAILABLE result.
+# Takes results as they come, to record them (several connections' at once, or one).
+OnResults = Callable[[Sequence[SendResult]], None]
 
-        `on_result` is called with each result as soon as it is known, before the next mail
-        is tried, so that the caller can record it: a crash then leaves at most one mail whose
-        fate is unknown."""
+
+class Mailer(Protocol):
+    # How many connections send at once: the outbox deals a batch out over that many numbers
+    # (OutgoingMail.connection). 1 for a mailer that sends one mail at a time.
+    connections: int
+
+    def send(self, mails: Sequence[OutgoingMail], on_results: OnResults | None = None) -> list[SendResult]:
+        """Send a batch, each connection's mails over one connection in their order, the
+        connections at once; one result per mail, in the batch's order. Never raises for a
+        server problem: that is a TEMPORARY or UNAVAILABLE result.
+
+        `on_results` is called with each result as soon as it is known (with other
+        connections' results that came in meanwhile), never from two threads at once, and
+        before the next mail on that connection is tried, so that the caller can record it:
+        a crash then leaves at most one mail per connection whose fate is unknown."""
         ...

@@ -29,12 +29,13 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from hmac import compare_digest
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from daemon.config import Settings
-from daemon.escalation import case_mail, case_state
+from daemon.escalation import RegistrationForm, case_mail, case_state
 from daemon.outbox import outbox_rows
 from daemon.rendering import Renderer, token_of
 from daemon.views import first_line
@@ -197,7 +198,7 @@ class Replies:
         return Handled(case_id, events, rows)
 
     def _case_mail_rows(self, db: Session, case: Case, notify: Notify, now: datetime,
-                        **extra: object) -> list[dict[str, object]]:
+                        **extra: Any) -> list[dict[str, object]]:
         clocks = list(db.exec(select(Deadline).where(Deadline.case_id == case.id)))
         events = list(db.exec(select(Event).where(Event.case_id == case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
         composed = case_mail(self.settings, case, clocks, events, notify, now, **extra)
@@ -217,11 +218,12 @@ class Replies:
     def _mails(self, db: Session, reply: Reply, mail: ParsedMail) -> list[dict[str, object]]:
         """The decided mails as outbox rows, the confirmation only while its sender is under the cap."""
         events = list(db.exec(select(Event).where(Event.case_id == reply.case.id).order_by(Event.at, Event.id)))  # type: ignore[arg-type]
+        form = RegistrationForm(self.settings, reply.case, reply.clocks, events)
         rows: list[dict[str, object]] = []
         for notify in reply.decision.mails:
             if notify.step is Step.CONFIRM and not self._may_confirm(db, reply):
                 continue
-            composed = case_mail(self.settings, reply.case, reply.clocks, events, notify, reply.now,
+            composed = case_mail(self.settings, reply.case, reply.clocks, events, notify, reply.now, form=form,
                                  done=reply.decision.done)
             rows += outbox_rows(self.renderer, self.settings.directory, composed, reply.now,
                                 self.settings.message_id_domain)

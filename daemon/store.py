@@ -53,27 +53,31 @@ def _one_writer_at_a_time(engine: Engine) -> None:
 
 @contextlib.contextmanager
 def unsynced(engine: Engine) -> Iterator[Connection]:
-    """A connection whose commits do not wait for the disk: SQLite synchronous=NORMAL,
-    PostgreSQL synchronous_commit off, for this connection's use only.
-
-    For records whose loss in a power cut costs nothing that matters (a heartbeat), or less
-    than waiting would (a sent mark: see daemon/outbox.py). A daemon killed right after still
-    has them, since the OS or the database server does."""
+    """A connection whose commits do not wait for the disk, for records whose loss in a
+    power cut costs nothing that matters (a heartbeat: rewritten a tick later). A daemon
+    killed right after still has them, since the OS or the database server does."""
     with engine.connect() as conn:
-        if conn.dialect.name != "sqlite":
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            yield conn
-            return
-        # SQLite refuses to change this inside a transaction: set it on the driver's
-        # connection before SQLAlchemy begins one, and back to FULL for the pool's next user.
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        raw.execute("PRAGMA synchronous=NORMAL")
+        set_durable(conn, False)
         try:
             yield conn
         finally:
             conn.rollback()
-            raw.execute("PRAGMA synchronous=FULL")
+            set_durable(conn, True)
+
+
+def set_durable(conn: Connection, durable: bool) -> None:
+    """Whether this connection's commits wait for the disk (the default) or not: SQLite
+    synchronous=FULL or NORMAL, PostgreSQL synchronous_commit on or off. Called between
+    transactions; a connection goes back to the pool durable."""
+    if conn.dialect.name != "sqlite":
+        conn.exec_driver_sql("RESET synchronous_commit" if durable else "SET synchronous_commit TO OFF")
+        conn.commit()
+        return
+    # SQLite refuses to change this inside a transaction, and the daemon's connections begin
+    # one at their first statement (BEGIN IMMEDIATE): set it on the driver's connection.
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
 
 
 def open_current(url: str) -> Engine:

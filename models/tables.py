@@ -196,6 +196,9 @@ class Outbox(SQLModel, table=True):
     # When the server first deferred this very mail (a 4xx for it, not an unreachable server);
     # retries end, and 综合部 is told, once that is older than [outbound] give_up_after.
     deferred_since: datetime | None = _utc()
+    # The token of the last claim of this row: one per connection's batch, so that after a
+    # crash each connection's first row still SENDING is known (daemon/outbox.py recover).
+    claim: str | None = None
 
 
 class Heartbeat(SQLModel, table=True):

@@ -60,10 +60,10 @@ def test_a_complaint_is_registered_while_the_mail_server_holds_a_send(
     loop.start()
     try:
         imap.append(outlook_forward(5))
-        assert wait_until(lambda: smtp.holding == 1)  # the first acknowledgment is on its way, held
+        assert wait_until(lambda: smtp.holding >= 1)  # the first acknowledgments are on their way, held
         imap.append(outlook_forward(6))
         assert wait_until(lambda: len(list_cases(app.engine, "all", T0)) == 2)
-        assert smtp.holding == 1 and smtp.messages == []  # registered while the send still hung
+        assert smtp.holding >= 1 and smtp.messages == []  # registered while the sends still hung
         answer.set()
         assert len(smtp.wait_for(6)) == 6  # two complaints × (the forwarder + 综合部's two addresses)
     finally:

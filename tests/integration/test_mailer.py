@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from daemon.config import MailURL, OutboundSettings
 from daemon.mailer import MaildirMailer, SmtpMailer, open_mailer
 from daemon.ports import OutgoingMail, SendOutcome, SendResult
 from tests.support.dovecot import free_port
-from tests.support.smtp import SmtpServer
+from tests.support.smtp import Received, SmtpServer
 from tests.support.tls import TlsFiles
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,19 @@ def smtp_settings(port: int, *, allow_plaintext: bool = True, username: str | No
         from_name="complaintd",
         from_email="complaintd@example.org",
     )
+
+
+def dealt(count: int, connections: int) -> list[OutgoingMail]:
+    """Mails m0… numbered round-robin for `connections` connections, as the outbox deals them."""
+    return [replace(make_mail(f"m{i}"), connection=i % connections) for i in range(count)]
+
+
+def by_connection(received: list[Received]) -> list[list[str | None]]:
+    """The Message-IDs the server got over each connection (told apart by the client's port), in order."""
+    peers: dict[tuple[str, int], list[str | None]] = {}
+    for message in received:
+        peers.setdefault(message.peer, []).append(message.message_id)
+    return sorted(peers.values(), key=str)
 
 
 class TestSmtpMailer:
@@ -121,20 +135,58 @@ class TestSmtpMailer:
 
     def test_a_server_that_is_down_is_unavailable(self) -> None:
         """Connection refused gives every mail of the batch an UNAVAILABLE result (the mails are
-        not at fault), reported to on_result one by one, and no exception."""
+        not at fault), reported to on_results, and no exception."""
         told: list[SendResult] = []
-        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.append)
+        results = SmtpMailer(smtp_settings(free_port())).send([make_mail("a"), make_mail("b")], told.extend)
         assert [r.outcome for r in results] == [SendOutcome.UNAVAILABLE, SendOutcome.UNAVAILABLE]
         assert all(r.detail for r in results)
         assert told == results
 
     def test_each_result_is_told_before_the_next_mail_is_tried(self, smtp: SmtpServer) -> None:
-        """on_result sees mail 1's result while mail 2 has not reached the server yet: the
+        """on_results sees mail 1's result while mail 2 has not reached the server yet: the
         outbox commits each one before the next, so a crash can leave only one in doubt."""
         mails = [make_mail("a"), make_mail("b")]
-        seen_by_server: list[int] = []
-        SmtpMailer(smtp_settings(smtp.port)).send(mails, lambda r: seen_by_server.append(len(smtp.messages)))
-        assert seen_by_server == [1, 2]
+        seen_by_server: list[tuple[str, int]] = []
+        SmtpMailer(smtp_settings(smtp.port)).send(
+            mails, lambda results: seen_by_server.extend((r.key, len(smtp.messages)) for r in results))
+        assert seen_by_server == [("a", 1), ("b", 2)]
+
+    def test_each_connection_sends_its_mails_in_turn_the_connections_at_once(self, smtp: SmtpServer) -> None:
+        """Mails numbered for three connections arrive over three connections, each bringing
+        its own mails in their order; the results come back in the batch's order."""
+        mails = dealt(9, 3)
+        results = SmtpMailer(smtp_settings(smtp.port)).send(mails)
+        assert [(r.key, r.outcome) for r in results] == [(m.key, SendOutcome.SENT) for m in mails]
+        expected = [[m.message_id for m in mails if m.connection == c] for c in range(3)]
+        assert by_connection(smtp.wait_for(9)) == sorted(expected, key=str)
+
+    def test_each_result_is_told_before_that_connections_next_mail_is_tried(self, smtp: SmtpServer) -> None:
+        """Three connections at once, and still on_results hears of each mail before the next
+        mail of its connection reaches the server: a crash leaves one mail per connection in
+        doubt, never two."""
+        mails = dealt(9, 3)
+        following = {a.key: b.message_id for a, b in zip(mails[:-3], mails[3:], strict=True)}  # next on that connection
+        told, early = [], []
+
+        def record(results: Sequence[SendResult]) -> None:
+            arrived = {m.message_id for m in smtp.messages}
+            told.extend(r.key for r in results)
+            early.extend(r.key for r in results if following.get(r.key) in arrived)
+
+        SmtpMailer(smtp_settings(smtp.port)).send(mails, record)
+        assert len(smtp.messages) == 9 and sorted(told) == sorted(m.key for m in mails) and early == []
+
+    def test_a_line_dropped_on_one_connection_holds_back_only_that_connections_mails(self, smtp: SmtpServer) -> None:
+        """The server takes m2 (connection 0's second) and drops that line: m2 may have arrived
+        (UNAVAILABLE, in doubt), connection 0's later mails were never handed over (UNAVAILABLE,
+        not in doubt), and connection 1 sends all of its own."""
+        mails = dealt(8, 2)
+        smtp.drop_after.add(mails[2].message_id)
+        results = {r.key: r for r in SmtpMailer(smtp_settings(smtp.port)).send(mails)}
+        assert (results["m2"].outcome, results["m2"].in_doubt) == (SendOutcome.UNAVAILABLE, True)
+        assert [(results[k].outcome, results[k].in_doubt) for k in ("m4", "m6")] == [(SendOutcome.UNAVAILABLE, False)] * 2
+        assert {results[k].outcome for k in ("m0", "m1", "m3", "m5", "m7")} == {SendOutcome.SENT}
+        assert sorted(m.message_id or "" for m in smtp.messages) == sorted(mails[i].message_id for i in (0, 1, 2, 3, 5, 7))
 
     def test_plaintext_is_refused_without_allow_plaintext(self, smtp: SmtpServer) -> None:
         """No STARTTLS offered and allow_plaintext false: nothing sent, UNAVAILABLE naming allow_plaintext."""

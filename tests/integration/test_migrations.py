@@ -172,13 +172,13 @@ def recorded_revision(engine: Engine) -> str | None:
         return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
-ADDED = ("deferred_since", "category_basis", "category_reason", "forwarder_note", "original_key")
+ADDED = ("deferred_since", "claim", "category_basis", "category_reason", "forwarder_note", "original_key")
 
 
 def test_a_first_release_database_upgrades_with_every_row_intact(url: str, engines: Any) -> None:
     """open_engine on a database the release made: every row and value survives (aware UTC
-    times included), outbox.deferred_since appears empty, alembic_version is head, and a
-    second open changes nothing."""
+    times included), outbox.deferred_since and outbox.claim appear empty, alembic_version is
+    head, and a second open changes nothing."""
     build_first_release(url)
     engine = engines(open_engine)
 
@@ -189,6 +189,7 @@ def test_a_first_release_database_upgrades_with_every_row_intact(url: str, engin
         assert kept == released, name
     # Columns added since the release read "not known" on old rows.
     assert [row["deferred_since"] for row in rows["outbox"]] == [None, None]
+    assert [row["claim"] for row in rows["outbox"]] == [None, None]
     assert {row[c] for row in rows["cases"] for c in ADDED if c in row} == {None}
     times = [v for table in rows.values() for row in table for v in row.values() if isinstance(v, datetime)]
     assert times and all(t.tzinfo == UTC for t in times)

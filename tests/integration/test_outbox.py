@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,14 +30,15 @@ class FixedClock:
         return self.at
 
 
-def app_for(tmp_path: Path, smtp_url: str) -> App:
-    """Maildir in (a forward already waiting), SMTP out, a clock the test moves."""
+def app_for(tmp_path: Path, smtp_url: str, complaints: int = 1) -> App:
+    """Maildir in (forwards already waiting), SMTP out, a clock the test moves."""
     config = server_config(tmp_path, inbound=f"maildir:{tmp_path}/in", outbound=smtp_url)
     settings = load_settings(config)
     app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
               open_mailer(settings.outbound), FixedClock())
     source = open_source(settings.inbound)  # creates the Maildir
-    (Path(f"{tmp_path}/in/new") / "1.eml").write_bytes(outlook_forward(1))
+    for n in range(1, complaints + 1):
+        (Path(f"{tmp_path}/in/new") / f"{n}.eml").write_bytes(outlook_forward(n))
     source.close()
     return app
 
@@ -167,3 +169,82 @@ def test_a_line_dropped_after_the_message_was_taken_is_resent_and_said_to_be_in_
         doubt = db.exec(select(Event).where(Event.kind == "resend_uncertain")).all()
     assert [e.message_id for e in doubt] == first
     assert sorted(m.message_id for m in smtp.messages).count(first[0]) == 2  # same Message-ID twice
+
+
+def queued(app: App) -> list[Outbox]:
+    with session(app.engine) as db:
+        return list(db.exec(select(Outbox).order_by(Outbox.id)))  # type: ignore[arg-type]
+
+
+def in_doubt(app: App) -> list[str | None]:
+    with session(app.engine) as db:
+        return [e.message_id for e in db.exec(select(Event).where(Event.kind == "resend_uncertain"))]
+
+
+def test_a_burst_leaves_over_four_connections_each_mail_once(tmp_path: Path, smtp: SmtpServer) -> None:
+    """Ten complaints at once, thirty acknowledgments: with connections = 4 (the shipped
+    value) they leave over four connections at once, several on each, each connection's in
+    the order they were queued; every recipient gets each mail once, under its own Message-ID."""
+    app = app_for(tmp_path, smtp.url, complaints=10)
+    assert app.settings.outbound.connections == 4
+    app.intake_pass(app.clock.now())
+    rows = queued(app)
+    assert len(rows) == 30
+    assert app.flush_pass(app.clock.now()) == 30
+    app.close()
+    received = smtp.wait_for(30)
+    assert sorted(m.message_id or "" for m in received) == sorted(r.message_id for r in rows)
+    recipient_of = {r.message_id: r.recipient for r in rows}
+    assert all(m.rcpt_tos == (recipient_of[m.message_id or ""],) for m in received)
+    assert {r.status for r in queued(app)} == {"sent"}
+    order = {r.message_id: r.id or 0 for r in rows}
+    connections: dict[tuple[str, int], list[int]] = {}
+    for m in received:
+        connections.setdefault(m.peer, []).append(order[m.message_id or ""])
+    assert len(connections) == 4 and all(len(ids) > 1 and ids == sorted(ids) for ids in connections.values())
+
+
+def test_a_line_dropped_on_one_connection_leaves_that_mail_in_doubt_and_the_rest_of_its_batch_waiting(
+        tmp_path: Path, smtp: SmtpServer) -> None:
+    """Mid-burst the server takes one mail and drops that connection: that mail may have
+    arrived, so it is resent under its Message-ID with the doubt recorded; the mails queued
+    behind it on that connection were never tried and simply wait; the other connections
+    deliver theirs. After the back-off every mail has arrived, only the one in doubt twice."""
+    app = app_for(tmp_path, smtp.url, complaints=10)
+    app.intake_pass(app.clock.now())
+    rows = queued(app)
+    victim = rows[4]
+    smtp.drop_after.add(victim.message_id)
+    assert app.flush_pass(app.clock.now()) == 0  # the server dropped a line: backed off
+    after = {r.id: r for r in queued(app)}
+    behind = [r for r in after.values() if r.claim == after[victim.id].claim and (r.id or 0) > (victim.id or 0)]
+    assert behind and {r.status for r in behind} == {"pending"}
+    assert after[victim.id].status == "pending" and in_doubt(app) == [victim.message_id]
+    waiting = {victim.id, *(r.id for r in behind)}
+    assert {r.status for i, r in after.items() if i not in waiting} == {"sent"}
+
+    assert app.flush_pass(app.mailer_backoff.retry_at) == len(waiting)  # type: ignore[arg-type]
+    app.close()
+    assert {r.status for r in queued(app)} == {"sent"} and in_doubt(app) == [victim.message_id]
+    delivered = Counter(m.message_id for m in smtp.messages)
+    assert delivered == {r.message_id: 2 if r.id == victim.id else 1 for r in rows}
+
+
+def test_after_a_crash_the_mail_in_hand_on_each_connection_is_resent_in_doubt(tmp_path: Path,
+                                                                              smtp: SmtpServer) -> None:
+    """Killed mid-round with two connections' batches claimed, the first mail of each already
+    recorded as sent: of each batch only its first row still SENDING may have reached the
+    server; those two are resent with the doubt recorded, the rows behind them were never
+    tried and go out plainly. Every Message-ID arrives once here."""
+    app = app_for(tmp_path, smtp.url, complaints=4)
+    app.intake_pass(app.clock.now())
+    with session(app.engine) as db:  # as the claim dealt them: two batches, round-robin
+        rows = list(db.exec(select(Outbox).order_by(Outbox.id)))  # type: ignore[arg-type]
+        for n, row in enumerate(rows):
+            row.claim = "ab"[n % 2] * 16
+            row.status = "sent" if n < 2 else "sending"
+        db.commit()
+    assert app.flush_pass(app.clock.now()) == len(rows) - 2
+    app.close()
+    assert sorted(m or "" for m in in_doubt(app)) == sorted(r.message_id for r in rows[2:4])
+    assert sorted(m.message_id or "" for m in smtp.messages) == sorted(r.message_id for r in rows[2:])

@@ -58,13 +58,16 @@ def server_config(tmp_path: Path, *, inbound: str, outbound: str, database: str 
     return set_keys(path, "reports", digest_at="off")
 
 
-def set_keys(path: Path, section: str, **values: str) -> Path:
-    """Rewrite `key = "value"` lines of one [section] of a config file (tests tune durations)."""
+def set_keys(path: Path, section: str, **values: str | int) -> Path:
+    """Rewrite `key = "value"` lines of one [section] of a config file (tests tune durations);
+    a number is written bare, as TOML wants it."""
     out, inside = [], False
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("["):
             inside = line.split("]")[0] == f"[{section}"
         key = line.split("=")[0].strip()
-        out.append(f'{key} = "{values[key]}"' if inside and key in values else line)
+        value = values.get(key)
+        out.append(line if not inside or value is None else f"{key} = {value}" if isinstance(value, int)
+                   else f'{key} = "{value}"')
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path

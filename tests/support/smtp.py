@@ -8,7 +8,8 @@
 
 `reject` holds recipient addresses answered `550 5.1.1 mailbox unavailable` at RCPT,
 `defer` those answered `450` at RCPT; `tempfail = True` answers `451` at DATA;
-`drop_after_data = True` keeps the message, then closes the connection without replying.
+`drop_after_data = True` keeps the message, then closes the connection without replying;
+`drop_after` does so once for each Message-ID it holds, on whichever connection brings it.
 `hold_data = threading.Event()` keeps each DATA unanswered until the test sets that event (a
 slow server); `holding` counts the DATA commands waiting so.
 No STARTTLS is offered unless `tls=` (tests/support/tls.py) is given: then STARTTLS, or
@@ -85,8 +86,8 @@ class _Handler:
         self.server._record(
             Received(envelope.mail_from, tuple(envelope.rcpt_tos), raw, message["Message-ID"], tuple(session.peer[:2]))
         )
-        if self.server.drop_after_data:  # took the message, then the line dropped: no reply
-            server.transport.close()
+        if self.server.drop_after_data or self.server._drops(message["Message-ID"]):
+            server.transport.close()  # took the message, then the line dropped: no reply
         return "250 2.0.0 accepted"
 
 
@@ -132,6 +133,7 @@ class SmtpServer:
         self.drop_after_data = False
         self.hold_data: threading.Event | None = None
         self.holding = 0
+        self.drop_after: set[str] = set()  # Message-IDs
         self.credentials = credentials
         self.xoauth2 = xoauth2  # (user, first token); the token accepted now is xoauth2_token
         self.xoauth2_token = xoauth2[1] if xoauth2 is not None else ""
@@ -175,7 +177,7 @@ class SmtpServer:
             controller.stop()
 
     def clear(self) -> None:
-        """Forget recorded messages and logins; reset reject/defer/tempfail and the token."""
+        """Forget recorded messages and logins; reset reject/defer/tempfail/drops and the token."""
         with self._lock:
             self._messages.clear()
         self._logins.clear()
@@ -185,6 +187,7 @@ class SmtpServer:
         self.tempfail = False
         self.drop_after_data = False
         self.hold_data = None
+        self.drop_after = set()
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
         """Poll until at least `n` messages were accepted; fail after `timeout` seconds."""
@@ -205,6 +208,14 @@ class SmtpServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def _drops(self, message_id: str | None) -> bool:
+        """Whether to drop the line after this message: once per id in drop_after."""
+        with self._lock:
+            if message_id not in self.drop_after:
+                return False
+            self.drop_after.discard(message_id)
+            return True
 
     def _record(self, received: Received) -> None:
         with self._lock:

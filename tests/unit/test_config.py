@@ -300,6 +300,30 @@ def test_the_bounds_themselves_are_accepted(tmp_path: Path) -> None:
     assert (settings.daemon.tick, settings.daemon.poll_interval) == (timedelta(minutes=5), timedelta(minutes=15))
 
 
+# -- [outbound] connections ------------------------------------------------------------------
+
+def test_outbound_connections_default_to_four_and_take_1_to_16(tmp_path: Path) -> None:
+    """Left out, four SMTP connections send at once; 1 and 16 are taken as written."""
+    without = write(tmp_path, shipped_with("connections = 4", "# connections = 4"))
+    assert load_settings(without, env={}).outbound.connections == 4
+    for value in (1, 16):
+        path = write(tmp_path, shipped_with("connections = 4", f"connections = {value}"))
+        assert load_settings(path, env={}).outbound.connections == value
+
+
+@pytest.mark.parametrize("written, says", [
+    ("0", "0 must be a whole number from 1 to 16"),
+    ("17", "17 must be a whole number from 1 to 16"),
+    ('"4"', "'4' must be a whole number from 1 to 16 (written without quotes)"),
+    ("2.5", "2.5 must be a whole number from 1 to 16"),
+])
+def test_outbound_connections_outside_1_to_16_is_refused_by_key(tmp_path: Path, written: str, says: str) -> None:
+    """A connections value that is no whole number of connections a server would allow is one
+    problem, under its key."""
+    assert problems(tmp_path, shipped_with("connections = 4", f"connections = {written}")) == \
+        [f"outbound.connections: {says}"]
+
+
 def test_check_command_names_an_overflowing_duration_without_a_traceback(tmp_path: Path) -> None:
     path = set_keys(write(tmp_path, SHIPPED.read_text(encoding="utf-8")), "deadlines", assess="999999999999d")
     done = subprocess.run([sys.executable, "-m", "daemon", "check", "-c", str(path)],

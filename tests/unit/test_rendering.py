@@ -175,6 +175,32 @@ def test_the_registration_form_travels_as_an_attachment_with_its_chinese_name() 
     assert "name*=utf-8''" in head and ' name="=?utf-8?b?' in head
 
 
+def test_the_mails_of_one_decision_carry_one_registration_form_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decision with two form-carrying mails (综合部's takeover, the group), each to several
+    people: every copy carries the same file, built once, since all of them show the same
+    case version."""
+    import daemon.forms
+    from daemon.escalation import RegistrationForm, case_mail
+    from models.policy import Notify, Step
+
+    built: list[str] = []
+    real = daemon.forms.registration_form
+    monkeypatch.setattr(daemon.forms, "registration_form", lambda c, *rest: built.append(c.id) or real(c, *rest))
+    gd = DIRECTORY.mailboxes(DIRECTORY.general_dept)
+    group = (DIRECTORY.department("network").interface_a, DIRECTORY.leaders.company)
+    c = full_case()
+    form = RegistrationForm(SETTINGS, c, [], [])
+    files = []
+    for notify in (Notify(Step.GENERAL_DEPT, 0, gd, (SUN,), (), T0, attach_form=True),
+                   Notify(Step.GROUP, 0, group, gd, (), T0, attach_form=True)):
+        for row in outbox_rows(RENDERER, DIRECTORY, case_mail(SETTINGS, c, [], [], notify, T0, form=form), T0,
+                               SETTINGS.message_id_domain):
+            msg = email.message_from_bytes(row["data"], policy=email.policy.default)  # type: ignore[arg-type]
+            files += [f.get_content() for f in msg.iter_attachments()]  # type: ignore[attr-defined]
+    assert built == [c.id]
+    assert len(files) >= 6 and len(set(files)) == 1 and files[0].startswith(b"PK")  # one XLSX (a zip)
+
+
 def test_without_attachments_the_mail_is_unchanged() -> None:
     """No files: multipart/alternative as before, no mixed boundary anywhere."""
     data = composed([])
