@@ -36,6 +36,8 @@ _SIZE_CHUNK = 500  # UIDs per UID FETCH RFC822.SIZE
 _IDLE_MAX = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes; we return before that
 _TIMEOUT = 60.0  # seconds for connect and for each socket read
 
+_TRACE = logging.getLogger("imapclient.imaplib")  # imaplib's protocol trace, whole messages included
+
 _NETWORK_ERRORS = (imaplib.IMAP4.error, OSError)  # imapclient's errors derive from IMAP4.error
 
 
@@ -159,6 +161,11 @@ class ImapSource:
         # By default imapclient turns INTERNALDATE into a naive local time, by the offset this
         # machine has today (wrong across a DST change); keep the server's own offset instead.
         client.normalise_times = False
+        # imapclient turns imaplib's protocol trace on (debug 5) for its "imapclient.imaplib"
+        # logger, and imaplib formats every trace line before the logger can drop it: a repr
+        # of each fetched message, and of the whole batch again, about half a fetch's CPU.
+        if not _TRACE.isEnabledFor(logging.DEBUG):
+            client._imap.debug = 0
         try:
             self._secure(client, context)
             settings = self._settings
