@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import io
 import logging
 import ssl
 import time
@@ -249,8 +250,10 @@ class ImapSource:
     ) -> tuple[bytes | None, datetime | None]:
         """A large message in partial FETCHes, and its arrival (with the first piece): imaplib
         holds about three copies of whatever one response carries, so a 28 MB mail fetched
-        whole costs some 90 MB at its peak."""
-        pieces = []
+        whole costs some 90 MB at its peak. The pieces go into one growing buffer whose
+        getvalue() hands that buffer over (CPython), not into a list joined at the end, which
+        held the mail twice."""
+        pieces = io.BytesIO()
         arrived_at = None
         for start in range(0, size, _FETCH_PIECE):
             items = [f"BODY.PEEK[]<{start}.{_FETCH_PIECE}>"] + (["INTERNALDATE"] if start == 0 else [])
@@ -262,8 +265,8 @@ class ImapSource:
             piece = data.get(f"BODY[]<{start}>".encode())
             if not piece:
                 break
-            pieces.append(piece)
-        return b"".join(pieces), arrived_at
+            pieces.write(piece)
+        return pieces.getvalue(), arrived_at
 
     def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> tuple[list[list[int]], dict[int, int]]:
         """Group UIDs (in order) into FETCHes of at most 100 messages and 8 MiB; with sizes."""
