@@ -263,8 +263,10 @@ class App:
         log.info("config reloaded from %s", new.path)
 
     def close(self) -> None:
-        """Log out of the mailbox, hand the lease on, and let go of the database."""
+        """Log out of the mailbox, stop the parse workers, hand the lease on, and let go of the
+        database."""
         self.close_source()
+        self.intake.close()
         self.lease.release()
         self.engine.dispose()
 
