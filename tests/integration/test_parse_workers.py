@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 
 ARRIVED = T0 + timedelta(minutes=5)
 GROUP = POOL_FROM + 4  # parsed in the workers
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("COMPLAINTD_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 
 @pytest.fixture
