@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -29,7 +28,7 @@ from daemon.sources import open_source
 from daemon.store import open_engine, session
 from models.tables import Case, Outbox
 from models.types import InboundStatus
-from parsers import parse
+from parsers import ParseContext, parse
 from tests.integration.test_clocks_e2e import MovableClock
 from tests.support.dovecot import Dovecot
 from tests.support.mail import ROOT, T0, outlook_forward, server_config
@@ -107,11 +106,11 @@ def corpus() -> list[bytes]:
 
 
 @pytest.fixture
-def context() -> Any:
+def context() -> ParseContext:
     return parse_context(load_settings(ROOT / "config.toml"))
 
 
-def test_the_workers_parse_the_corpus_exactly_as_this_process_does(context: Any) -> None:
+def test_the_workers_parse_the_corpus_exactly_as_this_process_does(context: ParseContext) -> None:
     """Every corpus mail, through the workers and back, equals parse() here."""
     raws = corpus()
     assert len(raws) > POOL_FROM
@@ -122,7 +121,7 @@ def test_the_workers_parse_the_corpus_exactly_as_this_process_does(context: Any)
         parser.close()
 
 
-def test_small_groups_and_big_mails_are_parsed_in_this_process(context: Any) -> None:
+def test_small_groups_and_big_mails_are_parsed_in_this_process(context: ParseContext) -> None:
     """A group under POOL_FROM mails is parsed here; of a larger one, all in the workers but a
     mail of HERE_FROM bytes or more."""
     here = str(os.getpid())
@@ -140,7 +139,7 @@ def test_small_groups_and_big_mails_are_parsed_in_this_process(context: Any) -> 
     assert here not in {m.reason for m in mixed[:-1]} and mixed[-1].reason == here
 
 
-def test_without_workers_a_group_is_parsed_here(context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_workers_a_group_is_parsed_here(context: ParseContext, monkeypatch: pytest.MonkeyPatch) -> None:
     """No process can be started (out of memory, or of processes): parsed here, not stuck."""
     def cannot_start(*args: object, **kwargs: object) -> None:
         raise OSError(11, "Resource temporarily unavailable")
@@ -187,7 +186,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_a_pool_is_started_only_for_a_group_that_needs_it(context: Any) -> None:
+def test_a_pool_is_started_only_for_a_group_that_needs_it(context: ParseContext) -> None:
     """Parsing a few mails starts no process."""
     before = len(multiprocessing.active_children())
     parser = Parser(context)
