@@ -1,19 +1,23 @@
 """Intake throughput: real-corpus mail through a real Dovecot, against parse-only.
 
-    .venv/bin/python bench/ingest.py [-n 2000] [--corpus ../shared/corpus]
+    .venv/bin/python bench/ingest.py [-n 2000] [--corpus ../shared/corpus] [--attachment-mb 20]
 
 Loads N messages (the corpus cycled, each copy given its own Message-ID, plus one complaint
-carrying a 20 MB attachment) into a private Dovecot INBOX, then measures in child processes:
+carrying a 20 MB attachment, in the middle) into a private Dovecot INBOX, then measures in
+child processes:
 - end to end: one intake pass (IMAP fetch → parse → commit → acknowledgment queued → moved
-  to Processed) on SQLite, in mails/s, with the child's peak RSS;
-- parse-only: parsers.parse over the same N messages, in mails/s.
-Prints both, and their ratio last. Needs root (Dovecot runs as the mail user).
+  to Processed) on SQLite, in mails/s, with the child's peak RSS and its parse workers';
+- parse-only: parsers.parse over the same N messages, in one process, in mails/s.
+Prints both, each with the machine's cores and its load average over the last minute when
+the measurement started (other work on the machine moves every figure), and their ratio
+last. Needs root (Dovecot runs as the mail user).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -28,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from tests.support.dovecot import Dovecot  # noqa: E402
 from tests.support.mail import outlook_forward, server_config  # noqa: E402
 
-HUGE = 20 * 1024 * 1024
 _MESSAGE_ID = re.compile(rb"(?im)^message-id:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n")
 
 
@@ -42,13 +45,13 @@ def unique_copy(raw: bytes, n: int) -> bytes:
     return f"Message-ID: <bench-{n}@bench.example>\r\n".encode() + _MESSAGE_ID.sub(b"", raw, count=1)
 
 
-def with_huge_attachment() -> bytes:
+def with_huge_attachment(mb: int) -> bytes:
     import email
     import email.policy
 
     msg = email.message_from_bytes(outlook_forward(999_999), policy=email.policy.default)
     msg.make_mixed()
-    msg.add_attachment(b"\x89PNG" + bytes(HUGE), maintype="image", subtype="png", filename="现场照片.png")
+    msg.add_attachment(b"\x89PNG" + bytes(mb << 20), maintype="image", subtype="png", filename="现场照片.png")
     return msg.as_bytes()
 
 
@@ -102,7 +105,7 @@ def measure_intake(config: str) -> dict[str, float]:
               open_mailer(settings.outbound))
     rss_before = peak_rss_mb()
     started = time.perf_counter()
-    if os.environ.get("BENCH_PROFILE"):
+    if os.environ.get("BENCH_PROFILE"):  # this process only: the parse workers are not profiled
         import cProfile
         import pstats
         profile = cProfile.Profile()
@@ -111,27 +114,33 @@ def measure_intake(config: str) -> dict[str, float]:
     else:
         outcomes = app.intake_pass(app.clock.now())
     seconds = time.perf_counter() - started
+    workers = [peak_rss_mb(worker.pid) for worker in multiprocessing.active_children()]  # before close() ends them
     app.close()
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.status.value] = statuses.get(o.status.value, 0) + 1
     return {"n": len(outcomes), "seconds": seconds, "rate": len(outcomes) / seconds,
-            "rss_start_mb": rss_before,
-            "peak_rss_mb": peak_rss_mb(), **statuses}
+            "rss_start_mb": rss_before, "peak_rss_mb": peak_rss_mb(),
+            "worker_peak_rss_mb": max(workers, default=0), "workers": len(workers), **statuses}
 
 
-def peak_rss_mb() -> float:
-    """This process's own high-water mark (getrusage would include the parent's, kept across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's own high-water mark (getrusage would include the parent's, kept across exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=2000, help="messages (default 2000)")
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--attachment-mb", type=int, default=20, help="the big complaint's attachment (default 20)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -142,9 +151,9 @@ def main() -> None:
 
     files = corpus_files(args.corpus)
     raws = [unique_copy(files[i % len(files)].read_bytes(), i) for i in range(args.n - 1)]
-    raws.insert(len(raws) // 2, with_huge_attachment())
+    raws.insert(len(raws) // 2, with_huge_attachment(args.attachment_mb))
     size = sum(map(len, raws)) / 1e6
-    print(f"messages: {len(raws)} from {len(files)} corpus files, {size:.1f} MB, one {HUGE >> 20} MB attachment")
+    print(f"messages: {len(raws)} from {len(files)} corpus files, {size:.1f} MB, one {args.attachment_mb} MB attachment")
 
     with tempfile.TemporaryDirectory() as tmp, Dovecot() as dovecot:
         spool(raws, Path(tmp) / "spool")
@@ -156,15 +165,20 @@ def main() -> None:
         config = server_config(Path(tmp), inbound=dovecot.url(), outbound=f"maildir:{tmp}/sent")
         os.environ["COMPLAINTD_IMAP_PASSWORD"] = dovecot.password
 
+        e2e_load = machine()
         e2e = child("intake", str(config))
         left = dovecot.count("INBOX")
+        parse_load = machine()
         parse_only = child("parse", str(Path(tmp) / "spool"))
 
-    print(f"end to end: {e2e['n']:.0f} mails in {e2e['seconds']:.2f} s = {e2e['rate']:.0f} mails/s "
-          f"({', '.join(f'{k} {v:.0f}' for k, v in e2e.items() if k not in ('n', 'seconds', 'rate', 'rss_start_mb', 'peak_rss_mb'))}); "
+    figures = ("n", "seconds", "rate", "rss_start_mb", "peak_rss_mb", "worker_peak_rss_mb", "workers")
+    print(f"end to end ({e2e_load}): {e2e['n']:.0f} mails in {e2e['seconds']:.2f} s = {e2e['rate']:.0f} mails/s "
+          f"({', '.join(f'{k} {v:.0f}' for k, v in e2e.items() if k not in figures)}); "
           f"left in INBOX: {left}")
-    print(f"intake memory: {e2e['rss_start_mb']:.0f} MB after start-up, peak {e2e['peak_rss_mb']:.0f} MB")
-    print(f"parse-only: {parse_only['n']:.0f} mails in {parse_only['seconds']:.2f} s = {parse_only['rate']:.0f} mails/s")
+    print(f"intake memory: {e2e['rss_start_mb']:.0f} MB after start-up, peak {e2e['peak_rss_mb']:.0f} MB; "
+          f"{e2e['workers']:.0f} parse workers, peak {e2e['worker_peak_rss_mb']:.0f} MB each at most")
+    print(f"parse-only ({parse_load}): {parse_only['n']:.0f} mails in {parse_only['seconds']:.2f} s = "
+          f"{parse_only['rate']:.0f} mails/s")
     print(f"end-to-end / parse-only: {e2e['rate']:.0f} / {parse_only['rate']:.0f} mails/s = "
           f"{100 * e2e['rate'] / parse_only['rate']:.0f}%")
 

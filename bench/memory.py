@@ -1,9 +1,13 @@
-"""Peak memory of parse() on a complaint carrying one large attachment, per transfer encoding.
+"""Peak memory with a complaint carrying one large attachment, per transfer encoding: of
+parse() alone, and of the intake process taking the mail end to end.
 
-    .venv/bin/python bench/memory.py [--mb 40]
+    .venv/bin/python bench/memory.py [--mb 40] [--only parse|intake]
 
 Writes one mail per case to a temporary folder (a short complaint text plus an attachment of
---mb MB in that encoding), then parses each in a fresh interpreter and prints:
+--mb MB in that encoding), then, in a fresh interpreter per case (a high-water mark never
+goes down), prints two tables.
+
+parse(): the child reads the mail and parses it:
 - mail: the size of the mail file;
 - baseline: the child's RSS high-water mark with the mail read into memory, before parsing;
 - peak: its high-water mark after parse();
@@ -11,7 +15,15 @@ Writes one mail per case to a temporary folder (a short complaint text plus an a
 - traced: the peak of Python allocations during a second parse() under tracemalloc (finer
   than the RSS high-water mark, which cannot show a cost below what reading the mail took);
 - what parse() reported (the attachment's name and size, and whether the text survived).
-A fresh process per case, because a high-water mark never goes down. Asserts nothing.
+
+intake: the child is the daemon's intake (bench/ingest.py's measure_intake) on a fresh
+SQLite database, and the mail alone in its inbox: a Maildir, then a private Dovecot (IMAP,
+fetched in pieces). One pass: fetch, parse, commit with the acknowledgment queued, move.
+- start-up: the child's RSS after building the daemon, before the pass;
+- peak: its high-water mark after the pass (parse workers, if any, not included: a mail
+  this size is parsed in the intake process itself);
+- the outcome and whether the mail left the inbox.
+Machine: cores and load average, printed first. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import argparse
 import base64
 import binascii
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.ingest import measure_intake  # noqa: E402
 
 TEXT = "孙经理：江城晚报记者反映小区宽带断网三天，录音见附件，请尽快处理。\n"
 FILENAME = "现场录音.bin"
@@ -133,38 +148,89 @@ def measure(path: str) -> dict[str, object]:
     }
 
 
-def child(path: Path) -> dict[str, object]:
-    done = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, cwd=ROOT)
+def child(*args: str) -> dict[str, object]:
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
-        sys.exit(f"child failed on {path.name}:\n{done.stderr[-3000:]}")
+        sys.exit(f"child {args} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def parse_table(mails: dict[str, Path]) -> None:
+    print("parse(), in a fresh process per case")
+    print(f"{'encoding':<20} {'mail MB':>8} {'baseline':>9} {'peak':>8} {'parse cost':>11} {'traced':>8} {'seconds':>8}"
+          "  result")
+    for name, path in mails.items():
+        mail_mb = path.stat().st_size / 1024 / 1024
+        r = child("parse", str(path))
+        cost = float(r["peak_mb"]) - float(r["baseline_mb"])  # type: ignore[arg-type]
+        files = ", ".join(f"{n} {s / 1024 / 1024:.1f} MB" for n, s in r["attachments"])  # type: ignore[union-attr]
+        text = "text intact" if r["text_ok"] else "TEXT LOST"
+        print(f"{name:<20} {mail_mb:>8.1f} {r['baseline_mb']:>6.0f} MB {r['peak_mb']:>5.0f} MB "
+              f"{cost:>8.0f} MB {r['traced_mb']:>5.1f} MB {r['seconds']:>8.2f}  {r['kind']}: "
+              f"{files or 'no attachment'}; {text}"
+              + (f"; problems: {r['problems']}" if r["problems"] else ""))
+
+
+def intake_table(mails: dict[str, Path], tmp: Path) -> None:
+    """Each mail alone through the intake, from a Maildir and from Dovecot, a fresh process each."""
+    from tests.support.dovecot import Dovecot
+    from tests.support.mail import server_config
+
+    print("intake (fetch → parse → commit → moved) into SQLite, in a fresh process per case")
+    print(f"{'encoding':<20} {'source':<8} {'mail MB':>8} {'start-up':>9} {'peak':>8} {'seconds':>8}  outcome")
+    with Dovecot() as dovecot:
+        os.environ["COMPLAINTD_IMAP_PASSWORD"] = dovecot.password
+        for n, (name, path) in enumerate(mails.items()):
+            for source in ("maildir", "imap"):
+                run = tmp / f"run-{n}-{source}"
+                run.mkdir()
+                if source == "maildir":
+                    inbox = run / "inbox"
+                    for sub in ("new", "cur", "tmp"):
+                        (inbox / sub).mkdir(parents=True)
+                    os.link(path, inbox / "new" / path.name)  # as a delivery agent leaves it
+                    url = f"maildir:{inbox}"
+                else:
+                    dovecot.append(path.read_bytes())
+                    url = dovecot.url()
+                config = server_config(run, inbound=url, outbound=f"maildir:{run}/sent")
+                r = child("intake", str(config))
+                left = dovecot.count("INBOX") if source == "imap" else len(list((inbox / "new").iterdir()))
+                statuses = ", ".join(f"{k} {v:.0f}" for k, v in r.items() if k not in _FIGURES)
+                print(f"{name:<20} {source:<8} {path.stat().st_size / 1024 / 1024:>8.1f} {r['rss_start_mb']:>6.0f} MB "
+                      f"{r['peak_rss_mb']:>5.0f} MB {r['seconds']:>8.2f}  {statuses}; left in the inbox: {left}")
+
+
+_FIGURES = {"n", "seconds", "rate", "rss_start_mb", "peak_rss_mb", "worker_peak_rss_mb", "workers"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=40, help="attachment size in MB (default 40)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=("parse", "intake"), help="one of the two tables")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child)))
+        mode, arg = args.child
+        print(json.dumps(measure(arg) if mode == "parse" else measure_intake(arg)))
         return
     size = args.mb * 1024 * 1024
-    print(f"parse() of a complaint with one {args.mb} MB attachment ({size} bytes), one fresh process per case")
-    print(f"{'encoding':<20} {'mail MB':>8} {'baseline':>9} {'peak':>8} {'parse cost':>11} {'traced':>8} {'seconds':>8}"
-          "  result")
+    print(f"machine: {os.cpu_count()} cores, load average {machine_load()}")
+    print(f"a complaint with one {args.mb} MB attachment ({size} bytes) in each transfer encoding")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (cte, make, encode) in CASES.items():
-            path = Path(tmp) / "mail.eml"
-            path.write_bytes(complaint_with(cte, encode(make(size))))
-            mail_mb = path.stat().st_size / 1024 / 1024
-            r = child(path)
-            cost = float(r["peak_mb"]) - float(r["baseline_mb"])  # type: ignore[arg-type]
-            files = ", ".join(f"{n} {s / 1024 / 1024:.1f} MB" for n, s in r["attachments"])  # type: ignore[union-attr]
-            text = "text intact" if r["text_ok"] else "TEXT LOST"
-            print(f"{name:<20} {mail_mb:>8.1f} {r['baseline_mb']:>6.0f} MB {r['peak_mb']:>5.0f} MB "
-                  f"{cost:>8.0f} MB {r['traced_mb']:>5.1f} MB {r['seconds']:>8.2f}  {r['kind']}: "
-                  f"{files or 'no attachment'}; {text}"
-                  + (f"; problems: {r['problems']}" if r["problems"] else ""))
+        mails = {}
+        for n, (name, (cte, make, encode)) in enumerate(CASES.items()):
+            mails[name] = Path(tmp) / f"{n}.eml"
+            mails[name].write_bytes(complaint_with(cte, encode(make(size))))
+        if args.only != "intake":
+            parse_table(mails)
+        if args.only != "parse":
+            intake_table(mails, Path(tmp))
+    print(f"load average after: {machine_load()}")
+
+
+def machine_load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 if __name__ == "__main__":

@@ -71,6 +71,8 @@ class Backoff:
 
 
 class App:
+    intake: Intake  # the settings' intake, set by use()
+
     def __init__(
         self,
         settings: Settings,
@@ -83,6 +85,7 @@ class App:
         self.open_source = open_source
         self.mailer = mailer
         self.clock = clock or SystemClock()
+        self.retired: list[Intake] = []  # replaced by a reload, their parse workers to stop
         self.use(settings)
         self.source: MailSource | None = None
         self.source_backoff = Backoff("mailbox")
@@ -149,6 +152,7 @@ class App:
             self.close_source()
             return
         self.guarded("intake", lambda: self.intake_pass(self.clock.now()))
+        self.stop_retired()
         self.clock_pass()
 
     def take_turn(self) -> bool:
@@ -260,6 +264,11 @@ class App:
     def _intake_job(self) -> None:
         if self.guarded("intake", lambda: self.intake_pass(self.clock.now())):
             self.wake.set()  # acknowledgments are queued: the clock loop sends them now
+        self.stop_retired()
+
+    def stop_retired(self) -> None:
+        while self.retired:
+            self.guarded("stopping parse workers", self.retired.pop().close)
 
     def _new_mail(self, seconds: float) -> bool:
         """Wait up to `seconds` (a second at most, so that stop() is seen) for new mail; new mail
@@ -287,6 +296,9 @@ class App:
         self.settings = settings
         self.renderer = Renderer(settings.daemon.timezone,
                                  Person(settings.outbound.from_name, settings.outbound.from_email))
+        if hasattr(self, "intake"):
+            # The intake loop may be in a pass with it: it stops these workers after the pass.
+            self.retired.append(self.intake)
         self.intake = Intake(settings, self.engine, self.renderer)
         self.report_undeliverable = undeliverable_reporter(settings, self.renderer)
 
@@ -326,8 +338,11 @@ class App:
         log.info("config reloaded from %s", new.path)
 
     def close(self) -> None:
-        """Log out of the mailbox, hand the lease on, and let go of the database."""
+        """Log out of the mailbox, stop the parse workers, hand the lease on, and let go of the
+        database."""
         self.close_source()
+        self.stop_retired()
+        self.intake.close()
         self.lease.release()
         self.engine.dispose()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import io
 import logging
 import ssl
 import time
@@ -35,6 +36,8 @@ _FETCH_PIECE = 1024 * 1024  # bytes per partial FETCH of a message larger than t
 _SIZE_CHUNK = 500  # UIDs per UID FETCH RFC822.SIZE
 _IDLE_MAX = 20 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes; we return before that
 _TIMEOUT = 60.0  # seconds for connect and for each socket read
+
+_TRACE = logging.getLogger("imapclient.imaplib")  # imaplib's protocol trace, whole messages included
 
 _NETWORK_ERRORS = (imaplib.IMAP4.error, OSError)  # imapclient's errors derive from IMAP4.error
 
@@ -159,6 +162,11 @@ class ImapSource:
         # By default imapclient turns INTERNALDATE into a naive local time, by the offset this
         # machine has today (wrong across a DST change); keep the server's own offset instead.
         client.normalise_times = False
+        # imapclient turns imaplib's protocol trace on (debug 5) for its "imapclient.imaplib"
+        # logger, and imaplib formats every trace line before the logger can drop it: a repr
+        # of each fetched message, and of the whole batch again, about half a fetch's CPU.
+        if not _TRACE.isEnabledFor(logging.DEBUG):
+            client._imap.debug = 0
         try:
             self._secure(client, context)
             settings = self._settings
@@ -242,8 +250,10 @@ class ImapSource:
     ) -> tuple[bytes | None, datetime | None]:
         """A large message in partial FETCHes, and its arrival (with the first piece): imaplib
         holds about three copies of whatever one response carries, so a 28 MB mail fetched
-        whole costs some 90 MB at its peak."""
-        pieces = []
+        whole costs some 90 MB at its peak. The pieces go into one growing buffer whose
+        getvalue() hands that buffer over (CPython), not into a list joined at the end, which
+        held the mail twice."""
+        pieces = io.BytesIO()
         arrived_at = None
         for start in range(0, size, _FETCH_PIECE):
             items = [f"BODY.PEEK[]<{start}.{_FETCH_PIECE}>"] + (["INTERNALDATE"] if start == 0 else [])
@@ -255,8 +265,8 @@ class ImapSource:
             piece = data.get(f"BODY[]<{start}>".encode())
             if not piece:
                 break
-            pieces.append(piece)
-        return b"".join(pieces), arrived_at
+            pieces.write(piece)
+        return pieces.getvalue(), arrived_at
 
     def _plan_batches(self, client: IMAPClient, uids: Sequence[int]) -> tuple[list[list[int]], dict[int, int]]:
         """Group UIDs (in order) into FETCHes of at most 100 messages and 8 MiB; with sizes."""

@@ -65,6 +65,9 @@ class Renderer:
             undefined=StrictUndefined,
             autoescape=select_autoescape(["html", "html.j2"]),
             keep_trailing_newline=True,
+            # Read once: checking each template file's mtime at every render cost several stat
+            # calls per mail. A changed template takes effect on reload (SIGHUP builds a new Renderer).
+            auto_reload=False,
         )
         self.env.filters["local"] = self.local_time
         self.env.filters["paragraphs"] = paragraphs
