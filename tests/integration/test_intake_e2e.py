@@ -23,6 +23,7 @@ from daemon.store import open_engine, session
 from models.tables import Event, InboundMail
 from tests.support.dovecot import Dovecot
 from tests.support.mail import DEPARTMENT_OF, FORWARDERS, T0, outlook_forward, server_config
+from tests.support.postgres import empty_database
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -234,3 +235,29 @@ def _with_attachment(raw: bytes, size: int) -> bytes:
     msg.make_mixed()
     msg.add_attachment(b"\x89PNG" + bytes(size), maintype="image", subtype="png", filename="现场照片.png")
     return msg.as_bytes()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_big_complaint_is_kept_byte_for_byte(kind: str, tmp_path: Path, imap: Dovecot, smtp: SmtpServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A complaint with a 9 MB recording (every byte value, CR and LF among them) becomes a
+    case, and the evidence kept is the message exactly as the mailbox held it (on SQLite it
+    is written into its blob a piece at a time)."""
+    import email.policy as policy
+
+    message = email.message_from_bytes(outlook_forward(7), policy=policy.default)
+    message.make_mixed()  # type: ignore[attr-defined]
+    recording = bytes(range(256)) * (9 * 4096)
+    message.add_attachment(recording, maintype="audio", subtype="mpeg", filename="现场录音.mp3")  # type: ignore[attr-defined]
+    raw = message.as_bytes()
+    monkeypatch.setenv("COMPLAINTD_IMAP_PASSWORD", imap.password)
+    with empty_database(kind, tmp_path) as url:
+        config = server_config(tmp_path, inbound=imap.url(), outbound=smtp.url, database=url)
+        imap.append(raw)
+        run_once(config)
+        engine = open_engine(url)
+        with session(engine) as db:
+            kept = db.exec(select(InboundMail)).one()
+            assert kept.status == "registered" and kept.case_id is not None
+            assert kept.raw == imap.messages("Processed")[0]  # as the mailbox serves it
+        engine.dispose()
