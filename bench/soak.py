@@ -25,9 +25,9 @@ After the last APPEND the bench waits for the last case's chain, stops the daemo
 and reads the database.
 
 The default rate, 5/s (10,000 complaints ≈ 35 min per database), keeps the
-daemon at about half a core on the 2-core bench machine (~100 ms of CPU per complaint with
-this mix, printed as "daemon CPU"); at 10/s and above it is saturated, and the figures then
-measure its queue, not its steady state.
+daemon well below a core on the 2-core bench machine (31–37 ms of CPU per complaint with
+this mix on 2026-12-06, ~100 ms before the parse workers and the outbox pool; printed as
+"daemon CPU"), so the figures measure its steady state, not a queue.
 
 What is measured, exactly:
 - intake latency, per complaint: (time of the daemon's log line "inbound registered
