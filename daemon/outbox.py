@@ -48,7 +48,7 @@ BATCH = 50  # mails per connection and round
 # A connection costs a few round trips (and a TLS handshake, a login) before its first mail:
 # a handful of mails shares one rather than each opening its own.
 FEWEST_PER_CONNECTION = 5
-PASS_LIMIT = 1000  # mails per flush pass: intake and the clocks wait no longer than these take
+PASS_LIMIT = 1000  # mails per flush pass: the next clocks wait no longer than these take
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(minutes=30)
 # A mail the server keeps deferring (4xx) is given up after this and reported to 综合部, who
