@@ -90,6 +90,11 @@ def measure_parse(spool_dir: str) -> dict[str, float]:
     return {"n": len(raws), "seconds": seconds, "rate": len(raws) / seconds, **kinds}
 
 
+# measure_intake's figures; its other keys count the outcomes
+FIGURES = frozenset({"n", "seconds", "rate", "rss_start_mb", "peak_rss_mb", "worker_peak_rss_mb", "workers", "cpu_s",
+                     "worker_cpu_s"})
+
+
 def measure_intake(config: str) -> dict[str, float]:
     import logging
 
@@ -104,6 +109,7 @@ def measure_intake(config: str) -> dict[str, float]:
     app = App(settings, open_engine(settings.daemon.database), lambda: open_source(settings.inbound),
               open_mailer(settings.outbound))
     rss_before = peak_rss_mb()
+    cpu_before = os.times().user + os.times().system
     started = time.perf_counter()
     if os.environ.get("BENCH_PROFILE"):  # this process only: the parse workers are not profiled
         import cProfile
@@ -114,14 +120,18 @@ def measure_intake(config: str) -> dict[str, float]:
     else:
         outcomes = app.intake_pass(app.clock.now())
     seconds = time.perf_counter() - started
-    workers = [peak_rss_mb(worker.pid) for worker in multiprocessing.active_children()]  # before close() ends them
+    cpu = os.times()
+    children = multiprocessing.active_children()  # the parse workers, read before close() ends them
+    workers = [peak_rss_mb(worker.pid) for worker in children]
+    worker_cpu = sum(cpu_seconds(worker.pid) for worker in children)
     app.close()
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.status.value] = statuses.get(o.status.value, 0) + 1
     return {"n": len(outcomes), "seconds": seconds, "rate": len(outcomes) / seconds,
             "rss_start_mb": rss_before, "peak_rss_mb": peak_rss_mb(),
-            "worker_peak_rss_mb": max(workers, default=0), "workers": len(workers), **statuses}
+            "worker_peak_rss_mb": max(workers, default=0), "workers": len(workers),
+            "cpu_s": cpu.user + cpu.system - cpu_before, "worker_cpu_s": worker_cpu, **statuses}
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:
@@ -130,6 +140,12 @@ def peak_rss_mb(pid: int | str = "self") -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user and system (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> str:
@@ -171,12 +187,13 @@ def main() -> None:
         parse_load = machine()
         parse_only = child("parse", str(Path(tmp) / "spool"))
 
-    figures = ("n", "seconds", "rate", "rss_start_mb", "peak_rss_mb", "worker_peak_rss_mb", "workers")
     print(f"end to end ({e2e_load}): {e2e['n']:.0f} mails in {e2e['seconds']:.2f} s = {e2e['rate']:.0f} mails/s "
-          f"({', '.join(f'{k} {v:.0f}' for k, v in e2e.items() if k not in figures)}); "
+          f"({', '.join(f'{k} {v:.0f}' for k, v in e2e.items() if k not in FIGURES)}); "
           f"left in INBOX: {left}")
     print(f"intake memory: {e2e['rss_start_mb']:.0f} MB after start-up, peak {e2e['peak_rss_mb']:.0f} MB; "
           f"{e2e['workers']:.0f} parse workers, peak {e2e['worker_peak_rss_mb']:.0f} MB each at most")
+    print(f"intake CPU: {1000 * e2e['cpu_s'] / e2e['n']:.2f} ms a mail in the intake process, "
+          f"{1000 * e2e['worker_cpu_s'] / e2e['n']:.2f} ms in the parse workers")
     print(f"parse-only ({parse_load}): {parse_only['n']:.0f} mails in {parse_only['seconds']:.2f} s = "
           f"{parse_only['rate']:.0f} mails/s")
     print(f"end-to-end / parse-only: {e2e['rate']:.0f} / {parse_only['rate']:.0f} mails/s = "

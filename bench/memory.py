@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import measure_intake  # noqa: E402
+from bench.ingest import FIGURES, measure_intake  # noqa: E402
 
 TEXT = "孙经理：江城晚报记者反映小区宽带断网三天，录音见附件，请尽快处理。\n"
 FILENAME = "现场录音.bin"
@@ -196,12 +196,9 @@ def intake_table(mails: dict[str, Path], tmp: Path) -> None:
                 config = server_config(run, inbound=url, outbound=f"maildir:{run}/sent")
                 r = child("intake", str(config))
                 left = dovecot.count("INBOX") if source == "imap" else len(list((inbox / "new").iterdir()))
-                statuses = ", ".join(f"{k} {v:.0f}" for k, v in r.items() if k not in _FIGURES)
+                statuses = ", ".join(f"{k} {v:.0f}" for k, v in r.items() if k not in FIGURES)
                 print(f"{name:<20} {source:<8} {path.stat().st_size / 1024 / 1024:>8.1f} {r['rss_start_mb']:>6.0f} MB "
                       f"{r['peak_rss_mb']:>5.0f} MB {r['seconds']:>8.2f}  {statuses}; left in the inbox: {left}")
-
-
-_FIGURES = {"n", "seconds", "rate", "rss_start_mb", "peak_rss_mb", "worker_peak_rss_mb", "workers"}
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
-from daemon.store import session
+from daemon.store import insert, session
 from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.policy import registration_notice
@@ -92,9 +92,12 @@ class Rows:
         self.outbox.extend(other.outbox)
 
     def write(self, db: Session) -> None:
-        for table in (Case.__table__, Deadline.__table__, Event.__table__, InboundMail.__table__):  # type: ignore[attr-defined]
+        for table in (Case.__table__, Deadline.__table__, Event.__table__):  # type: ignore[attr-defined]
             if self.by_table.get(table):
                 db.execute(table.insert(), self.by_table[table])
+        inbound = self.by_table.get(InboundMail.__table__)  # type: ignore[attr-defined]
+        if inbound:
+            insert(db, InboundMail.__table__, inbound, blob="raw")  # type: ignore[attr-defined]
         enqueue(db, self.outbox)
 
 

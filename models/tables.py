@@ -156,8 +156,9 @@ class InboundMail(SQLModel, table=True):
     subject: str | None = None
     reason: str = ""
     size: int = 0
-    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     seen_at: datetime = _utc(nullable=False)
+    # Last, on SQLite: a big mail is written into its row without a copy only there (migration 0008).
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Outbox(SQLModel, table=True):

@@ -257,7 +257,10 @@ def test_the_migrated_schema_is_the_models_schema(url: str, engines: Any, start:
     from an empty database and from the release's; a model change without a revision fails here."""
     if start == "first_release":
         build_first_release(url)
-    assert schema_diff(engines(open_engine)) == []
+    engine = engines(open_engine)
+    assert schema_diff(engine) == []
+    if engine.dialect.name == "sqlite":  # a big mail goes into its row without a copy only as the last field
+        assert [c["name"] for c in inspect(engine).get_columns("inbound_mail")][-1] == "raw"
 
 
 def test_an_empty_database_goes_straight_to_head(url: str, engines: Any) -> None:

@@ -19,7 +19,7 @@ from daemon.file_source import FileSource
 from daemon.intake import Intake
 from daemon.queries import list_cases, load_case
 from daemon.rendering import Renderer
-from daemon.store import open_engine, session
+from daemon.store import BLOB_APART_FROM, insert, open_engine, session
 from models.directory import Person
 from models.tables import Case, Event, InboundMail, Outbox
 from models.types import DeadlineKind, InboundStatus
@@ -128,6 +128,23 @@ def test_unique_keys_hold_in_the_database_itself(engine: Engine, tmp_path: Path)
         db.add(copy)
         with pytest.raises(IntegrityError):
             db.commit()
+
+
+def test_small_and_big_mails_written_together_keep_their_bytes_and_order(engine: Engine) -> None:
+    """One transaction with mails of a few bytes and of a few MB (on SQLite the big ones are
+    written into their blobs a piece at a time): each row holds its own mail, exactly, and the
+    ids follow the order they came in."""
+    sizes = [10, (3 << 20) + 7, 200, BLOB_APART_FROM, 5]
+    raws = [os.urandom(size) for size in sizes]
+    rows = [dict(mailbox="INBOX", uidvalidity=1, uid=str(n), message_id=None, digest=f"d{n}", kind="complaint",
+                 status=InboundStatus.IGNORED, case_id=None, sender=None, subject="", reason="", size=len(raw),
+                 raw=raw, seen_at=T0) for n, raw in enumerate(raws)]
+    with session(engine) as db:
+        insert(db, InboundMail.__table__, rows, blob="raw")  # type: ignore[attr-defined]
+        db.commit()
+    with session(engine) as db:
+        kept = db.exec(select(InboundMail).order_by(InboundMail.id)).all()  # type: ignore[arg-type]
+    assert [(m.uid, m.raw) for m in kept] == [(str(n), raw) for n, raw in enumerate(raws)]
 
 
 def test_register_filters_open_and_overdue(engine: Engine, tmp_path: Path) -> None:
