@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 import parsers
 from daemon.ack_windows import expire_ack_windows
+from daemon.ahead import Ahead
 from daemon.config import Settings
 from daemon.errors import MessageFailed
 from daemon.outbox import Mail, Thread, enqueue, outbox_rows
@@ -150,23 +151,24 @@ class Intake:
         while fetching the next would add that group to the big mail's peak memory. Groups
         are still committed, then moved, one at a time and in order."""
         outcomes: list[IntakeOutcome] = []
-        ahead: Parsing | None = None  # in the workers, committed after the next group is fetched
-        for items in _groups(source.fetch_new()):
-            if stop():
-                return outcomes  # what is being parsed stays in the inbox
-            parsing = self.parser.start(items)
-            if ahead is not None:
-                outcomes += self._finish(source, ahead, now)
-                ahead = None
-            if parsing.in_workers:
-                ahead = parsing
-            else:
-                outcomes += self._finish(source, parsing, now)
-        if ahead is not None and not stop():
-            outcomes += self._finish(source, ahead, now)
+        parsed: Parsing | None = None  # in the workers, committed after the next group is fetched
+        with Ahead(source, GROUP_MESSAGES, GROUP_BYTES) as inbox:  # fetches and moves on its own thread
+            for items in _groups(inbox.fetch_new()):
+                if stop():
+                    return outcomes  # what is being parsed stays in the inbox
+                parsing = self.parser.start(items)
+                if parsed is not None:
+                    outcomes += self._finish(inbox, parsed, now)
+                    parsed = None
+                if parsing.in_workers:
+                    parsed = parsing
+                else:
+                    outcomes += self._finish(inbox, parsing, now)
+            if parsed is not None and not stop():
+                outcomes += self._finish(inbox, parsed, now)
         return outcomes
 
-    def _finish(self, source: MailSource, parsing: Parsing, now: datetime) -> list[IntakeOutcome]:
+    def _finish(self, source: MailSource | Ahead, parsing: Parsing, now: datetime) -> list[IntakeOutcome]:
         settled = self._settle(parsing.items, parsing.results(), now)
         self.move(source, settled)
         return settled
@@ -229,7 +231,7 @@ class Intake:
             log.exception("cannot record; message left in the inbox key=%s", item.key)
             return []
 
-    def move(self, source: MailSource, settled: list[IntakeOutcome]) -> None:
+    def move(self, source: MailSource | Ahead, settled: list[IntakeOutcome]) -> None:
         """Move committed messages out of the inbox. Nothing is written: a message found in
         the inbox again is recognised by its place and simply moved again."""
         source.move_to_quarantine([o.key for o in settled if o.status.folder == "quarantine"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import timedelta
 from enum import StrEnum
 
@@ -108,11 +109,19 @@ class Directory:
     def is_known(self, email: str) -> bool:
         """Whether complaintd may mail this address: only people in the directory, ever."""
         email = email.lower()
-        return self.department_of(email) is not None or any(p.email == email for p in self.people())
+        return self.department_of(email) is not None or email in self._by_email
 
     def person(self, email: str) -> Person | None:
-        email = email.lower()
-        return next((p for p in self.people() if p.email == email), None)
+        return self._by_email.get(email.lower())
+
+    @cached_property
+    def _by_email(self) -> dict[str, Person]:
+        """The first person named with each address: a mail names several (a case's every
+        step), and the directory hundreds."""
+        found: dict[str, Person] = {}
+        for person in self.people():
+            found.setdefault(person.email, person)
+        return found
 
     def mailboxes(self, dept: Department) -> tuple[Person, ...]:
         """A department's listed addresses as people to mail (a *@domain pattern is not one)."""
