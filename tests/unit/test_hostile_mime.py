@@ -523,6 +523,19 @@ def test_a_large_attachment_costs_less_memory_than_its_size(cte: str) -> None:
     assert peak < BIG, f"{peak / 1e6:.1f} MB"
 
 
+@pytest.mark.parametrize("size", [40_000, 200_000])
+def test_a_uuencoded_file_is_listed_with_the_size_it_decodes_to(size: int) -> None:
+    """Below 64 KB the file is parsed, above it only measured (its lines say their lengths):
+    either way the size is what the mail's own decoder yields."""
+    import binascii
+
+    data = _binary(size)
+    body = b"begin 644 recording.bin\r\n" + b"".join(
+        binascii.b2a_uu(data[i:i + 45]).replace(b"\n", b"\r\n") for i in range(0, size, 45)) + b"`\r\nend\r\n"
+    [attachment] = parse(_complaint_with_file(body, b"x-uuencode"), CTX).attachments
+    assert attachment.size == size
+
+
 def test_a_text_part_after_a_large_attachment_is_still_read() -> None:
     """Parts after a measured attachment keep their place: a second file after it is listed, and the text is intact."""
     body, label, size = _big_body("binary")
