@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from models.types import DeadlineKind
 
