@@ -123,6 +123,8 @@ class Ahead:
                         self.source.move_to_quarantine(keys)
                     continue
                 item = next(messages, None)
+                if item is not None:
+                    item.digest  # noqa: B018  (hashed here: hashlib lets the intake thread run meanwhile)
                 with self._cond:
                     if item is None:
                         self._exhausted = True

@@ -45,7 +45,7 @@ from daemon.store import insert, session
 from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.policy import registration_notice
-from models.registration import CaseDraft, draft_case, same_sender
+from models.registration import CaseDraft, draft_case, original_key, same_sender
 from models.tables import Case, CaseCounter, Deadline, Event, InboundMail
 from models.types import CaseStatus, EventKind, InboundStatus
 from parsers.message import Address, Kind, ParseContext, ParsedMail
@@ -111,6 +111,8 @@ class Group:
     registered: dict[str, str] = field(default_factory=dict)  # source_key → case id, known so far
     # original_key → (case id, original sender) registered in this group, not yet committed
     originals: dict[str, list[tuple[str, Address | None]]] = field(default_factory=dict)
+    # original_key → (case id, original sender) of the cases committed before, by registration
+    earlier: dict[str, list[tuple[str, Address | None]]] = field(default_factory=dict)
     counters: dict[str, CaseCounter] = field(default_factory=dict)  # day → counter row
 
 
@@ -242,7 +244,8 @@ class Intake:
     def _commit(self, items: list[Fetched], parsed: list[ParsedMail], now: datetime) -> list[IntakeOutcome]:
         with session(self.engine) as db:
             earlier = _recorded(db, [item.key for item in items])
-            group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed, strict=False)]))
+            group = Group(now, registered=_registered(db, [_source_key(i, m) for i, m in zip(items, parsed, strict=False)]),
+                          earlier=_earlier_originals(db, [original_key(m) for m in parsed if m.kind is Kind.COMPLAINT]))
             outcomes = []
             for item, mail in zip(items, parsed, strict=False):
                 if item.key in earlier:
@@ -351,11 +354,9 @@ class Intake:
         key = draft.original_key
         if key is None:
             return None
-        earlier = db.exec(select(Case.id, Case.original_from_name, Case.original_from_email)
-                          .where(Case.original_key == key).order_by(col(Case.registered_at)))
-        candidates = [(case_id, Address(name or "", email or "") if name or email else None)
-                      for case_id, name, email in earlier]
-        candidates += group.originals.get(key, [])
+        if key not in group.earlier:  # a complaint that came as a reply: not looked up with the group
+            group.earlier.update(_earlier_originals(db, [key]))
+        candidates = [*group.earlier[key], *group.originals.get(key, [])]
         return next((case_id for case_id, sender in candidates if same_sender(sender, draft.original_from)), None)
 
     def _forwarded_again(self, rows: Rows, item: Fetched, mail: ParsedMail, draft: CaseDraft, case_id: str,
@@ -497,6 +498,21 @@ def _recorded(db: Session, keys: list[SourceKey]) -> dict[SourceKey, IntakeOutco
     return found
 
 
+def _earlier_originals(db: Session, keys: list[str | None]) -> dict[str, list[tuple[str, Address | None]]]:
+    """The committed cases of these originals (one query for the group), each key's in the
+    order they were registered; every key asked for is in the answer."""
+    wanted = {key for key in keys if key is not None}
+    found: dict[str, list[tuple[str, Address | None]]] = {key: [] for key in wanted}
+    if not wanted:
+        return found
+    query = (select(Case.original_key, Case.id, Case.original_from_name, Case.original_from_email)
+             .where(col(Case.original_key).in_(wanted)).order_by(col(Case.registered_at), col(Case.id)))
+    for key, case_id, name, email in db.exec(query):
+        assert key is not None  # IN (…) matches no NULL
+        found[key].append((case_id, Address(name or "", email or "") if name or email else None))
+    return found
+
+
 def _registered(db: Session, source_keys: list[str]) -> dict[str, str]:
     """Which of these messages are cases already (one query for the group)."""
     query = select(Case.source_key, Case.id).where(Case.source_key.in_(source_keys))  # type: ignore[attr-defined]
@@ -520,9 +536,12 @@ def _by_folder(keys: Iterable[SourceKey]) -> dict[tuple[str, int], list[str]]:
 
 
 def case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, now: datetime) -> Case:
-    """The register's row for a drafted case (not added to any session)."""
+    """The register's row for a drafted case (not added to any session: it is inserted from
+    its model_dump() and read by the registration mail). Built by model_construct, a tenth of
+    the constructor's cost: every value is ours, and SQLModel validates a table row in
+    neither case."""
     original = draft.original_from
-    return Case(
+    return Case.model_construct(
         id=case_id, status=CaseStatus.REGISTERED, category=draft.category,
         received_at=draft.received_at, registered_at=now, receiving_dept=draft.receiving_dept.id,
         receiver_email=draft.receiver_email, forwarder_email=draft.forwarder_email,
@@ -535,8 +554,6 @@ def case_row(draft: CaseDraft, mail: ParsedMail, source_key: str, case_id: str, 
         category_basis=draft.category_basis, category_reason=draft.category_reason,
         forwarder_note=draft.forwarder_note, original_key=draft.original_key,
         source_key=source_key, source_message_id=mail.message_id, updated_at=now,
-        # Given, not defaulted: pydantic's default_factory call inspects list's signature each
-        # time, which cost more than the rest of the row.
         group_depts=[],
     )
 
