@@ -35,6 +35,7 @@ from daemon.ports import Mailer, MailSource
 from daemon.rendering import Renderer
 from daemon.reports import config_refused, digest_pass, directory_changed, undeliverable_reporter
 from daemon.sources import open_source
+from daemon.store import Checkpoints
 from models.directory import Person
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class App:
         self.mailer = mailer
         self.clock = clock or SystemClock()
         self.retired: list[Intake] = []  # replaced by a reload, their parse workers to stop
+        self.checkpoints = Checkpoints(engine)
         self.use(settings)
         self.source: MailSource | None = None
         self.source_backoff = Backoff("mailbox")
@@ -145,6 +147,7 @@ class App:
         self.guarded("digest", lambda: digest_pass(self.engine, self.settings, self.renderer, now))
         self.guarded("outbox", lambda: self.flush_pass(now))
         self.guarded("heartbeat", lambda: beat(self.engine, "pass", now))
+        self.guarded("checkpoint", self.checkpoints.run)
 
     def tick(self) -> None:
         """One poll, one deadline pass, one outbox flush (`run --once`), if this replica acts."""
@@ -299,7 +302,7 @@ class App:
         if hasattr(self, "intake"):
             # The intake loop may be in a pass with it: it stops these workers after the pass.
             self.retired.append(self.intake)
-        self.intake = Intake(settings, self.engine, self.renderer)
+        self.intake = Intake(settings, self.engine, self.renderer, checkpoints=self.checkpoints)
         self.report_undeliverable = undeliverable_reporter(settings, self.renderer)
 
     def stop(self) -> None:

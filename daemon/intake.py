@@ -19,7 +19,7 @@ unit of work and a commit per message cost several times the parse.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +41,7 @@ from daemon.ports import Fetched, MailSource, SourceKey
 from daemon.rendering import Renderer
 from daemon.replies import Replies
 from daemon.reports import bad_address_rows
-from daemon.store import insert, session
+from daemon.store import Checkpoints, insert, session
 from daemon.views import ClockView, first_line, greeting, mail_context
 from models.directory import Person
 from models.policy import registration_notice
@@ -54,7 +54,8 @@ from parsers.mime import is_message_id
 log = logging.getLogger(__name__)
 
 GROUP_MESSAGES = 100  # messages per transaction …
-GROUP_BYTES = 16 * 1024 * 1024  # … and at most this much raw mail held at once
+GROUP_BYTES = 16 * 1024 * 1024  # … and at most this much raw mail in one (a pass holds a few: drain)
+GROUPS_AHEAD = 2  # groups in the parse workers while this process commits the one before
 
 _STATUS_OF_KIND = {
     Kind.REPLY: InboundStatus.REPLY,
@@ -128,9 +129,10 @@ def parse_context(settings: Settings) -> ParseContext:
 
 class Intake:
     def __init__(self, settings: Settings, engine: Engine, renderer: Renderer,
-                 parse: ParseFunction = parsers.parse) -> None:
+                 parse: ParseFunction = parsers.parse, checkpoints: Checkpoints | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.checkpoints = checkpoints  # told how much mail each commit wrote
         self.renderer = renderer
         self.replies = Replies(settings, renderer)
         self.context = parse_context(settings)
@@ -147,27 +149,28 @@ class Intake:
         """Handle every message now in the inbox, a group per transaction, until `stop()`
         (SIGTERM: the group in hand is finished; the rest stays in the inbox).
 
-        A pipeline: while worker processes parse a group, this process commits and moves the
-        one before and fetches the one after (daemon/parsing.py). A group parsed here (a few
-        mails, a big one) is committed at once: there is nothing to overlap, and holding it
-        while fetching the next would add that group to the big mail's peak memory. Groups
-        are still committed, then moved, one at a time and in order."""
+        A pipeline: while worker processes parse the next groups (up to GROUPS_AHEAD), this
+        process commits and moves the one before them, and a thread fetches the one after
+        (daemon/parsing.py, daemon/ahead.py). Two groups ahead, not one, because groups differ:
+        one heavy with complaints keeps this process the longer, one heavy with big mails the
+        workers, and each side works on while the other catches up. A group parsed here (a
+        few mails, a big one) is committed at once, after those before it: there is nothing
+        to overlap. Groups are still committed, then moved, one at a time and in order."""
         outcomes: list[IntakeOutcome] = []
-        parsed: Parsing | None = None  # in the workers, committed after the next group is fetched
+        parsed: deque[Parsing] = deque()  # in the workers, committed in order
         with Ahead(source, GROUP_MESSAGES, GROUP_BYTES) as inbox:  # fetches and moves on its own thread
             for items in _groups(inbox.fetch_new()):
                 if stop():
                     return outcomes  # what is being parsed stays in the inbox
                 parsing = self.parser.start(items)
-                if parsed is not None:
-                    outcomes += self._finish(inbox, parsed, now)
-                    parsed = None
                 if parsing.in_workers:
-                    parsed = parsing
-                else:
+                    parsed.append(parsing)
+                while parsed and (len(parsed) > GROUPS_AHEAD or not parsing.in_workers):
+                    outcomes += self._finish(inbox, parsed.popleft(), now)
+                if not parsing.in_workers:
                     outcomes += self._finish(inbox, parsing, now)
-            if parsed is not None and not stop():
-                outcomes += self._finish(inbox, parsed, now)
+            while parsed and not stop():
+                outcomes += self._finish(inbox, parsed.popleft(), now)
         return outcomes
 
     def _finish(self, source: MailSource | Ahead, parsing: Parsing, now: datetime) -> list[IntakeOutcome]:
@@ -256,6 +259,8 @@ class Intake:
                 db.add(counter)
             group.rows.write(db)
             db.commit()
+        if self.checkpoints is not None:
+            self.checkpoints.wrote(sum(len(item.raw) for item in items))
         for outcome in outcomes:
             if not outcome.earlier:
                 log.info("inbound %s case=%s key=%s", outcome.status, outcome.case_id, outcome.key.uid)

@@ -19,7 +19,7 @@ from daemon.file_source import FileSource
 from daemon.intake import Intake
 from daemon.queries import list_cases, load_case
 from daemon.rendering import Renderer
-from daemon.store import BLOB_APART_FROM, insert, open_engine, session
+from daemon.store import BLOB_APART_FROM, CHECKPOINT_EVERY, Checkpoints, insert, open_engine, session
 from models.directory import Person
 from models.tables import Case, Event, InboundMail, Outbox
 from models.types import DeadlineKind, InboundStatus
@@ -145,6 +145,43 @@ def test_small_and_big_mails_written_together_keep_their_bytes_and_order(engine:
     with session(engine) as db:
         kept = db.exec(select(InboundMail).order_by(InboundMail.id)).all()  # type: ignore[arg-type]
     assert [(m.uid, m.raw) for m in kept] == [(str(n), raw) for n, raw in enumerate(raws)]
+
+
+def test_the_clock_loop_copies_the_log_back_into_the_database_after_a_burst(tmp_path: Path) -> None:
+    """SQLite: an intake commit leaves its pages in the write-ahead log (copying them back is
+    the clock loop's, off the intake's path); the clock loop copies them once the intake has
+    written CHECKPOINT_AFTER bytes of mail, or CHECKPOINT_EVERY seconds have passed."""
+    path = tmp_path / "store.sqlite3"
+    engine = open_engine(f"sqlite:///{path}")
+    seconds = [0.0]
+    checkpoints = Checkpoints(engine, clock=lambda: seconds[0])
+
+    def burst(n: int) -> None:
+        raws = [os.urandom(100_000) for _ in range(n)]
+        rows = [dict(mailbox="INBOX", uidvalidity=1, uid=f"{n}-{i}", message_id=None, digest="d", kind="complaint",
+                     status=InboundStatus.IGNORED, case_id=None, sender=None, subject="", reason="", size=len(raw),
+                     raw=raw, seen_at=T0) for i, raw in enumerate(raws)]
+        with session(engine) as db:
+            insert(db, InboundMail.__table__, rows, blob="raw")  # type: ignore[attr-defined]
+            db.commit()
+        checkpoints.wrote(sum(map(len, raws)))
+
+    start = path.stat().st_size
+    burst(20)  # 2 MB: not yet
+    checkpoints.run()
+    assert path.stat().st_size == start
+    burst(30)  # 5 MB in all
+    assert path.stat().st_size == start  # the commit left it to the clock loop
+    checkpoints.run()
+    assert path.stat().st_size > start + 5_000_000
+    copied = path.stat().st_size
+    burst(1)  # a little, then a quiet minute
+    checkpoints.run()
+    assert path.stat().st_size == copied
+    seconds[0] += CHECKPOINT_EVERY
+    checkpoints.run()
+    assert path.stat().st_size > copied
+    engine.dispose()
 
 
 def test_register_filters_open_and_overdue(engine: Engine, tmp_path: Path) -> None:
