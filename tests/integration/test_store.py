@@ -173,7 +173,7 @@ def test_the_clock_loop_copies_the_log_back_into_the_database_after_a_burst(tmp_
     burst(30)  # 5 MB in all
     assert path.stat().st_size == start  # the commit left it to the clock loop
     checkpoints.run()
-    assert path.stat().st_size > start + 5_000_000
+    assert path.stat().st_size > start + 4_500_000  # the 5 MB of mail
     copied = path.stat().st_size
     burst(1)  # a little, then a quiet minute
     checkpoints.run()
