@@ -6,7 +6,9 @@ Loads N messages (the corpus cycled, each copy given its own Message-ID, plus on
 carrying a 20 MB attachment, in the middle) into a private Dovecot INBOX, then measures in
 child processes:
 - end to end: one intake pass (IMAP fetch → parse → commit → acknowledgment queued → moved
-  to Processed) on SQLite, in mails/s, with the child's peak RSS and its parse workers';
+  to Processed) on SQLite, with the WAL checkpoints the daemon's clock loop would make (the
+  last one inside the timing), in mails/s, with the child's peak RSS and its parse workers',
+  and the CPU per mail of the intake process, of its parse workers and of Dovecot;
 - parse-only: parsers.parse over the same N messages, in one process, in mails/s.
 Prints both, each with the machine's cores and its load average over the last minute when
 the measurement started (other work on the machine moves every figure), and their ratio
