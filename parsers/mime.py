@@ -102,11 +102,10 @@ def load(raw: bytes) -> Message:
 #   ELIDE_PART_ABOVE is dropped, and a header ELIDED_HEADER carrying its size is added;
 # - an encoded message/rfc822 part is decoded and marked 8bit, then scanned like the rest.
 # Complaint text parts are never touched. The raw bytes themselves are kept by the caller.
-ELIDE_PART_ABOVE = 64 * 1024  # a file body above this is measured, not parsed
-# Smaller mails are parsed as they are, unless they attach a mail: none of their parts can be
-# elided. (From 64 KB on, a mail of the corpus is mostly files: eliding them took a tenth off
-# parsing it all, and scanning every mail would cost more than it saves.)
-ELIDE_ABOVE = ELIDE_PART_ABOVE
+# A file body above this is measured, not parsed. A mail no bigger is parsed as it is, unless
+# it attaches a mail: none of its parts can be. (From 64 KB on, a mail of the corpus is mostly
+# files: eliding them took a tenth off parsing it all; scanning every mail would cost more.)
+ELIDE_PART_ABOVE = 64 * 1024
 ELIDED_HEADER = "X-Complaintd-Elided"
 _MAX_PARTS = 10_000  # parts rewritten per mail; the rest is left to the stdlib as it is
 _MAX_HEAD = 1024 * 1024  # a header block; a longer one (hostile) leaves its entity as it is
@@ -125,7 +124,7 @@ Pieces = list[bytes | memoryview]  # slices of the mail, or new bytes
 
 def prepare(raw: bytes) -> bytes:
     """The mail as the stdlib parser should see it (see above); `raw` itself when nothing changed."""
-    if len(raw) < ELIDE_ABOVE and _ATTACHED_MAIL.search(raw) is None:
+    if len(raw) <= ELIDE_PART_ABOVE and _ATTACHED_MAIL.search(raw) is None:
         return raw
     pieces: Pieces = []
     changed = _Scanner().entity(raw, 0, len(raw), 0, (), pieces)
