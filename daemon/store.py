@@ -88,9 +88,8 @@ class Checkpoints:
             return
         self._at = (self.written, self.clock())
         with self.engine.connect() as conn:
-            raw = conn.connection.driver_connection  # no BEGIN: a checkpoint runs outside any
-            assert raw is not None
-            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # On the driver's connection: no BEGIN, as a checkpoint runs outside any transaction.
+            _driver(conn).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 @contextlib.contextmanager
@@ -117,9 +116,15 @@ def set_durable(conn: Connection, durable: bool) -> None:
         return
     # SQLite refuses to change this inside a transaction, and the daemon's connections begin
     # one at their first statement (BEGIN IMMEDIATE): set it on the driver's connection.
+    _driver(conn).execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+
+
+def _driver(conn: Connection) -> Any:
+    """The pysqlite connection under `conn`: what SQLAlchemy does not say (blobopen) or would
+    wrap in the daemon's BEGIN IMMEDIATE (PRAGMAs)."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    raw.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    return raw
 
 
 # A bigger value is written into SQLite in pieces: binding it whole would hold two more copies
@@ -149,9 +154,7 @@ def insert(db: Session, table: Table, rows: list[dict[str, Any]], blob: str) -> 
             batch = []
         inserted = conn.execute(table.insert().values({blob: func.zeroblob(len(data))}),
                                 {k: v for k, v in row.items() if k != blob})
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.blobopen(table.name, blob, inserted.lastrowid) as target:
+        with _driver(conn).blobopen(table.name, blob, inserted.lastrowid) as target:
             view = memoryview(data)
             for start in range(0, len(data), BLOB_PIECE):
                 target.write(view[start:start + BLOB_PIECE])
